@@ -1,0 +1,101 @@
+"""The signed bundle the hub sends every gate: policy, building statuses, revocations, keys.
+
+One versioned document, signed by the hub (COSE_Sign1, Ed25519), so that no other
+device on the network can change what a gate decides. A gate applies a bundle only
+when the hub's signature holds and its version is newer than the one it runs.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import cbor2
+
+from gatehouse.codes import cose
+from gatehouse.codes.keys import SigningKey, TrustedKey, TrustList
+from gatehouse.policy.decide import GateState
+from gatehouse.policy.model import BuildingStatus, Policy
+
+MAX_BUNDLE_BYTES = 4 * 1024 * 1024
+
+
+class BundleError(ValueError):
+    """A bundle that must not be applied, with the reason."""
+
+
+@dataclass(frozen=True)
+class Bundle:
+    version: int
+    issued_at: int
+    compound: str
+    policy: Policy
+    buildings: Mapping[str, BuildingStatus] = field(default_factory=dict)
+    revoked: frozenset[str] = frozenset()
+    trusted: tuple[TrustedKey, ...] = ()
+
+    def trust_list(self) -> TrustList:
+        return TrustList.of(*self.trusted)
+
+    def gate_state(self, now: float, clock_trusted: bool) -> GateState:
+        """The state a decision needs, with the bundle's age as seen from `now`."""
+        age = max(0.0, now - self.issued_at) if clock_trusted else None
+        return GateState(self.policy, dict(self.buildings), self.revoked, clock_trusted, age)
+
+    def to_json(self) -> dict:
+        return {
+            "version": self.version, "issued_at": self.issued_at, "compound": self.compound,
+            "policy": self.policy.to_json(),
+            "buildings": {b: s.value for b, s in sorted(self.buildings.items())},
+            "revoked": sorted(self.revoked),
+            "trusted": [k.to_json() for k in self.trusted],
+        }
+
+    @classmethod
+    def from_json(cls, doc: Mapping) -> Bundle:
+        try:
+            return cls(
+                version=_int(doc["version"]), issued_at=_int(doc["issued_at"]),
+                compound=str(doc["compound"]),
+                policy=Policy.from_json(dict(doc["policy"])),
+                buildings={str(b): BuildingStatus(s) for b, s in doc["buildings"].items()},
+                revoked=frozenset(str(r) for r in doc["revoked"]),
+                trusted=tuple(TrustedKey.from_json(dict(k)) for k in doc["trusted"]))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise BundleError(f"bundle content is invalid: {exc}") from None
+
+
+def _int(v) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ValueError("expected an integer")
+    return v
+
+
+def seal(bundle: Bundle, key: SigningKey) -> bytes:
+    """Sign a bundle with the hub's key."""
+    return cose.sign1(cbor2.dumps(bundle.to_json()), key)
+
+
+def unseal(blob: bytes, hub: TrustedKey) -> Bundle:
+    """Verify a bundle against the hub's public key; BundleError when it must be refused."""
+    if not isinstance(blob, (bytes, bytearray)) or len(blob) > MAX_BUNDLE_BYTES:
+        raise BundleError("bundle missing or too large")
+    try:
+        msg = cose.parse1(bytes(blob))
+    except ValueError as exc:
+        raise BundleError(f"not a signed bundle: {exc}") from None
+    if msg.kid != hub.kid:
+        raise BundleError(f"bundle signed by key {msg.kid.hex()}, not by the hub")
+    if not hub.verifies(msg.signature, msg.to_be_signed):
+        raise BundleError("bundle signature does not match the hub's key")
+    try:
+        doc = cose.strict_loads(msg.payload)
+    except ValueError as exc:
+        raise BundleError(str(exc)) from None
+    if not isinstance(doc, Mapping):
+        raise BundleError("bundle content is not a map")
+    return Bundle.from_json(doc)
+
+
+def newer(candidate: Bundle, current: Bundle | None) -> bool:
+    """Whether a verified bundle should replace the one a gate runs (never go back)."""
+    return current is None or candidate.version > current.version

@@ -1,0 +1,32 @@
+"""Masking of personal data for screens, logs and exports."""
+from __future__ import annotations
+
+
+def mask_name(name: str | None) -> str:
+    """张三丰 -> 张*丰, 张三 -> 张*, John Smith -> J*** S****."""
+    if not name:
+        return ""
+    name = name.strip()
+    if "*" in name:  # already masked at issue time
+        return name
+    if " " in name:
+        return " ".join(w[0] + "*" * (len(w) - 1) for w in name.split())
+    if len(name) <= 2:
+        return name[0] + "*" * (len(name) - 1) if len(name) == 2 else name
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+def mask_id(id_number: str) -> str:
+    """Keep the first and last two characters of an ID number: 31**************12."""
+    s = str(id_number).strip()
+    if len(s) <= 4:
+        return "*" * len(s)
+    return s[:2] + "*" * (len(s) - 4) + s[-2:]
+
+
+def mask_phone(phone: str) -> str:
+    """13812341234 -> 138****1234."""
+    digits = "".join(ch for ch in str(phone) if ch.isdigit())
+    if len(digits) < 7:
+        return "*" * len(digits)
+    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]

@@ -1,0 +1,101 @@
+"""The hub's SQLite database: schema, migrations and the one-transaction state changes."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from gatehouse.policy.model import BuildingStatus, Policy
+
+migrations = Migrations("gatehouse.hub")
+
+
+@migrations()
+def m001_foundation(db: sqlite_utils.Database) -> None:
+    db["meta"].create({"key": str, "value": str}, pk="key")
+    db["policies"].create({"version": int, "doc": str, "created_at": int, "actor": str,
+                           "note": str}, pk="version")
+    db["buildings"].create({"id": str, "status": str, "changed_at": int}, pk="id")
+    # Append-only: corrections are new rows, never edits.
+    db["building_events"].create({"id": int, "building": str, "status_from": str,
+                                  "status_to": str, "at": int, "actor": str, "note": str},
+                                 pk="id")
+    db["issued_codes"].create({
+        "id": str, "kind": str, "person_ref": str, "name": str, "building": str,
+        "unit": str, "room": str, "household": str, "place": str, "venue_kind": str,
+        "company": str, "issued_at": int, "expires_at": int, "revoked_at": int,
+        "revoke_note": str}, pk="id")
+    db["issued_codes"].create_index(["person_ref"])
+    db["issued_codes"].create_index(["household"])
+    db["trusted_keys"].create({"kid": str, "name": str, "public_key": str, "kinds": str,
+                               "added_at": int, "removed_at": int}, pk="kid")
+    db["bundles"].create({"version": int, "issued_at": int, "policy_version": int,
+                          "sha256": str}, pk="version")
+
+
+def open_db(path: Path) -> sqlite_utils.Database:
+    """Open (creating if needed) the hub database, in WAL mode, migrated to the latest schema."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite_utils.Database(path)
+    db.enable_wal()
+    db.execute("PRAGMA busy_timeout = 5000")
+    db.execute("PRAGMA foreign_keys = ON")
+    migrations.apply(db)
+    return db
+
+
+def get_meta(db: sqlite_utils.Database, key: str, default: str | None = None) -> str | None:
+    rows = list(db.query("select value from meta where key = ?", [key]))
+    return rows[0]["value"] if rows else default
+
+
+def set_meta(db: sqlite_utils.Database, key: str, value: str) -> None:
+    db["meta"].upsert({"key": key, "value": value}, pk="key")
+
+
+def current_policy(db: sqlite_utils.Database) -> Policy:
+    row = next(db.query("select doc from policies order by version desc limit 1"), None)
+    return Policy.from_json(json.loads(row["doc"])) if row else Policy()
+
+
+def policy_version(db: sqlite_utils.Database, version: int) -> Policy | None:
+    row = next(db.query("select doc from policies where version = ?", [version]), None)
+    return Policy.from_json(json.loads(row["doc"])) if row else None
+
+
+def save_policy(db: sqlite_utils.Database, policy: Policy, at: int, actor: str,
+                note: str = "") -> Policy:
+    """Store a policy as the next version (the version number is the hub's to give)."""
+    with db.atomic():
+        last = next(db.query("select max(version) as v from policies"))["v"] or 0
+        policy = policy.model_copy(update={"version": last + 1})
+        Policy.from_json(policy.to_json())  # re-validate after the update
+        db["policies"].insert({"version": policy.version, "doc": json.dumps(policy.to_json()),
+                               "created_at": at, "actor": actor, "note": note})
+    return policy
+
+
+# Every status may follow every other: the office seals and unseals at any hour.
+ALLOWED_STATUS_CHANGES = {(a, b) for a in BuildingStatus for b in BuildingStatus if a != b}
+
+
+def building_statuses(db: sqlite_utils.Database) -> dict[str, BuildingStatus]:
+    return {r["id"]: BuildingStatus(r["status"]) for r in db["buildings"].rows}
+
+
+def set_building_status(db: sqlite_utils.Database, building: str, status: BuildingStatus,
+                        at: int, actor: str, note: str = "") -> bool:
+    """Change a building's status: row and event in one transaction. False if unchanged."""
+    with db.atomic():
+        row = next(db.query("select status from buildings where id = ?", [building]), None)
+        before = BuildingStatus(row["status"]) if row else BuildingStatus.NORMAL
+        if (before, status) not in ALLOWED_STATUS_CHANGES:
+            return False
+        db["buildings"].upsert({"id": building, "status": status.value, "changed_at": at},
+                               pk="id")
+        db["building_events"].insert({"building": building, "status_from": before.value,
+                                      "status_to": status.value, "at": at, "actor": actor,
+                                      "note": note})
+    return True

@@ -1,0 +1,44 @@
+"""The bundle a kiosk decides with: the newest one signed by its hub that it holds."""
+from __future__ import annotations
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from gatehouse.bundle import Bundle, BundleError, newer, unseal
+from gatehouse.codes.keys import TrustedKey
+from gatehouse.home import Home
+
+
+class KioskSetupError(Exception):
+    """The kiosk lacks what it needs to decide (hub key or bundle), and says what to do."""
+
+
+def hub_key(home: Home) -> TrustedKey:
+    """The hub's public key: the kiosk's own copy (enrolment) or the hub's in a shared home."""
+    for path in (home.kiosk_hub_public, home.hub_public):
+        if path.exists():
+            key = serialization.load_pem_public_key(path.read_bytes())
+            if not isinstance(key, Ed25519PublicKey):
+                raise KioskSetupError(f"{path} is not an Ed25519 public key")
+            raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+            return TrustedKey(raw, "hub", frozenset())
+    raise KioskSetupError(f"no hub key in {home.root}: enrol this gate or run `hub init`")
+
+
+def load_bundle(home: Home) -> Bundle:
+    """Verify every bundle copy in the home and return the newest valid one."""
+    key = hub_key(home)
+    best, problems = None, []
+    for path in (home.kiosk_bundle, home.hub_bundle):
+        if not path.exists():
+            continue
+        try:
+            candidate = unseal(path.read_bytes(), key)
+        except BundleError as exc:
+            problems.append(f"{path}: {exc}")
+            continue
+        if newer(candidate, best):
+            best = candidate
+    if best is None:
+        raise KioskSetupError("no valid bundle: " + ("; ".join(problems) or "none received yet"))
+    return best

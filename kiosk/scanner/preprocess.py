@@ -1,0 +1,137 @@
+"""Image helpers for decoding: grey conversions, the code-likeness map, crops and retries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+# Side of one gate cell in full-frame pixels: small enough to cover a 1.7 px/module QR code
+# with a few cells, large enough that the whole map of a 640x480 frame is 40x30.
+CELL = 16
+
+
+@dataclass(frozen=True)
+class Region:
+    """A code-like area of the frame: its box in full-frame pixels and its texture."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+    score: float
+    coherence: float  # 1 = all edges one way (bars of a 1-D code), 0 = every way (QR, text)
+    angle: float  # degrees to rotate the crop so that bars stand upright
+
+
+def luma(bgr: np.ndarray) -> np.ndarray:
+    """Return the usual luma (ITU-R 601) of a BGR frame."""
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+
+
+def ink(bgr: np.ndarray) -> np.ndarray:
+    """Return the darkest channel of each pixel, so coloured modules on white read as black.
+
+    Health codes are green, yellow or red on white: luma leaves a green module at ~40% grey,
+    while its red (or, for red codes, green; for yellow, blue) channel is near zero and the
+    white around it is bright in every channel, so the per-pixel minimum keeps full contrast.
+    """
+    h, w = bgr.shape[:2]
+    # A 1x3 erosion over the interleaved row takes min(B, G, R) at each pixel's middle byte:
+    # ~0.15 ms at 640x480, where numpy's min(axis=2) costs ~8 ms.
+    flat = cv2.erode(np.ascontiguousarray(bgr).reshape(h, w * 3), np.ones((1, 3), np.uint8))
+    return np.ascontiguousarray(flat[:, 1::3])
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """Return a 2-D frame as is and a BGR frame through `ink`."""
+    return ink(image) if image.ndim == 3 else image
+
+
+def cell_means(gray: np.ndarray) -> np.ndarray:
+    """Return the frame averaged over CELL x CELL blocks (float32), the change-detection print."""
+    h, w = gray.shape
+    return cv2.resize(gray, (w // CELL, h // CELL), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def code_regions(gray: np.ndarray, min_edge: float = 7.0, max_regions: int = 3) -> list[Region]:
+    """Return the most code-like areas of the frame, best first (cheap: works at half size)."""
+    h, w = gray.shape
+    half = cv2.resize(gray, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    gx = cv2.Sobel(half, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(half, cv2.CV_32F, 0, 1, ksize=3)
+    cells = (w // CELL, h // CELL)
+    # Structure tensor per cell: its trace says how busy the cell is, its eigenvalues whether
+    # the edges run one way (bars) or every way (QR modules).
+    jxx = cv2.resize(gx * gx, cells, interpolation=cv2.INTER_AREA)
+    jyy = cv2.resize(gy * gy, cells, interpolation=cv2.INTER_AREA)
+    jxy = cv2.resize(gx * gy, cells, interpolation=cv2.INTER_AREA)
+    mag = cv2.resize(np.abs(gx) + np.abs(gy), cells, interpolation=cv2.INTER_AREA)
+    # Sobel's gain is 4 per grey level step at half size; min_edge is in grey levels per pixel.
+    busy = (mag > 4.0 * min_edge).astype(np.uint8)
+    busy = cv2.morphologyEx(busy, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(busy, connectivity=8)
+    regions = []
+    for i in range(1, count):
+        cx, cy, cw, ch, area = (int(v) for v in stats[i])
+        # A code at 1.7 px/module still covers about 3x3 cells; less is a line of text or an edge.
+        if area < 6 or cw < 2 or ch < 2:
+            continue
+        mask = labels == i
+        sxx, syy, sxy = float(jxx[mask].sum()), float(jyy[mask].sum()), float(jxy[mask].sum())
+        trace = sxx + syy + 1e-6
+        coherence = float(np.hypot(sxx - syy, 2 * sxy) / trace)
+        gradient_angle = 0.5 * np.degrees(np.arctan2(2 * sxy, sxx - syy))
+        regions.append(
+            Region(
+                x=cx * CELL,
+                y=cy * CELL,
+                w=cw * CELL,
+                h=ch * CELL,
+                score=float(mag[mask].sum()),
+                coherence=coherence,
+                angle=float(gradient_angle),
+            )
+        )
+    regions.sort(key=lambda r: r.score, reverse=True)
+    return regions[:max_regions]
+
+
+def crop(gray: np.ndarray, region: Region, margin: float = 0.25) -> tuple[np.ndarray, int, int]:
+    """Return the region plus a margin (codes need their quiet zone) and its top-left corner."""
+    h, w = gray.shape
+    mx, my = int(region.w * margin) + CELL, int(region.h * margin) + CELL
+    x0, y0 = max(0, region.x - mx), max(0, region.y - my)
+    x1, y1 = min(w, region.x + region.w + mx), min(h, region.y + region.h + my)
+    return gray[y0:y1, x0:x1], x0, y0
+
+
+def upscale(gray: np.ndarray, factor: float) -> np.ndarray:
+    """Return the image enlarged with cubic interpolation, which keeps thin modules apart."""
+    return cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
+
+
+def stretch(gray: np.ndarray) -> np.ndarray:
+    """Return the image with local contrast equalised (CLAHE): lifts glare and low light."""
+    clahe = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(4, 4))
+    return clahe.apply(gray)
+
+
+def sharpen(gray: np.ndarray) -> np.ndarray:
+    """Return the image with an unsharp mask, which separates blurred modules."""
+    blurred = cv2.GaussianBlur(gray, (0, 0), 1.5)
+    return cv2.addWeighted(gray, 2.0, blurred, -1.0, 0)
+
+
+def rotate(gray: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:
+    """Return the image rotated about its centre (canvas grown to fit) and the inverse map."""
+    h, w = gray.shape
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    cos, sin = abs(m[0, 0]), abs(m[0, 1])
+    nw, nh = int(h * sin + w * cos), int(h * cos + w * sin)
+    m[0, 2] += nw / 2 - w / 2
+    m[1, 2] += nh / 2 - h / 2
+    # Replicate the border so the added corners do not draw hard edges next to the code.
+    out = cv2.warpAffine(gray, m, (nw, nh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out, cv2.invertAffineTransform(m)
