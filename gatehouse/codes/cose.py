@@ -36,10 +36,10 @@ def sign1(payload: bytes, key: SigningKey) -> bytes:
 def parse1(data: bytes) -> Sign1:
     """Parse a COSE_Sign1 message; ValueError says what is wrong with its shape."""
     msg = strict_loads(data)
-    if isinstance(msg, cbor2.CBORTag):
-        if msg.tag != COSE_SIGN1_TAG:
-            raise ValueError(f"CBOR tag {msg.tag} is not COSE_Sign1")
-        msg = msg.value
+    # The tag is required: one accepted encoding per message, nothing to strip silently.
+    if not isinstance(msg, cbor2.CBORTag) or msg.tag != COSE_SIGN1_TAG:
+        raise ValueError("not a tagged COSE_Sign1 message")
+    msg = msg.value
     if not (isinstance(msg, (list, tuple)) and len(msg) == 4):
         raise ValueError("COSE_Sign1 must be an array of four items")
     protected, unprotected, payload, signature = msg

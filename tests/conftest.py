@@ -1,0 +1,46 @@
+"""Shared fixtures: a compound with a test authority in a temporary home, at a fixed time."""
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from gatehouse.home import Home
+from hub.authority import TestAuthority
+from hub.compound import Compound
+
+ZONE = ZoneInfo("Asia/Shanghai")
+# A Monday morning at the gate; codes are issued relative to it.
+T0 = int(datetime(2026, 11, 23, 8, 0, tzinfo=ZONE).timestamp())
+HOUR = 3600
+
+# Valid 18-digit ID numbers (check digit correct); tests never print them.
+ALICE_ID = "110101199003070011"
+BOB_ID = "310104195812010025"
+CHILD_ID = "110105201506010032"
+
+
+@pytest.fixture
+def home(tmp_path) -> Home:
+    return Home.at(tmp_path / "home")
+
+
+@pytest.fixture
+def compound(home) -> Compound:
+    c = Compound.create(home, "测试小区", T0 - 30 * 24 * HOUR)
+    return c
+
+
+@pytest.fixture
+def authority(home, compound) -> TestAuthority:
+    a = TestAuthority.create(home)
+    compound.trust(a.trusted_key(), T0 - 30 * 24 * HOUR)
+    return a
+
+
+@pytest.fixture
+def no_env_home(monkeypatch):
+    monkeypatch.delenv("GATEHOUSE_HOME", raising=False)
+    return os.environ
