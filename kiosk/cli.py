@@ -1,9 +1,12 @@
 """The `kiosk` command: what runs at a gate."""
 from __future__ import annotations
 
+import logging
 import sys
+import time
 
 import click
+from pydantic import ValidationError
 
 from gatehouse import codes
 from gatehouse.cli_common import at_option, epoch, fail, home_option, print_json, resolve_home
@@ -11,7 +14,11 @@ from gatehouse.codes.format import CodeError
 from gatehouse.policy import Direction, decide
 from gatehouse.timeutil import DEFAULT_ZONE
 from kiosk.bundles import KioskSetupError, load_bundle
+from kiosk import runner
 from kiosk.clock import ClockState, clock_state
+from kiosk.config import load_config
+from kiosk.scanner import make_decoder
+from kiosk.scanner.camera import read_image
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -44,6 +51,62 @@ def decide_cmd(home, at, direction, clock, code_texts) -> None:
     doc["bundle_version"] = bundle.version
     doc["codes"] = [_summary(c) for c in checked]
     print_json(doc)
+
+
+@main.command("run")
+@home_option
+@click.option("--camera", default=None, help="file:DIR?fps=15, video:FILE, v4l2:0, picamera2.")
+@click.option("--direction", type=click.Choice(["in", "out"]), default=None)
+@click.option("--gate-id", default=None)
+@click.option("--pin-factory", default=None, help="lgpio, rpigpio, native or mock.")
+@click.option("--decoder", type=click.Choice(["pipeline", "zxing", "pyzbar"]), default=None)
+@click.option("--clock", type=click.Choice(["auto", "trusted", "untrusted"]), default=None)
+def run_cmd(home, camera, direction, gate_id, pin_factory, decoder, clock) -> None:
+    """Run the gate loop until stopped (SIGTERM leaves the door locked)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    h = resolve_home(home)
+    try:
+        config = load_config(h, camera=camera, direction=direction, gate_id=gate_id,
+                             pin_factory=pin_factory, decoder=decoder, clock=clock)
+        runner.run(h, config)
+    except (KioskSetupError, ValidationError, ValueError, OSError) as exc:
+        fail(str(exc))
+
+
+@main.command("scan")
+@home_option
+@at_option
+@click.option("--decide", "with_decision", is_flag=True,
+              help="Also decide the codes of all images as one attempt.")
+@click.option("--direction", type=click.Choice(["in", "out"]), default="in")
+@click.option("--decoder", type=click.Choice(["pipeline", "zxing", "pyzbar"]),
+              default="pipeline", show_default=True)
+@click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+def scan_cmd(home, at, with_decision, direction, decoder, images) -> None:
+    """Read the codes in image files; prints one JSON line per image."""
+    dec = make_decoder(decoder)
+    found: list[str] = []
+    for path in images:
+        image = read_image(path)
+        if image is None:
+            print_json({"image": path, "error": "not an image file"})
+            continue
+        started = time.perf_counter()
+        symbols = dec.decode(image)
+        ms = (time.perf_counter() - started) * 1000
+        found += [s.text for s in symbols]
+        print_json({"image": path, "ms": round(ms, 2),
+                    "codes": [{"format": s.format, "text": s.text} for s in symbols]})
+    if with_decision:
+        try:
+            bundle = load_bundle(resolve_home(home))
+        except KioskSetupError as exc:
+            fail(str(exc))
+        now = epoch(at, bundle.policy.timezone)
+        checked = [codes.verify(t, bundle.trust_list(), now) for t in found]
+        state = bundle.gate_state(now, at is not None or clock_state("auto") is ClockState.TRUSTED)
+        doc = decide(checked, Direction(direction), state, now).to_json()
+        print_json({"decision": doc, "bundle_version": bundle.version})
 
 
 def _summary(code) -> dict:

@@ -11,6 +11,8 @@ from gatehouse.home import Home
 from hub.authority import TestAuthority
 from hub.compound import Compound
 
+pytest_plugins = ["tests.gpio_fixtures"]
+
 ZONE = ZoneInfo("Asia/Shanghai")
 # A Monday morning at the gate; codes are issued relative to it.
 T0 = int(datetime(2026, 11, 23, 8, 0, tzinfo=ZONE).timestamp())

@@ -250,3 +250,14 @@ def test_a_failing_callback_does_not_stop_the_relock(gate, caplog):
     assert door.is_unlocked
     assert wait_for(lambda: not door.is_unlocked, timeout=2)
     assert "gate bug" in caplog.text
+
+
+def test_a_gate_without_contact_or_buttons_still_pulses(mock_pins):
+    config = replace(FAST, contact_pin=None, exit_button_pin=None, override_button_pin=None)
+    door, events = build(mock_pins, config)
+    assert door.is_open is None
+    door.unlock()
+    assert wait_for(lambda: not door.is_unlocked, timeout=2)
+    assert pulses(config, mock_pins.pin(config.relay_pin).states) == [pytest.approx(0.3, abs=TOLERANCE)]
+    assert events == Events()
+    door.close()

@@ -71,8 +71,6 @@ class Sounder:
         with self._lock:
             if self._closed:
                 return
-            # off() first so a replaced beep ends before the new one starts.
-            self._buzzer.off()
             seconds = beeps.seconds
             self._ends_at = float("inf") if seconds is None else time.monotonic() + seconds
             self._buzzer.blink(on_time=beeps.on, off_time=beeps.off, n=beeps.count, background=True)

@@ -1,0 +1,211 @@
+"""The gate loop: camera frame -> codes -> attempt -> decision -> log -> door and buzzer.
+
+A Gate is built from its parts (store, hardware, decoder, bundle loader, clocks) and
+owns no global state. Everything runs on one thread: button and door callbacks from
+gpiozero's threads are queued and handled in the loop, so SQLite and the door are
+only touched from here. The log row is committed before the door opens.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from gatehouse import codes
+from gatehouse.bundle import Bundle
+from gatehouse.codes.format import CodeError
+from gatehouse.events import EventKind
+from gatehouse.policy import Decision, Direction, Outcome, decide, subject_of
+from kiosk.attempt import AttemptTracker, Closed, Code
+from kiosk.config import KioskConfig
+from kiosk.gpio import DoorAlarm, GateHardware, Pattern
+from kiosk.scanner import Decoder, LatestFrame, SeenFilter
+from kiosk.store import Store
+
+log = logging.getLogger(__name__)
+BUNDLE_CHECK_S = 1.0
+SOUND = {Outcome.ADMIT: Pattern.ADMIT, Outcome.REFER: Pattern.REFER,
+         Outcome.REFUSE: Pattern.REFUSE}
+ALARM_EVENT = {DoorAlarm.FORCED_OPEN: EventKind.DOOR_FORCED,
+               DoorAlarm.HELD_OPEN: EventKind.DOOR_HELD}
+
+
+@dataclass
+class Referral:
+    """A referred attempt waiting for a volunteer (override button or screen)."""
+
+    attempt_id: str
+    decision: Decision
+    since: float
+
+
+def code_summary(code: Code) -> dict:
+    """What the log keeps of a code: kind, id and issuer, or the problem; never its text."""
+    if isinstance(code, CodeError):
+        out = {"problem": code.problem.value, "fingerprint": code.fingerprint}
+        if code.kind is not None:
+            out["kind"] = code.kind.name.lower()
+        if code.code is not None:
+            out["id"] = code.code.id
+        return out
+    return {"kind": code.kind.name.lower(), "id": code.id, "issuer": code.issuer}
+
+
+class Gate:
+    def __init__(self, *, config: KioskConfig, store: Store, hardware: GateHardware,
+                 decoder: Decoder, load_bundle: Callable[[], Bundle],
+                 clock_trusted: Callable[[], bool], now: Callable[[], float] = time.time,
+                 on_decision: Callable[[Decision], None] | None = None):
+        self.config = config
+        self.store = store
+        self.hardware = hardware
+        self.decoder = decoder
+        self._load_bundle = load_bundle
+        self.bundle = load_bundle()
+        self._bundle_checked = 0.0
+        self.clock_trusted = clock_trusted
+        self.now = now
+        self.direction = Direction(config.direction)
+        self.on_decision = on_decision
+        self.seen = SeenFilter(config.cooldown_s)
+        self.tracker = AttemptTracker(self._judge, config.attempt_window_s)
+        self.referral: Referral | None = None
+        self._alarm_until: float | None = None
+        self._inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self.frames = 0
+        door = hardware.door
+        door.on_alarm = lambda kind, at: self._inbox.put(("alarm", kind))
+        door.on_exit_request = lambda: self._inbox.put(("exit", None))
+        door.on_override = lambda: self._inbox.put(("override", None))
+        door.on_door = lambda is_open: self._inbox.put(("door", is_open))
+        store.log_event(EventKind.STARTED, self.now(), {
+            "gate": config.gate_id, "relay_unlocked": door.is_unlocked,
+            "pins": hardware.description, "bundle_version": self.bundle.version,
+            "clock_trusted": clock_trusted()})
+
+    # Deciding ---------------------------------------------------------------
+
+    def _judge(self, shown: list[Code], now: float) -> Decision:
+        subject = subject_of(shown)
+        history = self.store.history(subject.person_ref, subject.household,
+                                     self.bundle.policy, now)
+        state = self.bundle.gate_state(now, self.clock_trusted())
+        return decide(shown, self.direction, state, now, history)
+
+    def scan(self, text: str, now: float | None = None) -> list[Closed]:
+        """One code read (camera or scanner gun): verify it and feed the open attempt."""
+        now = self.now() if now is None else now
+        code = codes.verify(text, self.bundle.trust_list(), now,
+                            self.bundle.policy.code_skew_seconds)
+        closed = self.tracker.show(code, now)
+        for attempt in closed:
+            self._act(attempt, now)
+        return closed
+
+    def handle_frame(self, image) -> list[Closed]:
+        """Decode a frame and scan each code not seen within the cooldown."""
+        self.frames += 1
+        now = self.now()
+        closed: list[Closed] = []
+        for symbol in self.seen.admit(self.decoder.decode(image), now):
+            closed += self.scan(symbol.text, now)
+        return closed
+
+    def _act(self, attempt: Closed, now: float) -> None:
+        d = attempt.decision
+        logged = self.store.log_attempt(d, [code_summary(c) for c in attempt.codes], now,
+                                        self.bundle.version)
+        log.info("attempt %s %s %s", logged.id, d.outcome.value,
+                 ",".join(r.value for r in d.reasons) or "-")
+        # Only now, with the attempt committed, may the door open.
+        if d.outcome is Outcome.ADMIT:
+            self.hardware.door.unlock()
+        if d.outcome is Outcome.REFER:
+            self.referral = Referral(logged.id, d, now)
+        self.hardware.sounder.play(SOUND[d.outcome])
+        if self.on_decision:
+            self.on_decision(d)
+
+    def admit_referral(self, volunteer: str = "override-button") -> bool:
+        """A volunteer admits the referred attempt: logged first, then the door opens."""
+        now = self.now()
+        r = self.referral
+        if r is None or now - r.since > self.config.referral_timeout_s:
+            self.referral = None
+            return False
+        self.store.log_event(EventKind.OVERRIDE, now, {"by": volunteer, "outcome": "admit"},
+                             attempt_id=r.attempt_id)
+        self.referral = None
+        self.hardware.door.unlock()
+        self.hardware.sounder.play(Pattern.ADMIT)
+        return True
+
+    # Hardware events, handled on the loop's thread ---------------------------
+
+    def _handle_inbox(self, now: float) -> None:
+        while True:
+            try:
+                what, arg = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+            if what == "override":
+                self.admit_referral()
+            elif what == "exit":
+                self.store.log_event(EventKind.EXIT_REQUEST, now)
+            elif what == "alarm":
+                self.store.log_event(ALARM_EVENT[arg], now)
+                self.hardware.sounder.play(Pattern.ALARM)
+                self._alarm_until = now + self.config.alarm_seconds
+            elif what == "door" and arg is False and self._alarm_until is not None:
+                self.hardware.sounder.stop()
+                self._alarm_until = None
+
+    def tick(self, now: float | None = None) -> list[Closed]:
+        """Time passes: close attempts nobody finished, expire referrals and alarms."""
+        now = self.now() if now is None else now
+        self._handle_inbox(now)
+        closed = self.tracker.tick(now)
+        for attempt in closed:
+            self._act(attempt, now)
+        if self.referral and now - self.referral.since > self.config.referral_timeout_s:
+            self.referral = None
+        if self._alarm_until is not None and now >= self._alarm_until:
+            self.hardware.sounder.stop()
+            self._alarm_until = None
+        if now - self._bundle_checked >= BUNDLE_CHECK_S:
+            self._bundle_checked = now
+            self._refresh_bundle()
+        return closed
+
+    def _refresh_bundle(self) -> None:
+        try:
+            bundle = self._load_bundle()
+        except Exception:  # a bad copy on disk must not stop the gate; keep the current one
+            log.exception("could not load the bundle; keeping version %s", self.bundle.version)
+            return
+        if bundle.version > self.bundle.version:
+            log.info("bundle %s -> %s", self.bundle.version, bundle.version)
+            self.bundle = bundle
+
+    # Running ---------------------------------------------------------------
+
+    def run(self, frames: LatestFrame, stop: threading.Event) -> None:
+        """Decode the newest frame, tick, repeat, until `stop` is set."""
+        while not stop.is_set():
+            frame = frames.read(timeout=0.1)
+            if frame is None:
+                stop.wait(0.05)  # no new frame (or the file source ended): keep ticking
+            else:
+                self.handle_frame(frame.image)
+            self.tick()
+
+    def close(self) -> None:
+        """Lock the door first, then record the stop; safe to call twice."""
+        self.hardware.close()
+        try:
+            self.store.log_event(EventKind.STOPPED, self.now(), {"gate": self.config.gate_id})
+        except Exception:
+            log.exception("could not log the stop")

@@ -1,0 +1,131 @@
+"""The gate's own log: attempts, events and the outbox to the hub, in one SQLite file.
+
+An attempt and its outbox row are written in one transaction *before* the door opens,
+so a power cut never leaves an opened door without a log line. WAL mode with
+synchronous=FULL: a committed row survives the power cut that follows it.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from gatehouse.events import EventKind
+from gatehouse.policy import Decision, Direction, History, Outcome, Policy
+
+migrations = Migrations("gatehouse.kiosk")
+
+
+@migrations()
+def m001_log(db: sqlite_utils.Database) -> None:
+    db["attempts"].create({
+        "id": str, "seq": int, "at": float, "clock_trusted": int, "direction": str,
+        "outcome": str, "reasons": str, "who": str, "person_ref": str, "name": str,
+        "household": str, "pass_id": str, "policy_version": int, "bundle_version": int,
+        "codes": str, "decided_by": str}, pk="id")
+    db["attempts"].create_index(["person_ref", "at"])
+    db["attempts"].create_index(["household", "at"])
+    db["events"].create({"id": str, "seq": int, "at": float, "kind": str,
+                         "attempt_id": str, "detail": str}, pk="id")
+    # The outbox: one row per attempt or event, in gate sequence order, until the hub
+    # acknowledges it end to end (docs/mqtt.md).
+    db["outbox"].create({"seq": int, "id": str, "kind": str, "payload": str,
+                         "created_at": float, "acked_at": float}, pk="seq")
+    db["outbox"].create_index(["acked_at"])
+
+
+@dataclass(frozen=True)
+class LoggedAttempt:
+    id: str
+    seq: int
+
+
+class Store:
+    """The kiosk database (sqlite-utils), opened once per process."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        # Built on one thread, used by the gate loop's thread: one user at a time.
+        self.db = sqlite_utils.Database(sqlite3.connect(path, check_same_thread=False))
+        self.db.enable_wal()
+        self.db.execute("PRAGMA synchronous = FULL")
+        self.db.execute("PRAGMA busy_timeout = 5000")
+        migrations.apply(self.db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _next_seq(self) -> int:
+        return (next(self.db.query("select max(seq) as s from outbox"))["s"] or 0) + 1
+
+    def _outbox(self, seq: int, event_id: str, kind: EventKind, payload: dict, at: float):
+        self.db["outbox"].insert({"seq": seq, "id": event_id, "kind": kind.value,
+                                  "payload": json.dumps(payload, ensure_ascii=False),
+                                  "created_at": at, "acked_at": None})
+
+    def log_attempt(self, decision: Decision, codes: list[dict], at: float,
+                    bundle_version: int, decided_by: str = "policy") -> LoggedAttempt:
+        """Write the attempt and its outbox row in one transaction; returns its id."""
+        attempt_id = uuid.uuid4().hex
+        s = decision.subject
+        row = {
+            "id": attempt_id, "at": at, "clock_trusted": int(decision.clock_trusted),
+            "direction": decision.direction.value, "outcome": decision.outcome.value,
+            "reasons": json.dumps([f.reason.value for f in decision.findings]),
+            "who": s.who.value if s.who else None, "person_ref": s.person_ref,
+            "name": s.name, "household": s.household, "pass_id": s.pass_id,
+            "policy_version": decision.policy_version, "bundle_version": bundle_version,
+            "codes": json.dumps(codes), "decided_by": decided_by}
+        with self.db.atomic():
+            seq = self._next_seq()
+            self.db["attempts"].insert({**row, "seq": seq})
+            payload = {**row, "reasons": [f.reason.value for f in decision.findings],
+                       "codes": codes, "alert": decision.alert}
+            self._outbox(seq, attempt_id, EventKind.ATTEMPT, payload, at)
+        return LoggedAttempt(attempt_id, seq)
+
+    def log_event(self, kind: EventKind, at: float, detail: dict | None = None,
+                  attempt_id: str | None = None) -> str:
+        """A door alarm, an exit request, an override, a start or stop: row and outbox."""
+        event_id = uuid.uuid4().hex
+        with self.db.atomic():
+            seq = self._next_seq()
+            self.db["events"].insert({"id": event_id, "seq": seq, "at": at, "kind": kind.value,
+                                      "attempt_id": attempt_id,
+                                      "detail": json.dumps(detail or {}, ensure_ascii=False)})
+            self._outbox(seq, event_id, kind, {"id": event_id, "at": at, "kind": kind.value,
+                                              "attempt_id": attempt_id, **(detail or {})}, at)
+        return event_id
+
+    def history(self, person_ref: str | None, household: str | None, policy: Policy,
+                now: float) -> History:
+        """What this gate's log says about a person, for anti-passback and exit quotas."""
+        if not person_ref:
+            return History()
+        admitted = ("select direction, at from attempts where person_ref = ? and "
+                    "outcome = 'admit' order by at desc limit 1")
+        last = next(self.db.query(admitted, [person_ref]), None)
+        q = policy.quota
+        key, value = ("household", household) if q.scope == "household" else \
+            ("person_ref", person_ref)
+        exits = next(self.db.query(
+            f"select count(*) as n from attempts where {key} = ? and outcome = 'admit' "
+            "and direction = 'out' and at > ?", [value, now - q.period_hours * 3600]))["n"]
+        last_dir = Direction(last["direction"]) if last else None
+        out_since = last["at"] if last and last_dir is Direction.OUT else None
+        return History(last_dir, exits, out_since)
+
+    def attempts(self, limit: int = 100) -> list[dict]:
+        return list(self.db.query("select * from attempts order by seq desc limit ?", [limit]))
+
+    def count(self, outcome: Outcome | None = None) -> int:
+        if outcome is None:
+            return self.db["attempts"].count
+        return next(self.db.query("select count(*) as n from attempts where outcome = ?",
+                                  [outcome.value]))["n"]
