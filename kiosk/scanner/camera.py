@@ -302,3 +302,8 @@ def open_source(spec: str) -> _Source:
     if scheme == "picamera2":
         return PiCameraSource(width, height)
     raise ValueError(f"unknown source {spec!r}; expected file:, video:, v4l2: or picamera2")
+
+
+def read_image(path: str | Path) -> np.ndarray | None:
+    """One image file as pixels (for `kiosk scan`), or None when it is not an image."""
+    return cv2.imread(str(path), cv2.IMREAD_UNCHANGED)

@@ -80,16 +80,26 @@ class ZxingDecoder:
 
     def decode(self, gray: np.ndarray) -> list[Symbol]:
         """Return the symbols zxing-cpp reads in the frame."""
-        symbols = []
-        for found in zxingcpp.read_barcodes(_as_gray(gray), **self._options):
-            fmt = _ZXING_FORMATS.get(found.format)
-            text = text_of(found.bytes)
-            if fmt is None or text is None or not found.valid:
-                continue
+        return self.read(gray)[0]
+
+    def read(self, gray: np.ndarray) -> tuple[list[Symbol], list[tuple[Point, ...]]]:
+        """Return the symbols read and the outlines of codes found but not read (misses)."""
+        symbols, misses = [], []
+        for found in zxingcpp.read_barcodes(_as_gray(gray), return_errors=True, **self._options):
             pos = found.position
             corners = (pos.top_left, pos.top_right, pos.bottom_right, pos.bottom_left)
-            symbols.append(Symbol(text, fmt, tuple((int(p.x), int(p.y)) for p in corners)))
-        return symbols
+            polygon = tuple((int(p.x), int(p.y)) for p in corners)
+            fmt = _ZXING_FORMATS.get(found.format)
+            if fmt is None:
+                continue
+            # A located code with a checksum or format error is where a retry should look.
+            if not found.valid:
+                misses.append(polygon)
+                continue
+            text = text_of(found.bytes)
+            if text is not None:
+                symbols.append(Symbol(text, fmt, polygon))
+        return symbols, misses
 
 
 class PyzbarDecoder:

@@ -1,8 +1,8 @@
-"""The default decoder: a cheap gate, zxing-cpp on the frame, then targeted retries on crops."""
+"""The default decoder: zxing-cpp on the frame, then bounded retries on code-like crops."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -11,8 +11,9 @@ from kiosk.scanner import preprocess as pp
 from kiosk.scanner.decoders import Decoder, PyzbarDecoder, Symbol, ZxingDecoder
 from kiosk.scanner.preprocess import Region
 
-# A retry turns a crop into (image to decode, map from its pixels back to the crop's pixels).
-Retry = Callable[[np.ndarray, Region], tuple[np.ndarray, Callable[[float, float], tuple[float, float]]]]
+Back = Callable[[float, float], tuple[float, float]]
+# A retry turns a crop into an image to decode plus the map from its pixels back to the crop.
+Retry = Callable[[np.ndarray, Region], tuple[np.ndarray, Back]]
 
 
 @dataclass(frozen=True)
@@ -20,41 +21,53 @@ class PipelineOptions:
     """What the pipeline does; every stage can be switched off to measure what it buys."""
 
     ink: bool = True  # darkest-channel grey for colour frames instead of luma
-    gate: bool = True  # skip zxing when no code-like region is in view
     change: bool = True  # reuse the last answer while the scene has not changed
     change_threshold: float = 2.0  # mean grey-level change per 16x16 cell that counts as motion
-    retries: bool = True  # retry crops of code-like regions that zxing did not read
+    retries: bool = True  # retry crops where zxing located a code it could not read
+    regions: bool = True  # ...and crops of regions that merely look code-like (edge density)
     retries_per_frame: int = 3  # bounded so a hard frame still fits 15 fps on a Pi core
+    # Retries on a region that only looks code-like (text does too) on a scene's first frame;
+    # the rest wait for the next still frames, so a new empty frame stays cheap.
+    first_frame_weak_retries: int = 0
     pyzbar: bool = True  # ZBar as a second opinion on crops
     primary_invert: bool = True  # let zxing try inverted (dark-mode) codes on the whole frame
-    primary_downscale: bool = True
+    primary_rotate: bool = False  # 90-degree 1-D scan; the upright retry covers turned labels
+    primary_downscale: bool = False  # pays only for codes far larger than ours
 
 
-def _scale(factor: float) -> Callable[[float, float], tuple[float, float]]:
+@dataclass(frozen=True)
+class _Job:
+    region: Region
+    retry: Retry
+    zbar: bool
+    strong: bool  # zxing located a code here but could not read it
+
+
+def _scale(factor: float) -> Back:
     return lambda x, y: (x / factor, y / factor)
 
 
-def _upscale_factor(region: Region) -> float:
-    # Enlarge small crops to ~400 px so 1.7 px modules become ~4 px; never shrink, never blow up.
-    return float(np.clip(400.0 / max(region.w, region.h, 1), 1.0, 3.0))
+def _upscale_factor(image: np.ndarray) -> float:
+    # Enlarge small crops to ~480 px so 2 px modules become ~4 px; never shrink, never blow up.
+    return float(np.clip(480.0 / max(image.shape), 1.0, 3.0))
 
 
-def _retry_upscale(image: np.ndarray, region: Region) -> tuple[np.ndarray, Callable]:
-    f = _upscale_factor(region)
+def _retry_upscale(image: np.ndarray, region: Region) -> tuple[np.ndarray, Back]:
+    f = _upscale_factor(image)
     return pp.upscale(image, f), _scale(f)
 
 
-def _retry_stretch(image: np.ndarray, region: Region) -> tuple[np.ndarray, Callable]:
-    f = _upscale_factor(region)
+def _retry_stretch(image: np.ndarray, region: Region) -> tuple[np.ndarray, Back]:
+    f = _upscale_factor(image)
     return pp.upscale(pp.stretch(image), f), _scale(f)
 
 
-def _retry_sharpen(image: np.ndarray, region: Region) -> tuple[np.ndarray, Callable]:
-    f = _upscale_factor(region)
+def _retry_sharpen(image: np.ndarray, region: Region) -> tuple[np.ndarray, Back]:
+    f = _upscale_factor(image)
     return pp.sharpen(pp.upscale(image, f)), _scale(f)
 
 
-def _retry_upright(image: np.ndarray, region: Region) -> tuple[np.ndarray, Callable]:
+def _retry_upright(image: np.ndarray, region: Region) -> tuple[np.ndarray, Back]:
     # zxing's 1-D readers scan rows; turning the bars upright lets one row cross them all.
     rotated, inverse = pp.rotate(image, region.angle)
 
@@ -67,25 +80,32 @@ def _retry_upright(image: np.ndarray, region: Region) -> tuple[np.ndarray, Calla
     return rotated, back
 
 
-# Bars are mostly one-way edges; QR codes (and text) have edges every way.
-_BARS_RETRIES: tuple[Retry, ...] = (_retry_upright, _retry_stretch, _retry_upscale)
+# Bars have most edge energy one way; crops of QR codes (and of text) every way.
+_BARS_RETRIES: tuple[Retry, ...] = (_retry_upright, _retry_upscale, _retry_stretch)
 _SQUARE_RETRIES: tuple[Retry, ...] = (_retry_upscale, _retry_stretch, _retry_sharpen)
-_BARS_COHERENCE = 0.45
+_BARS_COHERENCE = 0.25
+
+
+def _box(polygon: tuple[tuple[int, int], ...]) -> Region:
+    xs, ys = [p[0] for p in polygon], [p[1] for p in polygon]
+    return Region(min(xs), min(ys), max(xs) - min(xs) + 1, max(ys) - min(ys) + 1, np.inf, 0.0)
 
 
 class PipelineDecoder:
-    """Gate, zxing-cpp on the whole frame, then bounded retries on code-like crops.
+    """zxing-cpp on the whole frame, then bounded retries on crops where a code seems to be.
 
-    Stateful across frames of one camera: while the scene stays still it returns the last
-    answer, or, if a code-like region stayed unread, spends each new frame on retries it has
-    not tried yet instead of repeating the ones that already failed.
+    Stateful across the frames of one camera: while the scene stays still it returns the
+    last answer, or, if a code-like region stayed unread, spends each new frame on retries
+    it has not tried yet instead of repeating the ones that already failed.
     """
 
     def __init__(self, options: PipelineOptions | None = None) -> None:
         self.options = options or PipelineOptions()
         o = self.options
         self._primary = ZxingDecoder(
-            try_rotate=True, try_downscale=o.primary_downscale, try_invert=o.primary_invert
+            try_rotate=o.primary_rotate,
+            try_downscale=o.primary_downscale,
+            try_invert=o.primary_invert,
         )
         # Crops are already enlarged, so zxing need not try smaller copies of them.
         self._crop_zxing = ZxingDecoder(try_rotate=True, try_downscale=False, try_invert=True)
@@ -96,7 +116,8 @@ class PipelineDecoder:
         """Forget the previous scene (call when the camera or its settings change)."""
         self._cells: np.ndarray | None = None
         self._last: list[Symbol] = []
-        self._jobs: list[tuple[Region, Retry, bool]] = []
+        self._jobs: list[_Job] = []
+        self._regions_pending = False
 
     def decode(self, gray: np.ndarray) -> list[Symbol]:
         """Return the QR and Code128 symbols read in a grey or BGR frame."""
@@ -105,57 +126,66 @@ class PipelineDecoder:
             gray = pp.ink(gray) if o.ink else pp.luma(gray)
         cells = pp.cell_means(gray) if o.change else None
         if cells is not None and self._unchanged(cells):
+            if self._regions_pending:
+                self._regions_pending = False
+                self._jobs += self._plan(gray, pp.code_regions(gray), False)
             if self._last or not self._jobs:
                 return list(self._last)
-            return self._run_jobs(gray)
+            return self._run_jobs(gray, o.retries_per_frame, weak_allowed=o.retries_per_frame)
         self._cells = cells
-        self._last, self._jobs = [], []
+        self._last, self._jobs, self._regions_pending = [], [], False
 
-        regions = pp.code_regions(gray) if (o.gate or o.retries) else []
-        if o.gate and not regions:
-            return []
-        symbols = self._primary.decode(gray)
+        symbols, misses = self._primary.read(gray)
         if symbols or not o.retries:
             self._last = symbols
             return list(symbols)
-        self._jobs = self._plan(regions)
-        return self._run_jobs(gray)
+        self._jobs = self._plan(gray, [_box(m) for m in misses], True)
+        if o.regions and not self._jobs:
+            if o.first_frame_weak_retries > 0:
+                self._jobs = self._plan(gray, pp.code_regions(gray), False)
+            else:
+                # Looking for regions costs ~1 ms; on a new scene that is half the budget of an
+                # empty frame, so it waits for the next frame of the same still scene.
+                self._regions_pending = o.change
+        return self._run_jobs(gray, o.retries_per_frame, weak_allowed=o.first_frame_weak_retries)
 
     def _unchanged(self, cells: np.ndarray) -> bool:
         if self._cells is None or self._cells.shape != cells.shape:
             return False
-        change = float(np.mean(np.abs(cells - self._cells)))
-        # Compare with the scene the answer belongs to, not the previous frame, so a slow drift
-        # still counts as a change once it adds up.
-        return change < self.options.change_threshold
+        # Compared with the scene the answer belongs to, not the previous frame, so a slow
+        # drift still counts as a change once it adds up.
+        return float(np.mean(np.abs(cells - self._cells))) < self.options.change_threshold
 
-    def _plan(self, regions: list[Region]) -> list[tuple[Region, Retry, bool]]:
-        # Best region first; each job is (region, retry, ask ZBar instead of zxing).
-        jobs: list[tuple[Region, Retry, bool]] = []
+    def _plan(self, gray: np.ndarray, regions: list[Region], strong: bool) -> list[_Job]:
+        jobs: list[_Job] = []
         for region in regions:
-            bars = region.coherence >= _BARS_COHERENCE
-            retries = _BARS_RETRIES if bars else _SQUARE_RETRIES
-            jobs.extend((region, retry, False) for retry in retries)
+            angle, coherence = pp.bar_texture(pp.crop(gray, region, margin=0.0)[0])
+            region = replace(region, angle=angle, coherence=coherence)
+            retries = _BARS_RETRIES if coherence >= _BARS_COHERENCE else _SQUARE_RETRIES
+            jobs.extend(_Job(region, retry, False, strong) for retry in retries)
             if self._crop_zbar is not None:
-                jobs.append((region, retries[0], True))
+                jobs.append(_Job(region, retries[0], True, strong))
+        # Bar-like regions first: they are rarely text, and a turned label is the commonest miss.
+        jobs.sort(key=lambda j: (not j.strong, j.region.coherence < _BARS_COHERENCE))
         return jobs
 
-    def _run_jobs(self, gray: np.ndarray) -> list[Symbol]:
-        for _ in range(self.options.retries_per_frame):
-            if not self._jobs:
-                break
-            region, retry, zbar = self._jobs.pop(0)
-            symbols = self._attempt(gray, region, retry, zbar)
+    def _run_jobs(self, gray: np.ndarray, budget: int, weak_allowed: int) -> list[Symbol]:
+        while budget > 0 and self._jobs:
+            if not self._jobs[0].strong:
+                if weak_allowed <= 0:
+                    break
+                weak_allowed -= 1
+            budget -= 1
+            symbols = self._attempt(gray, self._jobs.pop(0))
             if symbols:
                 self._last, self._jobs = symbols, []
                 return list(symbols)
         return []
 
-    def _attempt(self, gray: np.ndarray, region: Region, retry: Retry, zbar: bool) -> list[Symbol]:
-        patch, x0, y0 = pp.crop(gray, region)
-        image, back = retry(patch, region)
-        decoder = self._crop_zbar if zbar and self._crop_zbar is not None else self._crop_zxing
-        found = decoder.decode(image)
+    def _attempt(self, gray: np.ndarray, job: _Job) -> list[Symbol]:
+        patch, x0, y0 = pp.crop(gray, job.region)
+        image, back = job.retry(patch, job.region)
+        decoder = self._crop_zbar if job.zbar and self._crop_zbar is not None else self._crop_zxing
         return [
             Symbol(
                 s.text,
@@ -165,6 +195,5 @@ class PipelineDecoder:
                     for px, py in (back(x, y) for x, y in s.polygon)
                 ),
             )
-            for s in found
+            for s in decoder.decode(image)
         ]
-

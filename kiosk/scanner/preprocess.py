@@ -21,8 +21,8 @@ class Region:
     w: int
     h: int
     score: float
-    coherence: float  # 1 = all edges one way (bars of a 1-D code), 0 = every way (QR, text)
-    angle: float  # degrees to rotate the crop so that bars stand upright
+    coherence: float  # 1 = all edges run one way (bars), 0 = every way (QR modules, text)
+    angle: float = 0.0  # degrees to rotate a crop so that its bars stand upright
 
 
 def luma(bgr: np.ndarray) -> np.ndarray:
@@ -49,59 +49,78 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     return ink(image) if image.ndim == 3 else image
 
 
+def _shrink(image: np.ndarray) -> np.ndarray:
+    # Four halvings: OpenCV's 2x area path is ~3x faster than one 16x area resize.
+    for _ in range(4):
+        image = cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    return image
+
+
+def _whole_cells(gray: np.ndarray) -> np.ndarray:
+    h, w = gray.shape
+    return gray[: h - h % CELL, : w - w % CELL]
+
+
 def cell_means(gray: np.ndarray) -> np.ndarray:
     """Return the frame averaged over CELL x CELL blocks (float32), the change-detection print."""
-    h, w = gray.shape
-    return cv2.resize(gray, (w // CELL, h // CELL), interpolation=cv2.INTER_AREA).astype(np.float32)
+    return _shrink(_whole_cells(gray)).astype(np.float32)
 
 
-def code_regions(gray: np.ndarray, min_edge: float = 7.0, max_regions: int = 3) -> list[Region]:
-    """Return the most code-like areas of the frame, best first (cheap: works at half size)."""
+def code_regions(
+    gray: np.ndarray, min_contrast: float = 10.0, min_density: float = 0.3, max_regions: int = 3
+) -> list[Region]:
+    """Return the most code-like areas of the frame, best first (~0.3 ms at 640x480)."""
+    gray = _whole_cells(gray)
     h, w = gray.shape
-    half = cv2.resize(gray, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
-    gx = cv2.Sobel(half, cv2.CV_32F, 1, 0, ksize=3)
-    gy = cv2.Sobel(half, cv2.CV_32F, 0, 1, ksize=3)
-    cells = (w // CELL, h // CELL)
-    # Structure tensor per cell: its trace says how busy the cell is, its eigenvalues whether
-    # the edges run one way (bars) or every way (QR modules).
-    jxx = cv2.resize(gx * gx, cells, interpolation=cv2.INTER_AREA)
-    jyy = cv2.resize(gy * gy, cells, interpolation=cv2.INTER_AREA)
-    jxy = cv2.resize(gx * gy, cells, interpolation=cv2.INTER_AREA)
-    mag = cv2.resize(np.abs(gx) + np.abs(gy), cells, interpolation=cv2.INTER_AREA)
-    # Sobel's gain is 4 per grey level step at half size; min_edge is in grey levels per pixel.
-    busy = (mag > 4.0 * min_edge).astype(np.uint8)
+    mean = _shrink(gray)
+    local = cv2.resize(mean, (w, h), interpolation=cv2.INTER_LINEAR)
+    # Contrast: mean distance from the local mean; flat areas and sensor noise stay low.
+    contrast = _shrink(cv2.absdiff(gray, local)).astype(np.float32)
+    # Density: how often a row or column crosses the local mean. Modules of a code at 2-4 px
+    # cross every few pixels; a door frame or the phone's edge crosses once per cell.
+    dark = cv2.compare(gray, local, cv2.CMP_LT)
+    across = cv2.copyMakeBorder(cv2.bitwise_xor(dark[:, 1:], dark[:, :-1]), 0, 0, 0, 1, cv2.BORDER_CONSTANT)
+    down = cv2.copyMakeBorder(cv2.bitwise_xor(dark[1:, :], dark[:-1, :]), 0, 1, 0, 0, cv2.BORDER_CONSTANT)
+    density = (_shrink(across).astype(np.float32) + _shrink(down).astype(np.float32)) / 255.0
+    busy = ((contrast > min_contrast) & (density > min_density)).astype(np.uint8)
     busy = cv2.morphologyEx(busy, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(busy, connectivity=8)
     regions = []
     for i in range(1, count):
         cx, cy, cw, ch, area = (int(v) for v in stats[i])
-        # A code at 1.7 px/module still covers about 3x3 cells; less is a line of text or an edge.
-        if area < 6 or cw < 2 or ch < 2:
+        # A code at 1.7 px/module still covers about 3x3 cells; less is a word or an edge.
+        if area < 5 or cw < 2 or ch < 2:
             continue
         mask = labels == i
-        sxx, syy, sxy = float(jxx[mask].sum()), float(jyy[mask].sum()), float(jxy[mask].sum())
-        trace = sxx + syy + 1e-6
-        coherence = float(np.hypot(sxx - syy, 2 * sxy) / trace)
-        gradient_angle = 0.5 * np.degrees(np.arctan2(2 * sxy, sxx - syy))
         regions.append(
             Region(
                 x=cx * CELL,
                 y=cy * CELL,
                 w=cw * CELL,
                 h=ch * CELL,
-                score=float(mag[mask].sum()),
-                coherence=coherence,
-                angle=float(gradient_angle),
+                score=float((density[mask] * contrast[mask]).sum()),
+                coherence=0.0,  # filled in by `bar_texture` for the regions worth a retry
             )
         )
     regions.sort(key=lambda r: r.score, reverse=True)
     return regions[:max_regions]
 
 
-def crop(gray: np.ndarray, region: Region, margin: float = 0.25) -> tuple[np.ndarray, int, int]:
+def bar_texture(gray: np.ndarray) -> tuple[float, float]:
+    """Return (rotation in degrees that stands bars upright, coherence 0..1) of a crop."""
+    gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
+    sxx, syy, sxy = float((gx * gx).sum()), float((gy * gy).sum()), float((gx * gy).sum())
+    # Structure tensor: its main axis is the gradient direction, across the bars; coherence
+    # says how much of the edge energy runs that one way (bars ~0.6+, QR and text ~0.1).
+    coherence = float(np.hypot(sxx - syy, 2 * sxy) / (sxx + syy + 1e-6))
+    return float(0.5 * np.degrees(np.arctan2(2 * sxy, sxx - syy))), coherence
+
+
+def crop(gray: np.ndarray, region: Region, margin: float = 0.5) -> tuple[np.ndarray, int, int]:
     """Return the region plus a margin (codes need their quiet zone) and its top-left corner."""
     h, w = gray.shape
-    mx, my = int(region.w * margin) + CELL, int(region.h * margin) + CELL
+    mx, my = int(region.w * margin) + 2 * CELL, int(region.h * margin) + 2 * CELL
     x0, y0 = max(0, region.x - mx), max(0, region.y - my)
     x1, y1 = min(w, region.x + region.w + mx), min(h, region.y + region.h + my)
     return gray[y0:y1, x0:x1], x0, y0
