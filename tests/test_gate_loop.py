@@ -15,7 +15,7 @@ from kiosk.store import Store
 
 from tests.conftest import ALICE_ID, BOB_ID, CHILD_ID, HOUR, T0
 from tests.gpio_fixtures import high_pulses, low_pulses, wait_for
-from tests.scenes import showing, write_frames
+from demo.scenes import showing, write_frames
 
 RELAY, BUZZER, OVERRIDE = 17, 27, 24
 PINS = PinConfig(unlock_seconds=0.3, contact_pin=None)

@@ -15,7 +15,7 @@ import pytest
 from gatehouse.codes import Colour
 
 from tests.conftest import HOUR
-from tests.scenes import showing, write_frames
+from demo.scenes import showing, write_frames
 
 KIOSK = Path(sys.executable).parent / "kiosk"
 ATTEMPT_LINE = re.compile(r"attempt ([0-9a-f]{32}) (admit|refer|refuse)")

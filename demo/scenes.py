@@ -1,6 +1,6 @@
-"""Camera frames for tests: codes shown on a phone screen, written as a folder of images
-that the kiosk's file camera plays. Simple on purpose: the decoder's hard cases live in
-bench/decode; here the frames must read reliably so the tests speak of the gate."""
+"""Simulated camera frames: codes shown on a phone screen, written as a folder of images
+that the kiosk's file camera plays (demo, tests, the gate-loop bench). Simple on
+purpose: the decoder's hard cases live in bench/decode; these must read reliably."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,6 +1,6 @@
 """The demo: a compound in a fresh home, sample codes, and what the gate decides for each.
 
-Run it with scripts/demo. It uses the same library calls as `hub` and `kiosk decide`.
+Run it with scripts/demo (python -m demo). It uses the same library calls as `hub` and `kiosk decide`.
 """
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""The Gatehouse demo: a compound, its hub and simulated gates on one machine."""
