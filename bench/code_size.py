@@ -14,8 +14,17 @@ import cbor2
 import segno
 
 from gatehouse import codes
-from gatehouse.codes import (Colour, Courier, Health, Itinerary, Pass, SigningKey,
-                             Vaccination, Venue, VenueKind)
+from gatehouse.codes import (
+    Colour,
+    Courier,
+    Health,
+    Itinerary,
+    Pass,
+    SigningKey,
+    Vaccination,
+    Venue,
+    VenueKind,
+)
 from gatehouse.codes.base45 import b45decode, b45encode
 from gatehouse.codes.format import PREFIX
 

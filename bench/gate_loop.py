@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 from gpiozero.pins.mock import MockFactory
 
+from demo.scenes import phone_frame
 from gatehouse.codes import Colour
 from gatehouse.home import Home
 from hub.authority import TestAuthority
@@ -34,7 +35,6 @@ from kiosk.gpio import GateHardware, PinConfig
 from kiosk.scanner import LatestFrame, make_decoder
 from kiosk.scanner.camera import Frame
 from kiosk.store import Store
-from demo.scenes import phone_frame
 
 FPS = 15.0
 W = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

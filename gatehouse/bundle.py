@@ -99,3 +99,25 @@ def unseal(blob: bytes, hub: TrustedKey) -> Bundle:
 def newer(candidate: Bundle, current: Bundle | None) -> bool:
     """Whether a verified bundle should replace the one a gate runs (never go back)."""
     return current is None or candidate.version > current.version
+
+
+def seal_time(now: float, key: SigningKey) -> bytes:
+    """The hub's signed time beacon: gates learn from it how far off their clock is."""
+    return cose.sign1(cbor2.dumps({"t": float(now)}), key)
+
+
+def unseal_time(blob: bytes, hub: TrustedKey) -> float:
+    """The hub time in a beacon; BundleError when it is not the hub's."""
+    if not isinstance(blob, (bytes, bytearray)) or len(blob) > 1024:
+        raise BundleError("time beacon missing or too large")
+    try:
+        msg = cose.parse1(bytes(blob))
+        doc = cose.strict_loads(msg.payload)
+    except ValueError as exc:
+        raise BundleError(f"not a time beacon: {exc}") from None
+    if msg.kid != hub.kid or not hub.verifies(msg.signature, msg.to_be_signed):
+        raise BundleError("time beacon not signed by the hub")
+    t = doc.get("t") if isinstance(doc, Mapping) else None
+    if not isinstance(t, float):
+        raise BundleError("time beacon without a time")
+    return t

@@ -1,7 +1,20 @@
-"""The events a gate sends the hub: one schema both sides import (docs/mqtt.md)."""
+"""What gates and hub say to each other over MQTT: one schema both sides import.
+
+Payloads are JSON. A gate sends its outbox as EventBatch messages; the hub answers
+each committed batch with an Ack of sequence ranges; a gate's Heartbeat tells the
+office how it is doing. docs/mqtt.md documents each with an example.
+"""
 from __future__ import annotations
 
+import json
 from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+WIRE_VERSION = 1
+MAX_EVENTS_PER_BATCH = 500
+MAX_MESSAGE_BYTES = 1024 * 1024
 
 
 class EventKind(str, Enum):
@@ -12,3 +25,79 @@ class EventKind(str, Enum):
     DOOR_HELD = "door_held"          # the door stayed open too long after an admit
     STARTED = "started"              # the gate loop started (relay state recorded)
     STOPPED = "stopped"              # the gate loop stopped cleanly
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Event(_Wire):
+    """One outbox row: `seq` is the gate's gap-free sequence, `id` the idempotency key."""
+
+    seq: int = Field(ge=1)
+    id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    kind: EventKind
+    at: float                          # when it happened, by the gate's clock
+    payload: dict[str, Any]
+
+
+class EventBatch(_Wire):
+    v: int = WIRE_VERSION
+    gate: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+    sent_at: float
+    events: list[Event] = Field(min_length=1, max_length=MAX_EVENTS_PER_BATCH)
+
+
+class Ack(_Wire):
+    """Sequence ranges [first, last] (inclusive) the hub has committed for this gate."""
+
+    v: int = WIRE_VERSION
+    ranges: list[tuple[int, int]]
+
+
+class Heartbeat(_Wire):
+    v: int = WIRE_VERSION
+    gate: str
+    at: float
+    outbox: int                        # rows not yet acknowledged by the hub
+    bundle_version: int
+    policy_version: int
+    clock_trusted: bool
+    clock_offset: float | None = None  # hub time minus gate time, seconds
+    fps: float = 0.0
+    decoder: str = ""
+    camera_ok: bool = True
+    direction: str = "in"
+
+
+class WireError(ValueError):
+    """A message that does not fit its schema; the text says why."""
+
+
+def parse(model: type[_Wire], data: bytes) -> Any:
+    """Validate a JSON message; WireError (never another exception) when it is bad."""
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise WireError(f"message of {len(data)} bytes is over the limit")
+    try:
+        return model.model_validate_json(data)
+    except ValidationError as exc:
+        raise WireError(f"{model.__name__}: {exc.error_count()} error(s): "
+                        f"{exc.errors()[0]['loc']} {exc.errors()[0]['msg']}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise WireError(f"not JSON: {exc}") from None
+
+
+def dump(message: _Wire) -> bytes:
+    return json.dumps(message.model_dump(mode="json"), ensure_ascii=False,
+                      separators=(",", ":")).encode()
+
+
+def ranges(seqs: list[int]) -> list[tuple[int, int]]:
+    """[1,2,3,7,8] -> [(1,3),(7,8)]."""
+    out: list[tuple[int, int]] = []
+    for s in sorted(set(seqs)):
+        if out and s == out[-1][1] + 1:
+            out[-1] = (out[-1][0], s)
+        else:
+            out.append((s, s))
+    return out

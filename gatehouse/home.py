@@ -52,6 +52,16 @@ class Home:
         return self.hub / "hub.pub"
 
     @property
+    def hub_broker(self) -> Path:
+        """Mosquitto's config, ACL, password file and persistence for this compound."""
+        return self.hub / "broker"
+
+    @property
+    def hub_mqtt(self) -> Path:
+        """How the hub connects to the broker (host, port, password): mode 0600."""
+        return self.hub / "mqtt.json"
+
+    @property
     def authority(self) -> Path:
         return self.root / "authority"
 
@@ -70,6 +80,11 @@ class Home:
     @property
     def kiosk_hub_public(self) -> Path:
         return self.kiosk / "hub.pub"
+
+    @property
+    def kiosk_mqtt(self) -> Path:
+        """How this gate connects to the broker (host, port, gate id, password): 0600."""
+        return self.kiosk / "mqtt.json"
 
     @property
     def kiosk_db(self) -> Path:

@@ -8,13 +8,21 @@ import click
 import segno
 
 from gatehouse.bundle import unseal
-from gatehouse.cli_common import at_option, epoch, fail, home_option, print_json, resolve_home
+from gatehouse.cli_common import (
+    at_option,
+    epoch,
+    fail,
+    home_option,
+    print_json,
+    resolve_home,
+)
 from gatehouse.codes.kinds import Colour, Vaccination, VenueKind
 from gatehouse.policy.diff import diff
 from gatehouse.policy.model import BuildingStatus, Policy
 from gatehouse.timeutil import DEFAULT_ZONE
 from hub import store
 from hub.authority import TestAuthority
+from hub.cli_network import broker_group, gate_group, serve
 from hub.compound import Compound, HubError
 
 
@@ -319,6 +327,10 @@ def bundle_cmd(home) -> None:
     c = _open(home)
     print_json(unseal(c.home.hub_bundle.read_bytes(), c.hub_trusted_key()).to_json())
 
+
+main.add_command(broker_group)
+main.add_command(gate_group)
+main.add_command(serve)
 
 if __name__ == "__main__":
     main()

@@ -35,6 +35,33 @@ def m001_foundation(db: sqlite_utils.Database) -> None:
                           "sha256": str}, pk="version")
 
 
+@migrations()
+def m002_sync(db: sqlite_utils.Database) -> None:
+    db["gates"].create({"id": str, "name": str, "added_at": int, "retired_at": int,
+                        "online": int, "status_at": float, "heartbeat_at": float,
+                        "heartbeat": str}, pk="id")
+    # What the gates sent, kept as it happened (`at` is the gate's time, not arrival).
+    db["gate_events"].create({"id": str, "gate": str, "seq": int, "kind": str, "at": float,
+                              "received_at": float, "payload": str}, pk="id")
+    db["gate_events"].create_index(["gate", "seq"])
+    db["gate_events"].create_index(["kind", "at"])
+    db["passages"].create({"event_id": str, "gate": str, "at": float, "direction": str,
+                           "outcome": str, "person_ref": str, "pass_id": str,
+                           "household": str, "building": str, "name": str, "who": str,
+                           "reasons": str, "policy_version": int}, pk="event_id")
+    db["passages"].create_index(["person_ref", "at"])
+    db["passages"].create_index(["household", "at"])
+    db["quarantine"].create({"id": int, "at": float, "topic": str, "gate": str,
+                             "reason": str, "payload": bytes}, pk="id")
+    db["conflicts"].create({"id": int, "at": float, "kind": str, "person_ref": str,
+                            "household": str, "event_ids": str, "detail": str,
+                            "resolved_at": float, "resolved_by": str, "note": str}, pk="id")
+    db["alerts"].create({"id": int, "at": float, "gate": str, "kind": str, "event_id": str,
+                         "detail": str, "acked_at": float, "acked_by": str, "note": str},
+                        pk="id")
+    db["alerts"].create_index(["event_id", "kind"], unique=True)
+
+
 def open_db(path: Path) -> sqlite_utils.Database:
     """Open (creating if needed) the hub database, in WAL mode, migrated to the latest schema."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -42,3 +42,39 @@ def load_bundle(home: Home) -> Bundle:
     if best is None:
         raise KioskSetupError("no valid bundle: " + ("; ".join(problems) or "none received yet"))
     return best
+
+
+class BundleCache:
+    """The newest valid bundle, re-read only when one of its files changed on disk.
+
+    The gate asks for it every few hundred milliseconds; a stat() per file is all that
+    costs until the hub link (or the hub, in a shared home) writes a new version.
+    """
+
+    def __init__(self, home: Home):
+        self.home = home
+        self._mark: tuple | None = None
+        self._bundle: Bundle | None = None
+
+    def _stat(self) -> tuple:
+        marks = []
+        for path in (self.home.kiosk_bundle, self.home.hub_bundle):
+            try:
+                st = path.stat()
+                marks.append((st.st_mtime_ns, st.st_size, st.st_ino))
+            except FileNotFoundError:
+                marks.append(None)
+        return tuple(marks)
+
+    def get(self) -> Bundle:
+        mark = self._stat()
+        if mark != self._mark or self._bundle is None:
+            bundle = load_bundle(self.home)
+            if self._bundle is None or newer(bundle, self._bundle):
+                self._bundle = bundle
+            self._mark = mark
+        return self._bundle
+
+    @property
+    def version(self) -> int:
+        return self._bundle.version if self._bundle else 0

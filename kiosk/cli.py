@@ -9,12 +9,19 @@ import click
 from pydantic import ValidationError
 
 from gatehouse import codes
-from gatehouse.cli_common import at_option, epoch, fail, home_option, print_json, resolve_home
+from gatehouse.cli_common import (
+    at_option,
+    epoch,
+    fail,
+    home_option,
+    print_json,
+    resolve_home,
+)
 from gatehouse.codes.format import CodeError
 from gatehouse.policy import Direction, decide
 from gatehouse.timeutil import DEFAULT_ZONE
-from kiosk.bundles import KioskSetupError, load_bundle
 from kiosk import runner
+from kiosk.bundles import KioskSetupError, load_bundle
 from kiosk.clock import ClockState, clock_state
 from kiosk.config import load_config
 from kiosk.scanner import make_decoder

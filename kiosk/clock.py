@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import time
+from collections.abc import Callable
 from enum import Enum
 
 TIME_ERROR = 5  # adjtimex return value: clock not synchronised
@@ -40,3 +42,56 @@ def clock_state(setting: str = "auto") -> ClockState:
     if setting != "auto":
         raise ValueError("clock setting is auto, trusted or untrusted")
     return ClockState.TRUSTED if kernel_clock_synced() else ClockState.UNTRUSTED
+
+
+
+class ClockJudge:
+    """Trusts the clock when the kernel is synchronised or the hub's signed time agrees.
+
+    The hub is the compound's time reference: its beacon (topic hub/time) tells the
+    gate how far off it is. A beacon older than `max_age` no longer vouches; a recent
+    one that disagrees by more than `tolerance` makes the clock untrusted, whatever
+    the kernel thinks.
+    """
+
+    def __init__(self, setting: str = "auto", tolerance: float = 2.0, max_age: float = 600.0,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 kernel: Callable[[], bool] = kernel_clock_synced):
+        if setting not in ("auto", "trusted", "untrusted"):
+            raise ValueError("clock setting is auto, trusted or untrusted")
+        self.setting = setting
+        self.tolerance = tolerance
+        self.max_age = max_age
+        self._mono = monotonic
+        self._kernel = kernel
+        self._kernel_asked = (-1e9, False)
+        self.offset: float | None = None      # hub time minus our time, seconds
+        self._heard: float | None = None      # monotonic time of the last beacon
+
+    def note_hub_time(self, hub_time: float, local_time: float) -> None:
+        self.offset = hub_time - local_time
+        self._heard = self._mono()
+
+    def _hub_recent(self) -> bool:
+        return self._heard is not None and self._mono() - self._heard <= self.max_age
+
+    def kernel_synced(self) -> bool:
+        """The kernel's answer, asked at most every 5 s (this is called per attempt)."""
+        at, value = self._kernel_asked
+        if self._mono() - at > 5.0:
+            value = self._kernel()
+            self._kernel_asked = (self._mono(), value)
+        return value
+
+    def trusted(self) -> bool:
+        if self.setting != "auto":
+            return self.setting == "trusted"
+        if self._hub_recent():
+            return abs(self.offset) <= self.tolerance
+        return self.kernel_synced()
+
+    def state(self) -> dict:
+        """For the heartbeat and the screen: trusted or not, and by whose word."""
+        source = "hub" if self._hub_recent() else ("kernel" if self.setting == "auto"
+                                                   else "setting")
+        return {"trusted": self.trusted(), "offset": self.offset, "source": source}

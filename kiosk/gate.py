@@ -26,7 +26,7 @@ from kiosk.scanner import Decoder, LatestFrame, SeenFilter
 from kiosk.store import Store
 
 log = logging.getLogger(__name__)
-BUNDLE_CHECK_S = 1.0
+BUNDLE_CHECK_S = 0.2  # a stat() per check; a new bundle applies within a second
 SOUND = {Outcome.ADMIT: Pattern.ADMIT, Outcome.REFER: Pattern.REFER,
          Outcome.REFUSE: Pattern.REFUSE}
 ALARM_EVENT = {DoorAlarm.FORCED_OPEN: EventKind.DOOR_FORCED,

@@ -15,7 +15,7 @@ from pathlib import Path
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-from gatehouse.events import EventKind
+from gatehouse.events import Event, EventKind
 from gatehouse.policy import Decision, Direction, History, Outcome, Policy
 
 migrations = Migrations("gatehouse.kiosk")
@@ -26,7 +26,7 @@ def m001_log(db: sqlite_utils.Database) -> None:
     db["attempts"].create({
         "id": str, "seq": int, "at": float, "clock_trusted": int, "direction": str,
         "outcome": str, "reasons": str, "who": str, "person_ref": str, "name": str,
-        "household": str, "pass_id": str, "policy_version": int, "bundle_version": int,
+        "household": str, "building": str, "pass_id": str, "policy_version": int, "bundle_version": int,
         "codes": str, "decided_by": str}, pk="id")
     db["attempts"].create_index(["person_ref", "at"])
     db["attempts"].create_index(["household", "at"])
@@ -79,7 +79,8 @@ class Store:
             "direction": decision.direction.value, "outcome": decision.outcome.value,
             "reasons": json.dumps([f.reason.value for f in decision.findings]),
             "who": s.who.value if s.who else None, "person_ref": s.person_ref,
-            "name": s.name, "household": s.household, "pass_id": s.pass_id,
+            "name": s.name, "household": s.household, "building": s.building,
+            "pass_id": s.pass_id,
             "policy_version": decision.policy_version, "bundle_version": bundle_version,
             "codes": json.dumps(codes), "decided_by": decided_by}
         with self.db.atomic():
@@ -120,6 +121,33 @@ class Store:
         last_dir = Direction(last["direction"]) if last else None
         out_since = last["at"] if last and last_dir is Direction.OUT else None
         return History(last_dir, exits, out_since)
+
+    # The outbox, as the hub link reads it ------------------------------------
+
+    def pending(self, after_seq: int, limit: int) -> list[Event]:
+        """Unacknowledged outbox rows after `after_seq`, oldest first."""
+        rows = self.db.execute(
+            "select seq, id, kind, payload, created_at from outbox "
+            "where acked_at is null and seq > ? order by seq limit ?", [after_seq, limit])
+        return [Event(seq=r[0], id=r[1], kind=r[2], at=r[4], payload=json.loads(r[3]))
+                for r in rows.fetchall()]
+
+    def mark_acked(self, ranges: list[tuple[int, int]], at: float) -> int:
+        """Mark rows the hub has committed; returns how many were newly acknowledged."""
+        done = 0
+        with self.db.atomic():
+            for first, last in ranges:
+                done += self.db.execute(
+                    "update outbox set acked_at = ? where seq between ? and ? "
+                    "and acked_at is null", [at, first, last]).rowcount
+        return done
+
+    def backlog(self) -> int:
+        """Rows the hub has not acknowledged yet."""
+        return self.db.execute("select count(*) from outbox where acked_at is null").fetchone()[0]
+
+    def last_seq(self) -> int:
+        return self.db.execute("select coalesce(max(seq), 0) from outbox").fetchone()[0]
 
     def attempts(self, limit: int = 100) -> list[dict]:
         return list(self.db.query("select * from attempts order by seq desc limit ?", [limit]))

@@ -6,7 +6,6 @@ from gatehouse.codes import SigningKey
 from gatehouse.home import write_atomic
 from gatehouse.policy import BuildingStatus, Policy
 from kiosk.bundles import KioskSetupError, load_bundle
-
 from tests.conftest import T0
 
 HUB = SigningKey.generate()

@@ -11,7 +11,6 @@ from pyzbar import pyzbar
 
 from hub.cli import main as hub
 from kiosk.cli import main as kiosk
-
 from tests.conftest import ALICE_ID, BOB_ID
 
 AT = "2026-11-23T08:00"

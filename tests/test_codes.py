@@ -2,17 +2,30 @@
 import cbor2
 import pytest
 import segno
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gatehouse import codes
-from gatehouse.codes import (CodeError, CodeKind, CodeProblem, Colour, Courier, Health,
-                             Itinerary, Pass, SigningKey, TrustList, Vaccination, Venue,
-                             VenueKind, VerifiedCode)
-from gatehouse.codes import cose
+from gatehouse.codes import (
+    CodeError,
+    CodeKind,
+    CodeProblem,
+    Colour,
+    Courier,
+    Health,
+    Itinerary,
+    Pass,
+    SigningKey,
+    TrustList,
+    Vaccination,
+    Venue,
+    VenueKind,
+    VerifiedCode,
+    cose,
+)
 from gatehouse.codes.base45 import ALPHABET, b45decode, b45encode
 from gatehouse.codes.format import PREFIX
-
-from tests.conftest import T0, HOUR
+from tests.conftest import HOUR, T0
 
 HUB = SigningKey.generate()
 AUTH = SigningKey.generate()

@@ -4,18 +4,17 @@ import threading
 
 import pytest
 
+from demo.scenes import showing, write_frames
 from gatehouse.events import EventKind
-from gatehouse.policy import BuildingStatus, Outcome
+from gatehouse.policy import BuildingStatus
 from kiosk.bundles import load_bundle
 from kiosk.config import KioskConfig
 from kiosk.gate import Gate
 from kiosk.gpio import GateHardware, PinConfig
 from kiosk.scanner import LatestFrame, make_decoder, open_source
 from kiosk.store import Store
-
-from tests.conftest import ALICE_ID, BOB_ID, CHILD_ID, HOUR, T0
+from tests.conftest import ALICE_ID, BOB_ID, CHILD_ID, HOUR
 from tests.gpio_fixtures import high_pulses, low_pulses, wait_for
-from demo.scenes import showing, write_frames
 
 RELAY, BUZZER, OVERRIDE = 17, 27, 24
 PINS = PinConfig(unlock_seconds=0.3, contact_pin=None)

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from kiosk.gpio import Pattern, PinConfig, Sounder
-from tests.gpio_fixtures import high_pulses, low_pulses, mock_pins, wait_for  # noqa: F401
+from tests.gpio_fixtures import high_pulses, low_pulses, wait_for
 
 CONFIG = PinConfig()
 TOLERANCE = 0.05

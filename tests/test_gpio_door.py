@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 import pytest
 
 from kiosk.gpio import Door, DoorAlarm, PinConfig
-from tests.gpio_fixtures import high_pulses, low_pulses, mock_pins, wait_for  # noqa: F401
+from tests.gpio_fixtures import high_pulses, low_pulses, wait_for
 
 FAST = PinConfig(unlock_seconds=0.3, held_open_seconds=0.3, relock_grace_seconds=0.2)
 TOLERANCE = 0.1

@@ -6,9 +6,18 @@ import logging
 
 import pytest
 
-from kiosk.gpio import GateHardware, Pattern, PinConfig, create_hardware
-from kiosk.gpio import buzzer, config, door, factory, hardware
-from tests.gpio_fixtures import mock_pins, wait_for  # noqa: F401
+from kiosk.gpio import (
+    GateHardware,
+    Pattern,
+    PinConfig,
+    buzzer,
+    config,
+    create_hardware,
+    door,
+    factory,
+    hardware,
+)
+from tests.gpio_fixtures import wait_for
 
 CONFIG = PinConfig(unlock_seconds=5.0)
 LOCKED = not CONFIG.relay_active_high

@@ -2,7 +2,6 @@ import pytest
 
 from gatehouse.identity import normalize_id, person_ref
 from gatehouse.privacy import mask_id, mask_name, mask_phone
-
 from tests.conftest import ALICE_ID, BOB_ID
 
 KEY = b"k" * 32

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from gatehouse.codes import Colour
-
-from tests.conftest import HOUR
 from demo.scenes import showing, write_frames
+from gatehouse.codes import Colour
+from tests.conftest import HOUR
 
 KIOSK = Path(sys.executable).parent / "kiosk"
 ATTEMPT_LINE = re.compile(r"attempt ([0-9a-f]{32}) (admit|refer|refuse)")

@@ -5,11 +5,27 @@ from datetime import datetime
 import pytest
 
 from gatehouse import codes
-from gatehouse.codes import (CodeKind, Colour, Courier, Health, Itinerary, Pass, SigningKey,
-                             TrustList, Vaccination)
-from gatehouse.policy import (BuildingStatus, Direction, GateState, History, Outcome, Policy,
-                              Reason, decide)
-
+from gatehouse.codes import (
+    CodeKind,
+    Colour,
+    Courier,
+    Health,
+    Itinerary,
+    Pass,
+    SigningKey,
+    TrustList,
+    Vaccination,
+)
+from gatehouse.policy import (
+    BuildingStatus,
+    Direction,
+    GateState,
+    History,
+    Outcome,
+    Policy,
+    Reason,
+    decide,
+)
 from tests.conftest import HOUR, T0, ZONE
 
 HUB = SigningKey.generate()

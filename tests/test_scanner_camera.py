@@ -6,7 +6,13 @@ import time
 import numpy as np
 import pytest
 
-from kiosk.scanner.camera import FileSource, Frame, LatestFrame, PiCameraSource, open_source
+from kiosk.scanner.camera import (
+    FileSource,
+    Frame,
+    LatestFrame,
+    PiCameraSource,
+    open_source,
+)
 
 
 class FakeClock:

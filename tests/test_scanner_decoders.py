@@ -1,13 +1,9 @@
 """Decoders read rendered QR and Code128 codes, and drop what is not text."""
 
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import segno
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/ holds the Code128 renderer
 
 from bench.decode import code128  # noqa: E402
 from kiosk.scanner.decoders import PyzbarDecoder, ZxingDecoder, make_decoder, text_of  # noqa: E402

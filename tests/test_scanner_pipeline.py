@@ -1,11 +1,7 @@
 """The pipeline reads the codes people actually show: green, dark-mode, turned labels."""
 
-import sys
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/ renders the scenes
 
 from bench.decode import scenes  # noqa: E402
 from kiosk.scanner.decoders import ZxingDecoder  # noqa: E402

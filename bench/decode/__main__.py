@@ -21,14 +21,15 @@ QUICK = {"qr": 8, "code128": 8, "empty": 6}
 
 # Each row adds one stage to the one before, to show what the stage buys.
 ABLATION = {
-    "zxing on luma": PipelineOptions(ink=False, change=False, retries=False, pyzbar=False),
-    "zxing on ink grey": PipelineOptions(change=False, retries=False, pyzbar=False),
+    "zxing on ink grey (darkest channel)": PipelineOptions(ink=True, change=False, retries=False, pyzbar=False),
+    "zxing on luma": PipelineOptions(change=False, retries=False, pyzbar=False),
     "+ crop retries where zxing located a code": PipelineOptions(regions=False, pyzbar=False),
     "+ ZBar second opinion": PipelineOptions(regions=False),
     "+ code-like regions (0 on a first frame) = pipeline": PipelineOptions(),
     "pipeline, 1 region retry on a first frame": PipelineOptions(first_frame_weak_retries=1),
     "pipeline, 3 region retries on a first frame": PipelineOptions(first_frame_weak_retries=3),
     "pipeline, primary tries 90-degree rotation": PipelineOptions(primary_rotate=True),
+    "pipeline on ink grey": PipelineOptions(ink=True),
 }
 HELD = {
     "zxing": ZxingDecoder,

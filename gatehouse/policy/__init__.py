@@ -1,5 +1,13 @@
 """The gate policy: its model, its reasons and the decision function."""
-from gatehouse.policy.decide import Decision, Finding, GateState, History, Subject, decide, subject_of
+from gatehouse.policy.decide import (
+           Decision,
+           Finding,
+           GateState,
+           History,
+           Subject,
+           decide,
+           subject_of,
+)
 from gatehouse.policy.model import BuildingStatus, Direction, Outcome, Policy, Who
 from gatehouse.policy.reasons import Reason
 

@@ -10,7 +10,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 
 from gatehouse.codes.format import CodeError, CodeProblem, VerifiedCode
-from gatehouse.codes.kinds import CodeKind, Colour, Courier, Health, Itinerary, Pass, Vaccination
+from gatehouse.codes.kinds import (
+    CodeKind,
+    Colour,
+    Health,
+    Pass,
+    Vaccination,
+)
 from gatehouse.policy.model import BuildingStatus, Direction, Outcome, Policy, Who
 from gatehouse.policy.reasons import ADMIT_TEXT, Reason, days, duration, render
 from gatehouse.privacy import mask_name

@@ -20,7 +20,10 @@ Retry = Callable[[np.ndarray, Region], tuple[np.ndarray, Back]]
 class PipelineOptions:
     """What the pipeline does; every stage can be switched off to measure what it buys."""
 
-    ink: bool = True  # darkest-channel grey for colour frames instead of luma
+    # Darkest-channel grey instead of luma for colour frames. Off: it measured worse, because
+    # camera and JPEG chroma is half resolution and noisier, which costs more than the extra
+    # contrast of a green module gains (docs/performance-decode.md).
+    ink: bool = False
     change: bool = True  # reuse the last answer while the scene has not changed
     change_threshold: float = 2.0  # mean grey-level change per 16x16 cell that counts as motion
     retries: bool = True  # retry crops where zxing located a code it could not read

@@ -1,0 +1,116 @@
+"""`hub broker …`, `hub gate …` and `hub serve`: the compound's network side."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+
+import click
+
+from gatehouse.cli_common import fail, home_option, print_json, resolve_home
+from gatehouse.home import Home
+from hub import broker
+from hub.compound import Compound, HubError
+from hub.gates import add_gate, read_endpoint, setup_broker
+from hub.ingest import gaps
+from hub.sync import HubSync, SyncConfig
+
+
+def _open(home: str | None) -> Compound:
+    try:
+        return Compound.open(resolve_home(home))
+    except HubError as exc:
+        fail(str(exc))
+
+
+@click.group("broker")
+def broker_group() -> None:
+    """The compound's Mosquitto broker."""
+
+
+@broker_group.command("config")
+@home_option
+@click.option("--port", type=click.IntRange(1, 65535), default=1883, show_default=True)
+@click.option("--bind", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0 for the gates on the LAN).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address the hub and gates use to reach the broker.")
+def broker_config(home, port, bind, host) -> None:
+    """Write mosquitto.conf, ACL and passwords into the home; give the hub its login."""
+    c = _open(home)
+    files = setup_broker(c.home, port, bind, host)
+    click.echo(f"broker config in {files.conf.parent}; start it with: "
+               f"mosquitto -c {files.conf}")
+
+
+@broker_group.command("run")
+@home_option
+def broker_run(home) -> None:
+    """Run Mosquitto in the foreground with the compound's config."""
+    files = broker.BrokerFiles.in_folder(resolve_home(home).hub_broker)
+    if not files.conf.exists():
+        fail("no broker config: run `hub broker config` first")
+    os.execvp("mosquitto", ["mosquitto", "-c", str(files.conf)])
+
+
+@click.group("gate")
+def gate_group() -> None:
+    """Gates: register them, see how they are."""
+
+
+@gate_group.command("add")
+@home_option
+@click.argument("gate_id")
+@click.option("--name", default=None, help="What the office calls it, e.g. 北门.")
+@click.option("--kiosk-home", type=click.Path(file_okay=False), default=None,
+              help="Write the gate's credentials and the hub key into this kiosk home.")
+@click.option("--host", default=None, help="Broker address as the gate sees it.")
+def gate_add(home, gate_id, name, kiosk_home, host) -> None:
+    """Register a gate and give it a broker password (printed, or written to --kiosk-home)."""
+    c = _open(home)
+    try:
+        ep = add_gate(c, gate_id, name, Home.at(kiosk_home) if kiosk_home else None, host)
+    except (HubError, OSError) as exc:
+        fail(str(exc))
+    if kiosk_home:
+        click.echo(f"gate {gate_id} registered; credentials written to {kiosk_home}")
+    else:
+        print_json(ep.to_json())
+
+
+@gate_group.command("list")
+@home_option
+def gate_list(home) -> None:
+    """Every gate: online, last heartbeat, backlog, bundle version, gaps in its sequence."""
+    c = _open(home)
+    for row in c.db.query("select * from gates order by id"):
+        beat = json.loads(row["heartbeat"]) if row["heartbeat"] else {}
+        print_json({"gate": row["id"], "name": row["name"], "online": bool(row["online"]),
+                    "retired": row["retired_at"] is not None,
+                    "heartbeat_at": row["heartbeat_at"], "outbox": beat.get("outbox"),
+                    "bundle_version": beat.get("bundle_version"),
+                    "clock_trusted": beat.get("clock_trusted"), "fps": beat.get("fps"),
+                    "gaps": gaps(c.db, row["id"])})
+
+
+@click.command("serve")
+@home_option
+def serve(home) -> None:
+    """Run the hub: ingest gate events, publish bundles and the time beacon."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    c = _open(home)
+    try:
+        ep = read_endpoint(c.home.hub_mqtt)
+    except HubError as exc:
+        fail(str(exc))
+    sync = HubSync(SyncConfig(ep.host, ep.port, ep.password, ep.username), c.home.hub_db,
+                   c.home.hub_bundle, c.key)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    sync.start()
+    click.echo(f"hub serving {c.name}: broker {ep.host}:{ep.port}", err=True)
+    stop.wait()
+    sync.stop()

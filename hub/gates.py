@@ -1,0 +1,58 @@
+"""Gates the hub knows: registering one gives it broker credentials and the hub's key."""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+from gatehouse import topics
+from gatehouse.endpoint import Endpoint
+from gatehouse.home import Home, write_private
+from hub import broker
+from hub.compound import Compound, HubError
+
+
+def read_endpoint(path: Path) -> Endpoint:
+    try:
+        return Endpoint.read(path)
+    except ValueError as exc:
+        raise HubError(str(exc)) from None
+
+
+def _write_secret(path: Path, doc: dict) -> None:
+    if path.exists():
+        path.unlink()
+    write_private(path, json.dumps(doc, indent=1).encode())
+
+
+def setup_broker(home: Home, port: int = 1883, bind: str = "127.0.0.1",
+                 host: str = "127.0.0.1") -> broker.BrokerFiles:
+    """Write the broker's files and the hub's own credentials (kept when they exist)."""
+    files = broker.write_broker_files(home.hub_broker, port, bind)
+    password = broker.new_password()
+    broker.set_password(files.passwd, broker.HUB_USER, password)
+    _write_secret(home.hub_mqtt, Endpoint(host, port, broker.HUB_USER, password).to_json())
+    broker.reload(files)
+    return files
+
+
+def add_gate(compound: Compound, gate_id: str, name: str | None = None,
+             kiosk_home: Home | None = None, host: str | None = None) -> Endpoint:
+    """Register a gate, give it a broker password; with kiosk_home, hand it over there."""
+    if not topics.GATE_ID.match(gate_id) or gate_id == broker.HUB_USER:
+        raise HubError(f"a gate id is 1-40 letters, digits, . _ - (and not {broker.HUB_USER!r})")
+    hub_endpoint = read_endpoint(compound.home.hub_mqtt)
+    files = broker.BrokerFiles.in_folder(compound.home.hub_broker)
+    password = broker.new_password()
+    broker.set_password(files.passwd, gate_id, password)
+    compound.db["gates"].upsert({"id": gate_id, "name": name or gate_id,
+                                 "added_at": int(time.time()), "retired_at": None,
+                                 "online": 0}, pk="id")
+    broker.reload(files)
+    endpoint = Endpoint(host or hub_endpoint.host, hub_endpoint.port, gate_id, password)
+    if kiosk_home is not None:
+        _write_secret(kiosk_home.kiosk_mqtt, endpoint.to_json())
+        kiosk_home.kiosk.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(compound.home.hub_public, kiosk_home.kiosk_hub_public)
+    return endpoint

@@ -1,0 +1,204 @@
+"""Storing what the gates send: idempotent by event id, in one transaction per batch.
+
+No MQTT here (hub/sync.py feeds it): a list of raw messages in, rows written, acks to
+send out. A malformed, oversized or unverifiable message is quarantined with its
+reason and never stops the rest. What two gates did offline that the policy would not
+have allowed together is recorded as a conflict for the office, never dropped.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlite_utils
+
+from gatehouse import topics
+from gatehouse.events import (
+    Ack,
+    Event,
+    EventBatch,
+    EventKind,
+    Heartbeat,
+    WireError,
+    parse,
+    ranges,
+)
+from gatehouse.policy import BuildingStatus, Policy
+
+QUARANTINE_KEEP_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Incoming:
+    topic: str
+    payload: bytes
+    received_at: float
+    token: Any = None   # whatever the transport needs to acknowledge it
+
+
+@dataclass
+class Ingested:
+    acks: list[tuple[str, Ack]] = field(default_factory=list)
+    stored: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    conflicts: int = 0
+
+
+def known_gates(db: sqlite_utils.Database) -> set[str]:
+    return {r["id"] for r in db.query("select id from gates where retired_at is null")}
+
+
+def ingest(db: sqlite_utils.Database, messages: list[Incoming], policy: Policy,
+           gates: set[str] | None = None) -> Ingested:
+    """Store a batch of messages in one transaction; returns the acks to publish."""
+    gates = known_gates(db) if gates is None else gates
+    result = Ingested()
+    with db.atomic():
+        for m in messages:
+            acks = len(result.acks)
+            try:
+                with db.atomic():  # a savepoint: a bad message undoes only itself
+                    _one(db, m, policy, gates, result)
+            except WireError as exc:
+                _quarantine(db, m, str(exc))
+                result.quarantined += 1
+            except Exception as exc:  # a bug must not stop the other gates' events
+                del result.acks[acks:]
+                _quarantine(db, m, f"could not store: {type(exc).__name__}: {exc}")
+                result.quarantined += 1
+    return result
+
+
+def _one(db, m: Incoming, policy: Policy, gates: set[str], result: Ingested) -> None:
+    gate = topics.gate_of(m.topic)
+    if gate is None:
+        raise WireError(f"not a gate topic: {m.topic[:100]}")
+    if gate not in gates:
+        raise WireError(f"gate {gate!r} is not registered (or retired)")
+    leaf = m.topic.rsplit("/", 1)[1]
+    if leaf == "events":
+        batch = parse(EventBatch, m.payload)
+        if batch.gate != gate:
+            raise WireError(f"batch names gate {batch.gate!r} on gate {gate!r}'s topic")
+        for event in batch.events:
+            _event(db, gate, event, m.received_at, policy, result)
+        result.acks.append((gate, Ack(ranges=ranges([e.seq for e in batch.events]))))
+    elif leaf == "status":
+        if m.payload not in (topics.ONLINE, topics.OFFLINE):
+            raise WireError("status is online or offline")
+        online = m.payload == topics.ONLINE
+        db.execute("update gates set online = ?, status_at = ? where id = ?",
+                   [int(online), m.received_at, gate])
+        if not online:
+            _alert(db, m.received_at, gate, "gate_offline", None, {})
+    elif leaf == "heartbeat":
+        beat = parse(Heartbeat, m.payload)
+        if beat.gate != gate:
+            raise WireError(f"heartbeat names gate {beat.gate!r} on gate {gate!r}'s topic")
+        db.execute("update gates set heartbeat_at = ?, heartbeat = ?, online = 1 where id = ?",
+                   [m.received_at, beat.model_dump_json(), gate])
+    else:
+        raise WireError(f"unexpected topic {m.topic[:100]}")
+
+
+def _event(db, gate: str, e: Event, received_at: float, policy: Policy,
+           result: Ingested) -> None:
+    cur = db.execute(
+        "insert or ignore into gate_events (id, gate, seq, kind, at, received_at, payload) "
+        "values (?, ?, ?, ?, ?, ?, ?)",
+        [e.id, gate, e.seq, e.kind.value, e.at, received_at,
+         json.dumps(e.payload, ensure_ascii=False)])
+    if cur.rowcount == 0:
+        result.duplicates += 1
+        return
+    result.stored += 1
+    p = e.payload
+    if e.kind is EventKind.ATTEMPT:
+        db["passages"].insert({
+            "event_id": e.id, "gate": gate, "at": e.at, "direction": p.get("direction"),
+            "outcome": p.get("outcome"), "person_ref": p.get("person_ref"),
+            "pass_id": p.get("pass_id"), "household": p.get("household"),
+            "building": p.get("building"), "name": p.get("name"), "who": p.get("who"),
+            "reasons": json.dumps(p.get("reasons", [])),
+            "policy_version": p.get("policy_version")})
+        if p.get("alert"):
+            _alert(db, e.at, gate, (p.get("reasons") or ["alert"])[0], e.id,
+                   {"name": p.get("name"), "household": p.get("household")})
+        if p.get("outcome") == "admit" and p.get("person_ref"):
+            result.conflicts += _conflicts(db, e.id, policy)
+    elif e.kind in (EventKind.DOOR_FORCED, EventKind.DOOR_HELD):
+        _alert(db, e.at, gate, e.kind.value, e.id, {})
+    elif e.kind is EventKind.OVERRIDE and p.get("attempt_id"):
+        db.execute("update passages set outcome = 'admit' where event_id = ?",
+                   [p["attempt_id"]])
+
+
+def _conflicts(db, event_id: str, policy: Policy) -> int:
+    """Passback across gates and exit quotas spent twice, judged on the gates' times."""
+    found = 0
+    row = next(db.query("select * from passages where event_id = ?", [event_id]))
+    neighbours = ("select * from passages where person_ref = ? and outcome = 'admit' "
+                  "and event_id != ? and at {op} ? order by at {order} limit 1")
+    for op, order in (("<=", "desc"), (">=", "asc")):
+        other = next(db.query(neighbours.format(op=op, order=order),
+                              [row["person_ref"], event_id, row["at"]]), None)
+        if other and other["direction"] == row["direction"] and other["gate"] != row["gate"]:
+            found += _conflict(db, row["at"], "passback_across_gates", row,
+                               [other["event_id"], event_id],
+                               {"gates": sorted({row["gate"], other["gate"]}),
+                                "direction": row["direction"]})
+    if row["direction"] == "out" and row["household"] and \
+            _status_at(db, row["building"], row["at"]) is BuildingStatus.PRECAUTION:
+        q = policy.quota
+        key, value = ("household", row["household"]) if q.scope == "household" else \
+            ("person_ref", row["person_ref"])
+        exits = [r["event_id"] for r in db.query(
+            f"select event_id from passages where {key} = ? and direction = 'out' and "
+            "outcome = 'admit' and at > ? and at <= ? order by at",
+            [value, row["at"] - q.period_hours * 3600, row["at"]])]
+        if len(exits) > q.exits:
+            found += _conflict(db, row["at"], "quota_exceeded", row, exits,
+                               {"allowed": q.exits, "used": len(exits), "scope": q.scope})
+    return found
+
+
+def _status_at(db, building: str | None, at: float) -> BuildingStatus:
+    if not building:
+        return BuildingStatus.NORMAL
+    ev = next(db.query("select status_to from building_events where building = ? and at <= ? "
+                       "order by at desc, id desc limit 1", [building, at]), None)
+    return BuildingStatus(ev["status_to"]) if ev else BuildingStatus.NORMAL
+
+
+def _conflict(db, at: float, kind: str, row: dict, event_ids: list[str], detail: dict) -> int:
+    ids = json.dumps(sorted(event_ids))
+    if next(db.query("select 1 from conflicts where kind = ? and event_ids = ?", [kind, ids]),
+            None):
+        return 0
+    db["conflicts"].insert({"at": at, "kind": kind, "person_ref": row["person_ref"],
+                            "household": row["household"], "event_ids": ids,
+                            "detail": json.dumps(detail, ensure_ascii=False)})
+    _alert(db, at, row["gate"], f"conflict:{kind}", row["event_id"], detail)
+    return 1
+
+
+def _alert(db, at: float, gate: str, kind: str, event_id: str | None, detail: dict) -> None:
+    db.execute("insert or ignore into alerts (at, gate, kind, event_id, detail) "
+               "values (?, ?, ?, ?, ?)",
+               [at, gate, kind, event_id, json.dumps(detail, ensure_ascii=False)])
+
+
+def _quarantine(db, m: Incoming, reason: str) -> None:
+    db["quarantine"].insert({"at": m.received_at, "topic": m.topic[:200],
+                             "gate": topics.gate_of(m.topic), "reason": reason,
+                             "payload": bytes(m.payload[:QUARANTINE_KEEP_BYTES])})
+
+
+def gaps(db: sqlite_utils.Database, gate: str) -> list[tuple[int, int]]:
+    """Sequence numbers of a gate the hub has never received, as ranges."""
+    rows = db.query("select seq, lag(seq) over (order by seq) as prev from "
+                    "(select distinct seq from gate_events where gate = ?)", [gate])
+    return [(r["prev"] + 1, r["seq"] - 1) for r in rows
+            if r["prev"] is not None and r["seq"] - r["prev"] > 1]

@@ -1,0 +1,253 @@
+"""The gate's link to the hub over MQTT (the only paho import on the kiosk side).
+
+Up: the outbox, in batches, QoS 1, until the hub acknowledges each row end to end
+after its own commit (a PUBACK only means the broker holds it in memory). Rows not
+acknowledged are sent again after a reconnect or a timeout; the hub ingests by event
+id, so a resend is stored once. New events go ahead of an old backlog.
+Down: the signed bundle (retained), acks, and the hub's signed time beacon.
+
+paho's callbacks only queue work; one worker thread owns the SQLite connection.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from gatehouse import topics
+from gatehouse.bundle import BundleError, unseal, unseal_time
+from gatehouse.codes.keys import TrustedKey
+from gatehouse.events import Ack, EventBatch, Heartbeat, WireError, dump, parse
+from gatehouse.home import write_atomic
+from gatehouse.net import nodelay
+from kiosk.clock import ClockJudge
+from kiosk.store import Store
+
+log = logging.getLogger(__name__)
+SESSION_EXPIRY_S = 7 * 86400
+
+
+@dataclass(frozen=True)
+class LinkConfig:
+    gate_id: str
+    host: str
+    port: int
+    username: str
+    password: str
+    batch: int = 500                 # events per message
+    window: int = 8                  # batches in flight before waiting for acks
+    resend_after: float = 20.0       # seconds without an ack before sending again
+    heartbeat_s: float = 10.0
+
+
+@dataclass
+class _Batch:
+    first: int
+    last: int
+    sent: float
+
+
+@dataclass
+class LinkState:
+    """What the screen and heartbeat show about the link."""
+
+    connected: bool = False
+    last_ack: float | None = None
+    backlog: int = 0
+    bundle_version: int = 0
+    rejected_bundles: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+class HubLink:
+    def __init__(self, config: LinkConfig, store_path: Path, bundle_path: Path,
+                 hub_key: TrustedKey, clock: ClockJudge,
+                 status: Callable[[], dict] | None = None,
+                 current_bundle_version: Callable[[], int] = lambda: 0):
+        self.config = config
+        self.store_path = store_path
+        self.bundle_path = bundle_path
+        self.hub_key = hub_key
+        self.clock = clock
+        self.status = status or (lambda: {})
+        self.current_bundle_version = current_bundle_version
+        self.state = LinkState()
+        self._inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._work, name="hub-link", daemon=True)
+        self._client = self._make_client()
+
+    def _make_client(self) -> mqtt.Client:
+        c = self.config
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"gate-{c.gate_id}",
+                             protocol=mqtt.MQTTv5)
+        client.username_pw_set(c.username, c.password)
+        client.will_set(topics.gate_status(c.gate_id), topics.OFFLINE, qos=1, retain=True)
+        client.reconnect_delay_set(1, 10)
+        client.max_inflight_messages_set(c.window * 2)
+        client.on_socket_open = nodelay
+        client.on_connect = self._on_connect
+        client.on_disconnect = lambda *a: self._inbox.put(("down", None))
+        client.on_message = lambda cl, ud, msg: self._inbox.put(("msg", (msg.topic, msg.payload)))
+        return client
+
+    # paho's thread: no I/O here beyond paho's own calls ----------------------
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.warning("broker refused the connection: %s", reason_code)
+            return
+        # Retained "online" here, not once at start: after a broker restart the
+        # retained last-will "offline" would stay otherwise.
+        client.publish(topics.gate_status(self.config.gate_id), topics.ONLINE, qos=1,
+                       retain=True)
+        client.subscribe([(topics.HUB_BUNDLE, 1), (topics.gate_ack(self.config.gate_id), 1),
+                          (topics.HUB_TIME, 0)])
+        self._inbox.put(("up", None))
+
+    # Life cycle -------------------------------------------------------------
+
+    def start(self) -> None:
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        self._client.connect_async(self.config.host, self.config.port, keepalive=15,
+                                   clean_start=False, properties=props)
+        self._client.loop_start()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(5)
+        try:
+            self._client.publish(topics.gate_status(self.config.gate_id), topics.OFFLINE,
+                                 qos=1, retain=True).wait_for_publish(1.0)
+        except (RuntimeError, ValueError):
+            pass  # not connected: the broker's last will says offline for us
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    # The worker -------------------------------------------------------------
+
+    def _work(self) -> None:
+        store = Store(self.store_path)
+        inflight: dict[int, _Batch] = {}
+        next_beat = 0.0
+        try:
+            while not self._stop.is_set():
+                while True:
+                    try:
+                        what, arg = self._inbox.get_nowait()
+                    except queue.Empty:
+                        break
+                    if what == "up":
+                        self.state.connected = True
+                        self._rewind(store, inflight)
+                        next_beat = 0.0
+                        log.info("connected to the hub's broker; backlog %d", store.backlog())
+                    elif what == "down":
+                        if self.state.connected:
+                            log.warning("lost the broker; events wait in the outbox")
+                        self.state.connected = False
+                    elif what == "msg":
+                        self._message(store, inflight, *arg)
+                now = time.monotonic()
+                if self.state.connected:
+                    self._fill(store, inflight, now)
+                    if now >= next_beat:
+                        next_beat = now + self.config.heartbeat_s
+                        self._heartbeat(store)
+                self.state.backlog = store.backlog()
+                self._wake.wait(0.05)
+                self._wake.clear()
+        finally:
+            store.close()
+
+    def _rewind(self, store: Store, inflight: dict[int, _Batch]) -> None:
+        """Send every unacknowledged row again, from the start (the hub drops repeats)."""
+        inflight.clear()
+        self._live_mark = self._live_sent = store.last_seq()
+        self._backlog_sent = 0
+
+    def _fill(self, store: Store, inflight: dict[int, _Batch], now: float) -> None:
+        """Keep up to `window` batches in flight: events since we connected first."""
+        if any(now - b.sent > self.config.resend_after for b in inflight.values()):
+            log.warning("no ack for %.0f s: sending the unacknowledged rows again",
+                        self.config.resend_after)
+            self._rewind(store, inflight)
+        while len(inflight) < self.config.window:
+            events = store.pending(self._live_sent, self.config.batch)
+            if events:
+                self._live_sent = events[-1].seq
+            else:
+                events = [e for e in store.pending(self._backlog_sent, self.config.batch)
+                          if e.seq <= self._live_mark]
+                if not events:
+                    return
+                self._backlog_sent = events[-1].seq
+            self._send(events)
+            inflight[events[0].seq] = _Batch(events[0].seq, events[-1].seq, now)
+
+    def _send(self, events) -> None:
+        batch = EventBatch(gate=self.config.gate_id, sent_at=time.time(), events=events)
+        self._client.publish(topics.gate_events(self.config.gate_id), dump(batch), qos=1)
+
+    def _message(self, store: Store, inflight: dict[int, _Batch], topic: str,
+                 payload: bytes) -> None:
+        if topic == topics.gate_ack(self.config.gate_id):
+            try:
+                ack = parse(Ack, payload)
+            except WireError as exc:
+                log.warning("ignoring a bad ack: %s", exc)
+                return
+            store.mark_acked(ack.ranges, time.time())
+            for first, last in ack.ranges:
+                for key in [k for k, b in inflight.items() if b.first >= first and b.last <= last]:
+                    del inflight[key]
+            self.state.last_ack = time.time()
+        elif topic == topics.HUB_BUNDLE:
+            self._bundle(payload)
+        elif topic == topics.HUB_TIME:
+            try:
+                self.clock.note_hub_time(unseal_time(payload, self.hub_key), time.time())
+            except BundleError as exc:
+                log.warning("ignoring a time beacon: %s", exc)
+
+    def _bundle(self, payload: bytes) -> None:
+        """Verify a bundle from the broker and keep it if it is newer than ours."""
+        try:
+            bundle = unseal(payload, self.hub_key)
+        except BundleError as exc:
+            self.state.rejected_bundles += 1
+            log.error("refused a bundle: %s", exc)
+            return
+        if bundle.version <= self.current_bundle_version():
+            return  # an older or the same version: never go back
+        write_atomic(self.bundle_path, payload)
+        self.state.bundle_version = bundle.version
+        log.info("bundle version %d received", bundle.version)
+
+    def _heartbeat(self, store: Store) -> None:
+        s = self.status()
+        clock = self.clock.state()
+        beat = Heartbeat(gate=self.config.gate_id, at=time.time(), outbox=store.backlog(),
+                         bundle_version=s.get("bundle_version", 0),
+                         policy_version=s.get("policy_version", 0),
+                         clock_trusted=clock["trusted"], clock_offset=clock["offset"],
+                         fps=s.get("fps", 0.0), decoder=s.get("decoder", ""),
+                         camera_ok=s.get("camera_ok", True), direction=s.get("direction", "in"))
+        self._client.publish(topics.gate_heartbeat(self.config.gate_id), dump(beat), qos=0)
+
+    def wake(self) -> None:
+        """A new outbox row: send it now rather than at the next poll."""
+        self._wake.set()

@@ -1,0 +1,103 @@
+"""Real processes for integration tests: Mosquitto, `hub serve`, `kiosk run`."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from gatehouse.home import Home
+from hub import broker
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0, every: float = 0.05,
+               message: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+        time.sleep(every)
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Process:
+    """A child process with its output in a log file (read it when a test fails)."""
+
+    def __init__(self, args: list, log: Path, env: dict | None = None):
+        self.args, self.log_path, self.env = [str(a) for a in args], log, env
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> Process:
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.args, stdout=self._log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1",
+                                          **(self.env or {})})
+        return self
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._log.close()
+        code, self.proc = self.proc.returncode, None
+        return code
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+class Broker(Process):
+    def __init__(self, files: broker.BrokerFiles, port: int, log: Path):
+        super().__init__(["mosquitto", "-c", files.conf], log)
+        self.files, self.port = files, port
+
+    def start(self) -> Broker:
+        super().start()
+        try:
+            wait_until(lambda: port_open(self.port) or not self.running(), 10,
+                       message="mosquitto to listen")
+            if not self.running():
+                raise AssertionError(f"mosquitto exited:\n{self.output()[-2000:]}")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+
+def hub_process(home: Home, log: Path) -> Process:
+    return Process([BIN / "hub", "serve", "--home", home.root], log)
+
+
+def kiosk_process(home: Home, camera: str, log: Path, **env) -> Process:
+    return Process([BIN / "kiosk", "run", "--home", home.root, "--camera", camera,
+                    "--pin-factory", "mock", "--clock", "trusted"], log,
+                   {f"GATEHOUSE_KIOSK_{k.upper()}": str(v) for k, v in env.items()})

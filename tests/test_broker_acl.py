@@ -1,0 +1,97 @@
+"""The broker's ACL holds: a gate may publish only its own topics; only the hub bundles."""
+import json
+import threading
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from gatehouse import topics
+from gatehouse.endpoint import Endpoint
+from tests.processes import wait_until
+
+
+class Client:
+    """A plain MQTT 5 client that records PUBACK reason codes and received messages."""
+
+    def __init__(self, ep: Endpoint, client_id: str):
+        self.acks: dict[int, object] = {}
+        self.received: list[tuple[str, bytes]] = []
+        self.connected = threading.Event()
+        self.refused = None
+        c = self.c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                                 protocol=mqtt.MQTTv5)
+        c.username_pw_set(ep.username, ep.password)
+        c.on_connect = self._connected
+        c.on_publish = lambda cl, u, mid, rc, props: self.acks.__setitem__(mid, rc)
+        c.on_message = lambda cl, u, m: self.received.append((m.topic, m.payload))
+        c.connect(ep.host, ep.port)
+        c.loop_start()
+
+    def _connected(self, client, userdata, flags, rc, props):
+        if rc.is_failure:
+            self.refused = rc
+        else:
+            self.connected.set()
+
+    def publish(self, topic: str, payload: bytes, retain=False):
+        """Publish QoS 1 and return the broker's reason code for it."""
+        info = self.c.publish(topic, payload, qos=1, retain=retain)
+        wait_until(lambda: info.mid in self.acks, 5, message="PUBACK")
+        return self.acks[info.mid]
+
+    def close(self):
+        self.c.disconnect()
+        self.c.loop_stop()
+
+
+@pytest.fixture
+def clients(compound, broker_proc, gate_home):
+    gate_home("gate-1")
+    gate_home("gate-2")
+    hub_ep = Endpoint.read(compound.home.hub_mqtt)
+    gate1 = Endpoint.read(compound.home.root.parent / "kiosk-gate-1" / "kiosk" / "mqtt.json")
+    made = []
+
+    def make(ep, cid):
+        c = Client(ep, cid)
+        made.append(c)
+        wait_until(lambda: c.connected.is_set() or c.refused is not None, 5)
+        return c
+    yield make, hub_ep, gate1
+    for c in made:
+        c.close()
+
+
+def test_a_gate_cannot_publish_a_bundle_or_impersonate_another_gate(clients):
+    make, hub_ep, gate1 = clients
+    hub = make(hub_ep, "hub-listener")
+    hub.c.subscribe([(topics.ROOT + "/#", 1)])
+    gate = make(gate1, "gate-1-test")
+    assert gate.publish(topics.HUB_BUNDLE, b"forged", retain=True).getName() == "Not authorized"
+    assert gate.publish(topics.gate_events("gate-2"), b"{}").getName() == "Not authorized"
+    assert gate.publish(topics.gate_ack("gate-1"), b"{}").getName() == "Not authorized"
+    assert gate.publish(topics.gate_events("gate-1"), b"{}").getName() == "Success"
+    wait_until(lambda: any(t == topics.gate_events("gate-1") for t, _ in hub.received), 5)
+    assert [t for t, _ in hub.received if t != topics.gate_events("gate-1")] == []
+
+
+def test_a_gate_reads_the_bundle_but_not_another_gates_acks(clients):
+    make, hub_ep, gate1 = clients
+    hub = make(hub_ep, "hub-pub")
+    gate = make(gate1, "gate-1-reader")
+    gate.c.subscribe([(topics.HUB_BUNDLE, 1), (topics.gate_ack("gate-2"), 1)])
+    assert hub.publish(topics.gate_ack("gate-2"), json.dumps({"v": 1}).encode()).getName() \
+        == "Success"
+    assert hub.publish(topics.HUB_BUNDLE, b"bundle bytes", retain=True).getName() == "Success"
+    wait_until(lambda: (topics.HUB_BUNDLE, b"bundle bytes") in gate.received, 5)
+    assert all(t != topics.gate_ack("gate-2") for t, _ in gate.received)
+
+
+def test_wrong_password_and_anonymous_are_refused(compound, broker_proc):
+    ep = Endpoint.read(compound.home.hub_mqtt)
+    for bad in (Endpoint(ep.host, ep.port, "hub", "wrong"), Endpoint(ep.host, ep.port, "", "")):
+        c = Client(bad, "intruder")
+        wait_until(lambda: c.refused is not None, 5, message="refusal")
+        assert not c.connected.is_set()
+        c.close()
