@@ -81,8 +81,13 @@ def parse(model: type[_Wire], data: bytes) -> Any:
     try:
         return model.model_validate_json(data)
     except ValidationError as exc:
-        raise WireError(f"{model.__name__}: {exc.error_count()} error(s): "
-                        f"{exc.errors()[0]['loc']} {exc.errors()[0]['msg']}") from None
+        first = exc.errors()[0]
+        if first["type"] == "json_invalid":
+            raise WireError(f"not JSON: {first['msg']}") from None
+        where = ".".join(str(p) for p in first["loc"]) or "message"
+        raise WireError(f"{model.__name__}: {where}: {first['msg']}"
+                        + (f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1
+                           else "")) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise WireError(f"not JSON: {exc}") from None
 

@@ -10,3 +10,16 @@ def nodelay(client, userdata, sock) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except (OSError, AttributeError):
         pass
+
+
+def close_client(client) -> None:
+    """Disconnect a paho client, stop its thread and close its sockets now.
+
+    paho 2.x keeps the wake-up socket pair of loop_start() open until the client is
+    garbage collected; closing it here keeps long-running processes and tests clean.
+    """
+    client.disconnect()
+    client.loop_stop()
+    reset = getattr(client, "_reset_sockets", None)
+    if reset is not None:
+        reset()

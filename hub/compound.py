@@ -17,6 +17,7 @@ from gatehouse import codes
 from gatehouse.bundle import Bundle, seal
 from gatehouse.codes.keys import SigningKey, TrustedKey, TrustList
 from gatehouse.codes.kinds import CodeKind, Courier, Pass, Venue, VenueKind
+from gatehouse.db import write_transaction
 from gatehouse.home import Home, write_atomic, write_private
 from gatehouse.identity import BINDING_KEY_BYTES, person_ref
 from gatehouse.policy.model import BuildingStatus, Policy
@@ -175,7 +176,7 @@ class Compound:
 
     def publish(self, at: int) -> Bundle:
         """Sign the next bundle version and put it where gates (and the broker) get it."""
-        with self.db.atomic():
+        with write_transaction(self.db):
             last = next(self.db.query("select max(version) as v from bundles"))["v"] or 0
             bundle = self.build_bundle(last + 1, at)
             blob = seal(bundle, self.key)

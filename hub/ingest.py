@@ -14,6 +14,7 @@ from typing import Any
 import sqlite_utils
 
 from gatehouse import topics
+from gatehouse.db import write_transaction
 from gatehouse.events import (
     Ack,
     Event,
@@ -55,7 +56,7 @@ def ingest(db: sqlite_utils.Database, messages: list[Incoming], policy: Policy,
     """Store a batch of messages in one transaction; returns the acks to publish."""
     gates = known_gates(db) if gates is None else gates
     result = Ingested()
-    with db.atomic():
+    with write_transaction(db):
         for m in messages:
             acks = len(result.acks)
             try:

@@ -7,6 +7,7 @@ from pathlib import Path
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from gatehouse.db import write_transaction
 from gatehouse.policy.model import BuildingStatus, Policy
 
 migrations = Migrations("gatehouse.hub")
@@ -95,7 +96,7 @@ def policy_version(db: sqlite_utils.Database, version: int) -> Policy | None:
 def save_policy(db: sqlite_utils.Database, policy: Policy, at: int, actor: str,
                 note: str = "") -> Policy:
     """Store a policy as the next version (the version number is the hub's to give)."""
-    with db.atomic():
+    with write_transaction(db):
         last = next(db.query("select max(version) as v from policies"))["v"] or 0
         policy = policy.model_copy(update={"version": last + 1})
         Policy.from_json(policy.to_json())  # re-validate after the update
@@ -115,7 +116,7 @@ def building_statuses(db: sqlite_utils.Database) -> dict[str, BuildingStatus]:
 def set_building_status(db: sqlite_utils.Database, building: str, status: BuildingStatus,
                         at: int, actor: str, note: str = "") -> bool:
     """Change a building's status: row and event in one transaction. False if unchanged."""
-    with db.atomic():
+    with write_transaction(db):
         row = next(db.query("select status from buildings where id = ?", [building]), None)
         before = BuildingStatus(row["status"]) if row else BuildingStatus.NORMAL
         if (before, status) not in ALLOWED_STATUS_CHANGES:

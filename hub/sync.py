@@ -25,7 +25,7 @@ from gatehouse import topics
 from gatehouse.bundle import seal_time
 from gatehouse.codes.keys import SigningKey
 from gatehouse.events import dump
-from gatehouse.net import nodelay
+from gatehouse.net import close_client, nodelay
 from hub import store
 from hub.ingest import Incoming, ingest
 
@@ -104,8 +104,7 @@ class HubSync:
                                 retain=True).wait_for_publish(1.0)
         except (RuntimeError, ValueError):
             pass
-        self.client.disconnect()
-        self.client.loop_stop()
+        close_client(self.client)
 
     # Ingest -----------------------------------------------------------------
 

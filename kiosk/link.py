@@ -28,7 +28,7 @@ from gatehouse.bundle import BundleError, unseal, unseal_time
 from gatehouse.codes.keys import TrustedKey
 from gatehouse.events import Ack, EventBatch, Heartbeat, WireError, dump, parse
 from gatehouse.home import write_atomic
-from gatehouse.net import nodelay
+from gatehouse.net import close_client, nodelay
 from kiosk.clock import ClockJudge
 from kiosk.store import Store
 
@@ -134,8 +134,7 @@ class HubLink:
                                  qos=1, retain=True).wait_for_publish(1.0)
         except (RuntimeError, ValueError):
             pass  # not connected: the broker's last will says offline for us
-        self._client.disconnect()
-        self._client.loop_stop()
+        close_client(self._client)
 
     # The worker -------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from gatehouse.db import write_transaction
 from gatehouse.events import Event, EventKind
 from gatehouse.policy import Decision, Direction, History, Outcome, Policy
 
@@ -83,7 +84,7 @@ class Store:
             "pass_id": s.pass_id,
             "policy_version": decision.policy_version, "bundle_version": bundle_version,
             "codes": json.dumps(codes), "decided_by": decided_by}
-        with self.db.atomic():
+        with write_transaction(self.db):
             seq = self._next_seq()
             self.db["attempts"].insert({**row, "seq": seq})
             payload = {**row, "reasons": [f.reason.value for f in decision.findings],
@@ -95,7 +96,7 @@ class Store:
                   attempt_id: str | None = None) -> str:
         """A door alarm, an exit request, an override, a start or stop: row and outbox."""
         event_id = uuid.uuid4().hex
-        with self.db.atomic():
+        with write_transaction(self.db):
             seq = self._next_seq()
             self.db["events"].insert({"id": event_id, "seq": seq, "at": at, "kind": kind.value,
                                       "attempt_id": attempt_id,
@@ -135,7 +136,7 @@ class Store:
     def mark_acked(self, ranges: list[tuple[int, int]], at: float) -> int:
         """Mark rows the hub has committed; returns how many were newly acknowledged."""
         done = 0
-        with self.db.atomic():
+        with write_transaction(self.db):
             for first, last in ranges:
                 done += self.db.execute(
                     "update outbox set acked_at = ? where seq between ? and ? "

@@ -8,6 +8,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from gatehouse import topics
 from gatehouse.endpoint import Endpoint
+from gatehouse.net import close_client
 from tests.processes import wait_until
 
 
@@ -41,8 +42,7 @@ class Client:
         return self.acks[info.mid]
 
     def close(self):
-        self.c.disconnect()
-        self.c.loop_stop()
+        close_client(self.c)
 
 
 @pytest.fixture
@@ -81,8 +81,9 @@ def test_a_gate_reads_the_bundle_but_not_another_gates_acks(clients):
     hub = make(hub_ep, "hub-pub")
     gate = make(gate1, "gate-1-reader")
     gate.c.subscribe([(topics.HUB_BUNDLE, 1), (topics.gate_ack("gate-2"), 1)])
+    # Whether the broker counts gate-1's denied subscription or not, nothing reaches it.
     assert hub.publish(topics.gate_ack("gate-2"), json.dumps({"v": 1}).encode()).getName() \
-        == "Success"
+        in ("Success", "No matching subscribers")
     assert hub.publish(topics.HUB_BUNDLE, b"bundle bytes", retain=True).getName() == "Success"
     wait_until(lambda: (topics.HUB_BUNDLE, b"bundle bytes") in gate.received, 5)
     assert all(t != topics.gate_ack("gate-2") for t, _ in gate.received)
