@@ -1,7 +1,8 @@
 """`kiosk run`: build a Gate from its parts, run it, and stop it with the door locked.
 
-Start-up, in order: pins (door locked from the first instant), log, bundle, decoder,
-clock, the hub link (when this gate has broker credentials), the camera, the loop.
+Start-up, in order: pins (door locked from the first instant), log, the hub link
+(when this gate has broker credentials), the first bundle (a new gate waits for it,
+locked), decoder and camera, then the loop.
 """
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ import threading
 
 from gatehouse.endpoint import Endpoint
 from gatehouse.home import Home
-from kiosk.bundles import BundleCache, hub_key
+from kiosk.bundles import BundleCache, KioskSetupError, hub_key
 from kiosk.clock import ClockJudge
 from kiosk.config import KioskConfig
 from kiosk.gate import Gate
-from kiosk.gpio import create_hardware
+from kiosk.gpio import GateHardware, create_hardware
 from kiosk.link import HubLink, LinkConfig
 from kiosk.scanner import LatestFrame, make_decoder, open_source
 from kiosk.store import Store
@@ -23,52 +24,74 @@ from kiosk.store import Store
 log = logging.getLogger("kiosk")
 
 
-def build_gate(home: Home, config: KioskConfig, clock: ClockJudge) -> Gate:
-    """The parts of one gate; the door is locked from the first step."""
-    hardware = create_hardware(config.pin_config(), config.pin_factory)
-    log.info("pins: %s", hardware.description)
-    try:
-        store = Store(home.kiosk_db)
-        return Gate(config=config, store=store, hardware=hardware,
-                    decoder=make_decoder(config.decoder), load_bundle=BundleCache(home).get,
-                    clock_trusted=clock.trusted)
-    except BaseException:
-        hardware.close()
-        raise
+class _Status:
+    """What the heartbeat reports; filled in as the parts come up."""
+
+    def __init__(self, config: KioskConfig):
+        self.config = config
+        self.gate: Gate | None = None
+        self.frames: LatestFrame | None = None
+
+    def __call__(self) -> dict:
+        g = self.gate
+        return {"bundle_version": g.bundle.version if g else 0,
+                "policy_version": g.bundle.policy.version if g else 0,
+                "fps": round(self.frames.fps, 1) if self.frames else 0.0,
+                "decoder": self.config.decoder,
+                "direction": g.direction.value if g else self.config.direction,
+                "camera_ok": self.frames is not None}
 
 
-def start_link(home: Home, config: KioskConfig, gate: Gate, clock: ClockJudge,
-               frames: LatestFrame) -> HubLink | None:
+def start_link(home: Home, config: KioskConfig, clock: ClockJudge, cache: BundleCache,
+               status: _Status) -> HubLink | None:
     """Connect to the hub's broker when this gate has credentials; offline otherwise."""
     if not home.kiosk_mqtt.exists():
         log.warning("no %s: running offline, events stay in the outbox", home.kiosk_mqtt)
         return None
     ep = Endpoint.read(home.kiosk_mqtt)
-
-    def status() -> dict:
-        return {"bundle_version": gate.bundle.version,
-                "policy_version": gate.bundle.policy.version, "fps": round(frames.fps, 1),
-                "decoder": config.decoder, "direction": gate.direction.value,
-                "camera_ok": True}
     link = HubLink(LinkConfig(config.gate_id, ep.host, ep.port, ep.username, ep.password),
                    home.kiosk_db, home.kiosk_bundle, hub_key(home), clock, status,
-                   current_bundle_version=lambda: gate.bundle.version)
+                   current_bundle_version=lambda: cache.version)
     link.start()
     return link
+
+
+def first_bundle(cache: BundleCache, link: HubLink | None, stop: threading.Event) -> bool:
+    """The bundle to start with; a gate that has none waits for the hub's, door locked."""
+    waited = 0.0
+    while not stop.is_set():
+        try:
+            cache.get()
+            return True
+        except KioskSetupError as exc:
+            if link is None:
+                raise
+            if waited % 10 == 0:
+                log.warning("waiting for the first bundle from the hub (%s)", exc)
+        stop.wait(0.25)
+        waited += 0.25
+    return False
 
 
 def run(home: Home, config: KioskConfig, stop: threading.Event | None = None) -> None:
     """Run the gate loop until SIGTERM / SIGINT (or `stop`); the door stays locked after."""
     stop = stop or threading.Event()
-    clock = ClockJudge(config.clock)
-    gate = build_gate(home, config, clock)
-    link = None
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+    hardware: GateHardware = create_hardware(config.pin_config(), config.pin_factory)
+    log.info("pins: %s", hardware.description)
+    store = link = gate = None
     try:
-        frames = LatestFrame(open_source(config.camera))
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(sig, lambda *_: stop.set())
-        link = start_link(home, config, gate, clock, frames)
+        clock, cache, status = ClockJudge(config.clock), BundleCache(home), _Status(config)
+        store = Store(home.kiosk_db)
+        link = start_link(home, config, clock, cache, status)
+        if not first_bundle(cache, link, stop):
+            return
+        gate = status.gate = Gate(config=config, store=store, hardware=hardware,
+                                  decoder=make_decoder(config.decoder), load_bundle=cache.get,
+                                  clock_trusted=clock.trusted)
+        frames = status.frames = LatestFrame(open_source(config.camera))
         log.info("gate %s running, direction %s, bundle %s, camera %s", config.gate_id,
                  config.direction, gate.bundle.version, config.camera)
         try:
@@ -76,7 +99,11 @@ def run(home: Home, config: KioskConfig, stop: threading.Event | None = None) ->
         finally:
             frames.close()
     finally:
-        gate.close()
-        if link:
+        if gate is not None:
+            gate.close()          # locks the door, logs the stop
+        else:
+            hardware.close()
+        if link is not None:
             link.stop()
-        gate.store.close()
+        if store is not None:
+            store.close()

@@ -10,8 +10,8 @@ from gatehouse import topics
 from gatehouse.bundle import seal
 from gatehouse.codes import SigningKey
 from gatehouse.endpoint import Endpoint
-from gatehouse.net import close_client
 from gatehouse.events import EventKind
+from gatehouse.net import close_client
 from gatehouse.policy import BuildingStatus
 from hub import store as hub_store
 from hub.sync import HubSync, SyncConfig
@@ -19,7 +19,6 @@ from kiosk.bundles import BundleCache, hub_key
 from kiosk.clock import ClockJudge
 from kiosk.link import HubLink, LinkConfig
 from kiosk.store import Store
-
 from tests.processes import wait_until
 
 
