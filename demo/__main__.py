@@ -1,95 +1,131 @@
-"""The demo: a compound in a fresh home, sample codes, and what the gate decides for each.
+"""The demo: a compound on one machine. Mosquitto, the hub and two simulated gates
+(file cameras playing a scripted morning, gpiozero mock pins), with a live feed of what
+the hub sees. Ctrl-C stops everything cleanly.
 
-Run it with scripts/demo (python -m demo). It uses the same library calls as `hub` and `kiosk decide`.
+Run it with ./scripts/demo (python -m demo); --seconds N stops it by itself.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
-from gatehouse import codes
-from gatehouse.codes.base45 import ALPHABET
-from gatehouse.codes.kinds import Colour, VenueKind
+from demo.scenario import Scenario, build
 from gatehouse.home import Home
-from gatehouse.policy import BuildingStatus, Direction, decide
-from gatehouse.timeutil import iso, parse_at
-from hub.authority import TestAuthority
-from hub.compound import Compound
-from kiosk.bundles import load_bundle
+from gatehouse.timeutil import iso
 
-HOUR = 3600
-# Sample people; the ID numbers are made up but have valid check digits.
-RESIDENT_ID, NEIGHBOUR_ID, VISITOR_ID = "110101199003070011", "310104195812010025", \
-    "110105201506010032"
+BIN = Path(sys.executable).parent
 COLOURS = {"admit": "\033[42;30m", "refer": "\033[43;30m", "refuse": "\033[41;97m"}
+RESET = "\033[0m"
 
 
-def scenario(c: Compound, a: TestAuthority, now: int) -> list[tuple[str, Direction, list[str]]]:
-    """The people who come to the north gate this morning, and the codes they show."""
-    yesterday = now - 22 * HOUR
-    alice = c.issue_pass(RESIDENT_ID, "张三丰", "7", "302", now - 90 * 24 * HOUR)
-    alice_h = a.health(RESIDENT_ID, Colour.GREEN, now - HOUR, yesterday, name="张三丰")
-    bob = c.issue_pass(NEIGHBOUR_ID, "李四", "12", "1101", now - 90 * 24 * HOUR)
-    bob_yellow = a.health(NEIGHBOUR_ID, Colour.YELLOW, now - HOUR, yesterday)
-    bob_red = a.health(NEIGHBOUR_ID, Colour.RED, now - HOUR, yesterday)
-    old_test = a.health(RESIDENT_ID, Colour.GREEN, now - HOUR, now - 60 * HOUR)
-    visitor_h = a.health(VISITOR_ID, Colour.GREEN, now - HOUR, yesterday, name="王小明")
-    visitor_i = a.itinerary(VISITOR_ID, ["上海", "苏州"], True, now - HOUR)
-    forged = _alter(alice_h)
-    courier = c.issue_courier("赵六", "顺丰速运", now - 5 * 24 * HOUR)
-    return [
-        ("resident, green code, test yesterday", Direction.IN, [alice, alice_h]),
-        ("resident, pass only", Direction.IN, [alice]),
-        ("resident, test 60 h ago", Direction.IN, [alice, old_test]),
-        ("neighbour, yellow code", Direction.IN, [bob, bob_yellow]),
-        ("neighbour, red code", Direction.IN, [bob, bob_red]),
-        ("resident's pass with neighbour's code", Direction.IN, [alice, bob_yellow]),
-        ("resident, altered health code", Direction.IN, [alice, forged]),
-        ("visitor, starred itinerary", Direction.IN, [visitor_h, visitor_i]),
-        ("courier", Direction.IN, [courier]),
-        ("resident going out", Direction.OUT, [alice]),
-    ]
+class Services:
+    """The demo's processes, stopped in reverse order whatever happens."""
+
+    def __init__(self, logs: Path):
+        self.logs = logs
+        self.procs: list[tuple[str, subprocess.Popen]] = []
+
+    def start(self, name: str, args: list) -> None:
+        log = open(self.logs / f"{name}.log", "ab")
+        proc = subprocess.Popen([str(a) for a in args], stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                                start_new_session=True)  # Ctrl-C is ours to hand on
+        self.procs.append((name, proc))
+
+    def stop(self) -> None:
+        for name, proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
 
 
-def _alter(text: str) -> str:
-    """Change one character in the middle, as a doctored screenshot would."""
-    i = len(text) // 2
-    return text[:i] + ALPHABET[(ALPHABET.index(text[i]) + 1) % 45] + text[i + 1:]
-
-
-def show(home: Home, title: str, direction: Direction, texts: list[str], now: int) -> None:
-    bundle = load_bundle(home)
-    checked = [codes.verify(t, bundle.trust_list(), now) for t in texts]
-    d = decide(checked, direction, bundle.gate_state(now, clock_trusted=True), now)
-    colour = COLOURS[d.outcome.value]
-    print(f"{title:40s} {direction.value:3s} {colour} {d.outcome.value.upper():6s} \033[0m "
-          f"{d.subject.name or '-':6s} {d.text('zh')} / {d.text('en')}")
+def feed(db_path: Path, seen: set, zone: str) -> None:
+    """Print what reached the hub since the last call: passages and alerts."""
+    try:
+        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=2)
+    except sqlite3.OperationalError:
+        return
+    try:
+        rows = db.execute("select event_id, gate, at, direction, outcome, name, reasons "
+                          "from passages order by at").fetchall()
+        for event_id, gate, at, direction, outcome, name, reasons in rows:
+            if event_id in seen:
+                continue
+            seen.add(event_id)
+            why = ", ".join(json.loads(reasons or "[]"))
+            print(f"{iso(at, zone)[11:19]}  {gate:11s} {direction:3s} "
+                  f"{COLOURS.get(outcome, '')} {outcome.upper():6s} {RESET} {name or '-':6s} "
+                  f"{why}", flush=True)
+        for aid, gate, kind in db.execute("select id, gate, kind from alerts").fetchall():
+            if ("alert", aid) not in seen:
+                seen.add(("alert", aid))
+                print(f"          \033[1mALERT\033[0m {gate}: {kind}", flush=True)
+    except sqlite3.OperationalError:
+        pass  # the hub is still creating its tables
+    finally:
+        db.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--home", help="Use this home folder (default: a new temporary one).")
-    parser.add_argument("--at", help="Time of the scenario (default: now).")
+    parser.add_argument("--home", help="Folder for the demo compound (default: a new temporary one).")
+    parser.add_argument("--seconds", type=float, default=None, help="Stop after this long.")
     args = parser.parse_args()
-    root = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="gatehouse-demo-"))
-    home = Home.at(root)
-    now = parse_at(args.at)
-    c = Compound.create(home, "示范小区 Demo Compound", now - 100 * 24 * HOUR)
-    a = TestAuthority.create(home)
-    c.trust(a.trusted_key(), now - 100 * 24 * HOUR)
-    c.publish(now - HOUR)
-    c.issue_venue("gate-north", VenueKind.GATE, now, "北门")
-    people = scenario(c, a, now)
-    print(f"Gatehouse demo: compound in {home.root}, gate time {iso(now)}\n")
-    for title, direction, texts in people:
-        show(home, title, direction, texts, now)
-    print("\nThe office seals building 7 (hub building set 7 sealed):\n")
-    c.set_building("7", BuildingStatus.SEALED, now, "demo")
-    for title, direction, texts in (people[-1], people[0]):
-        show(home, title, direction, texts, now)
-    print(f"\nTry it yourself: export GATEHOUSE_HOME={home.root}; "
-          ".venv/bin/kiosk decide --help")
+    root = Path(args.home or tempfile.mkdtemp(prefix="gatehouse-demo-")).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    scenario: Scenario = build(root)
+    hub_home = Home.at(root / "hub-home")
+    services = Services(root)
+    stop = {"now": False}
+    signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    print(f"Gatehouse demo in {root}\n"
+          f"  broker   127.0.0.1:{scenario.port} (logs: {root}/*.log)\n"
+          f"  hub      {hub_home.root}  (try: .venv/bin/hub gate list --home {hub_home.root})\n"
+          f"  gates    north (entry) and south (exit), mock pins, file cameras\n"
+          f"  at {scenario.seal_after:.0f} s the office seals building 7\n"
+          "Ctrl-C stops everything.\n", flush=True)
+    try:
+        services.start("mosquitto", ["mosquitto", "-c", scenario.broker_conf])
+        time.sleep(0.5)
+        services.start("hub", [BIN / "hub", "serve", "--home", hub_home.root])
+        for gate in scenario.gates:
+            services.start(gate.id, [BIN / "kiosk", "run", "--home", gate.home.root,
+                                     "--camera", gate.camera, "--direction", gate.direction,
+                                     "--gate-id", gate.id, "--pin-factory", "mock"])
+        started, seen, sealed = time.monotonic(), set(), False
+        while not stop["now"]:
+            feed(hub_home.hub_db, seen, scenario.zone)
+            elapsed = time.monotonic() - started
+            if not sealed and elapsed >= scenario.seal_after:
+                sealed = True
+                scenario.seal()
+                print("          \033[1mOFFICE\033[0m building 7 sealed (hub building set 7 "
+                      "sealed)", flush=True)
+            if args.seconds is not None and elapsed >= args.seconds:
+                break
+            for name, proc in services.procs:
+                if proc.poll() is not None:
+                    print(f"{name} stopped unexpectedly; see {root}/{name}.log", flush=True)
+                    stop["now"] = True
+            time.sleep(0.3)
+    finally:
+        print("\nstopping…", flush=True)
+        services.stop()
+        feed(hub_home.hub_db, seen, scenario.zone)
+    print(f"done; the compound stays in {root}")
 
 
 if __name__ == "__main__":

@@ -36,9 +36,12 @@ class Bundle:
     def trust_list(self) -> TrustList:
         return TrustList.of(*self.trusted)
 
-    def gate_state(self, now: float, clock_trusted: bool) -> GateState:
-        """The state a decision needs, with the bundle's age as seen from `now`."""
-        age = max(0.0, now - self.issued_at) if clock_trusted else None
+    def gate_state(self, now: float, clock_trusted: bool,
+                   confirmed_at: float | None = None) -> GateState:
+        """The state a decision needs. The data's age counts from the later of the
+        bundle's issue and the hub's last word that it is still current."""
+        fresh_as_of = max(self.issued_at, confirmed_at or 0)
+        age = max(0.0, now - fresh_as_of) if clock_trusted else None
         return GateState(self.policy, dict(self.buildings), self.revoked, clock_trusted, age)
 
     def to_json(self) -> dict:
@@ -101,13 +104,14 @@ def newer(candidate: Bundle, current: Bundle | None) -> bool:
     return current is None or candidate.version > current.version
 
 
-def seal_time(now: float, key: SigningKey) -> bytes:
-    """The hub's signed time beacon: gates learn from it how far off their clock is."""
-    return cose.sign1(cbor2.dumps({"t": float(now)}), key)
+def seal_time(now: float, key: SigningKey, bundle_version: int = 0) -> bytes:
+    """The hub's signed time beacon: gates learn from it how far off their clock is,
+    and that the bundle version they run is still the current one."""
+    return cose.sign1(cbor2.dumps({"t": float(now), "v": int(bundle_version)}), key)
 
 
-def unseal_time(blob: bytes, hub: TrustedKey) -> float:
-    """The hub time in a beacon; BundleError when it is not the hub's."""
+def unseal_time(blob: bytes, hub: TrustedKey) -> tuple[float, int]:
+    """The hub time and current bundle version in a beacon; BundleError if not the hub's."""
     if not isinstance(blob, (bytes, bytearray)) or len(blob) > 1024:
         raise BundleError("time beacon missing or too large")
     try:
@@ -118,6 +122,7 @@ def unseal_time(blob: bytes, hub: TrustedKey) -> float:
     if msg.kid != hub.kid or not hub.verifies(msg.signature, msg.to_be_signed):
         raise BundleError("time beacon not signed by the hub")
     t = doc.get("t") if isinstance(doc, Mapping) else None
-    if not isinstance(t, float):
+    v = doc.get("v", 0) if isinstance(doc, Mapping) else 0
+    if not isinstance(t, float) or isinstance(v, bool) or not isinstance(v, int):
         raise BundleError("time beacon without a time")
-    return t
+    return t, v

@@ -23,6 +23,7 @@ from paho.mqtt.properties import Properties
 
 from gatehouse import topics
 from gatehouse.bundle import seal_time
+from gatehouse.codes import cose
 from gatehouse.codes.keys import SigningKey
 from gatehouse.events import dump
 from gatehouse.net import close_client, nodelay
@@ -44,6 +45,14 @@ class SyncConfig:
     beacon_s: float = 5.0
 
 
+def bundle_version(blob: bytes) -> int:
+    """The version of a bundle the hub itself wrote (its signature was made here)."""
+    try:
+        return int(cose.strict_loads(cose.parse1(blob).payload)["version"])
+    except (ValueError, KeyError, TypeError):
+        return 0
+
+
 class HubSync:
     def __init__(self, config: SyncConfig, db_path: Path, bundle_path: Path,
                  key: SigningKey):
@@ -53,6 +62,7 @@ class HubSync:
         self.key = key
         self.connected = threading.Event()
         self.ingested = 0
+        self.bundle_version = 0
         self._inbox: queue.SimpleQueue[Incoming] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._republish = threading.Event()
@@ -117,10 +127,9 @@ class HubSync:
                 except queue.Empty:
                     continue
                 batch = [first]
-                deadline = time.monotonic() + self.config.flush_s
-                while len(batch) < self.config.batch_max and time.monotonic() < deadline:
+                while len(batch) < self.config.batch_max:
                     try:
-                        batch.append(self._inbox.get(timeout=max(0.0, deadline - time.monotonic())))
+                        batch.append(self._inbox.get_nowait())
                     except queue.Empty:
                         break
                 result = ingest(db, batch, store.current_policy(db))
@@ -153,10 +162,12 @@ class HubSync:
                 if mark and (mark != seen or self._republish.is_set()):
                     self._republish.clear()
                     seen = mark
-                    self.client.publish(topics.HUB_BUNDLE, self.bundle_path.read_bytes(),
-                                        qos=1, retain=True)
+                    blob = self.bundle_path.read_bytes()
+                    self.bundle_version = bundle_version(blob)
+                    self.client.publish(topics.HUB_BUNDLE, blob, qos=1, retain=True)
                 now = time.time()
                 if now >= next_beacon:
                     next_beacon = now + self.config.beacon_s
-                    self.client.publish(topics.HUB_TIME, seal_time(now, self.key), qos=0)
-            self._stop.wait(0.05)
+                    self.client.publish(topics.HUB_TIME,
+                                        seal_time(now, self.key, self.bundle_version), qos=0)
+            self._stop.wait(0.01)

@@ -55,6 +55,7 @@ class BundleCache:
         self.home = home
         self._mark: tuple | None = None
         self._bundle: Bundle | None = None
+        self.live = False  # the newest copy is the hub's own (a shared home): current
 
     def _stat(self) -> tuple:
         marks = []
@@ -73,8 +74,17 @@ class BundleCache:
             if self._bundle is None or newer(bundle, self._bundle):
                 self._bundle = bundle
             self._mark = mark
+            self.live = self.home.hub_bundle.exists() and \
+                _version_at(self.home.hub_bundle, self.home) == self._bundle.version
         return self._bundle
 
     @property
     def version(self) -> int:
         return self._bundle.version if self._bundle else 0
+
+
+def _version_at(path, home: Home) -> int:
+    try:
+        return unseal(path.read_bytes(), hub_key(home)).version
+    except (BundleError, OSError):
+        return -1

@@ -21,7 +21,7 @@ from gatehouse.codes.format import CodeError
 from gatehouse.policy import Direction, decide
 from gatehouse.timeutil import DEFAULT_ZONE
 from kiosk import runner
-from kiosk.bundles import KioskSetupError, load_bundle
+from kiosk.bundles import BundleCache, KioskSetupError, load_bundle
 from kiosk.clock import ClockState, clock_state
 from kiosk.config import load_config
 from kiosk.scanner import make_decoder
@@ -44,13 +44,15 @@ def decide_cmd(home, at, direction, clock, code_texts) -> None:
     """Decide one attempt from the codes a person shows; '-' reads codes, one a line, from stdin."""
     if code_texts == ("-",):
         code_texts = tuple(line for line in sys.stdin.read().splitlines() if line.strip())
+    cache = BundleCache(resolve_home(home))
     try:
-        bundle = load_bundle(resolve_home(home))
+        bundle = cache.get()
     except KioskSetupError as exc:
         fail(str(exc))
     now = epoch(at, bundle.policy.timezone if bundle else DEFAULT_ZONE)
     trusted = clock_state(clock or ("trusted" if at else "auto")) is ClockState.TRUSTED
-    state = bundle.gate_state(now, trusted)
+    # The hub's own copy (a shared home) is current by definition.
+    state = bundle.gate_state(now, trusted, now if cache.live else None)
     checked = [codes.verify(t, bundle.trust_list(), now, bundle.policy.code_skew_seconds)
                for t in code_texts]
     decision = decide(checked, Direction(direction), state, now)

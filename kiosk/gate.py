@@ -58,7 +58,8 @@ class Gate:
     def __init__(self, *, config: KioskConfig, store: Store, hardware: GateHardware,
                  decoder: Decoder, load_bundle: Callable[[], Bundle],
                  clock_trusted: Callable[[], bool], now: Callable[[], float] = time.time,
-                 on_decision: Callable[[Decision], None] | None = None):
+                 on_decision: Callable[[Decision], None] | None = None,
+                 confirmed_at: Callable[[], float | None] = lambda: None):
         self.config = config
         self.store = store
         self.hardware = hardware
@@ -67,6 +68,7 @@ class Gate:
         self.bundle = load_bundle()
         self._bundle_checked = 0.0
         self.clock_trusted = clock_trusted
+        self.confirmed_at = confirmed_at  # when the hub last said our bundle is current
         self.now = now
         self.direction = Direction(config.direction)
         self.on_decision = on_decision
@@ -92,7 +94,7 @@ class Gate:
         subject = subject_of(shown)
         history = self.store.history(subject.person_ref, subject.household,
                                      self.bundle.policy, now)
-        state = self.bundle.gate_state(now, self.clock_trusted())
+        state = self.bundle.gate_state(now, self.clock_trusted(), self.confirmed_at())
         return decide(shown, self.direction, state, now, history)
 
     def scan(self, text: str, now: float | None = None) -> list[Closed]:

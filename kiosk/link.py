@@ -65,6 +65,7 @@ class LinkState:
     backlog: int = 0
     bundle_version: int = 0
     rejected_bundles: int = 0
+    confirmed_at: float | None = None  # the hub's time when it said our bundle is current
     extra: dict = field(default_factory=dict)
 
 
@@ -97,9 +98,14 @@ class HubLink:
         client.max_inflight_messages_set(c.window * 2)
         client.on_socket_open = nodelay
         client.on_connect = self._on_connect
-        client.on_disconnect = lambda *a: self._inbox.put(("down", None))
-        client.on_message = lambda cl, ud, msg: self._inbox.put(("msg", (msg.topic, msg.payload)))
+        client.on_disconnect = lambda *a: self._queue("down", None)
+        client.on_message = lambda cl, ud, msg: self._queue("msg", (msg.topic, msg.payload))
         return client
+
+    def _queue(self, what: str, arg) -> None:
+        """Hand work to the worker and wake it now, not at its next 50 ms poll."""
+        self._inbox.put((what, arg))
+        self._wake.set()
 
     # paho's thread: no I/O here beyond paho's own calls ----------------------
 
@@ -113,7 +119,7 @@ class HubLink:
                        retain=True)
         client.subscribe([(topics.HUB_BUNDLE, 1), (topics.gate_ack(self.config.gate_id), 1),
                           (topics.HUB_TIME, 0)])
-        self._inbox.put(("up", None))
+        self._queue("up", None)
 
     # Life cycle -------------------------------------------------------------
 
@@ -218,9 +224,13 @@ class HubLink:
             self._bundle(payload)
         elif topic == topics.HUB_TIME:
             try:
-                self.clock.note_hub_time(unseal_time(payload, self.hub_key), time.time())
+                hub_time, version = unseal_time(payload, self.hub_key)
             except BundleError as exc:
                 log.warning("ignoring a time beacon: %s", exc)
+                return
+            self.clock.note_hub_time(hub_time, time.time())
+            if version and version == self.current_bundle_version():
+                self.state.confirmed_at = hub_time  # our data is current as of now
 
     def _bundle(self, payload: bytes) -> None:
         """Verify a bundle from the broker and keep it if it is newer than ours."""

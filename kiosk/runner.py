@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 
 from gatehouse.endpoint import Endpoint
 from gatehouse.home import Home
@@ -88,9 +89,12 @@ def run(home: Home, config: KioskConfig, stop: threading.Event | None = None) ->
         link = start_link(home, config, clock, cache, status)
         if not first_bundle(cache, link, stop):
             return
-        gate = status.gate = Gate(config=config, store=store, hardware=hardware,
-                                  decoder=make_decoder(config.decoder), load_bundle=cache.get,
-                                  clock_trusted=clock.trusted)
+        gate = status.gate = Gate(
+            config=config, store=store, hardware=hardware,
+            decoder=make_decoder(config.decoder), load_bundle=cache.get,
+            clock_trusted=clock.trusted,
+            confirmed_at=lambda: time.time() if cache.live else (
+                link.state.confirmed_at if link else None))
         frames = status.frames = LatestFrame(open_source(config.camera))
         log.info("gate %s running, direction %s, bundle %s, camera %s", config.gate_id,
                  config.direction, gate.bundle.version, config.camera)

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 from gpiozero import Factory
+from gpiozero.pins.mock import MockFactory
 
 from kiosk.gpio.buzzer import Sounder
 from kiosk.gpio.config import PinConfig
@@ -85,7 +86,13 @@ def create_hardware(config: PinConfig | None = None, factory_name: str | None = 
     """Build a gate's hardware on the pin factory chosen by choose_pin_factory(factory_name)."""
     pin_factory, description = choose_pin_factory(factory_name)
     try:
-        return GateHardware(config, pin_factory, description=description, owns_factory=True)
+        hardware = GateHardware(config, pin_factory, description=description, owns_factory=True)
     except BaseException:
         pin_factory.close()
         raise
+    contact = hardware.config.contact_pin
+    if isinstance(pin_factory, MockFactory) and contact is not None:
+        # Simulated hardware: the door starts shut. A mock line with the pull-up reads
+        # "open", which would raise a held-open alarm at every demo gate.
+        pin_factory.pin(contact).drive_low()
+    return hardware

@@ -22,7 +22,7 @@ class PipelineOptions:
 
     # Darkest-channel grey instead of luma for colour frames. Off: it measured worse, because
     # camera and JPEG chroma is half resolution and noisier, which costs more than the extra
-    # contrast of a green module gains (docs/performance-decode.md).
+    # contrast of a green module gains (docs/performance.md).
     ink: bool = False
     change: bool = True  # reuse the last answer while the scene has not changed
     change_threshold: float = 2.0  # mean grey-level change per 16x16 cell that counts as motion

@@ -1,0 +1,124 @@
+"""The demo's compound and its scripted morning at two gates."""
+from __future__ import annotations
+
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from demo.scenes import phone_frame, write_frames
+from gatehouse.codes.base45 import ALPHABET
+from gatehouse.codes.kinds import Colour
+from gatehouse.home import Home
+from gatehouse.policy import BuildingStatus
+from hub import store
+from hub.authority import TestAuthority
+from hub.compound import Compound
+from hub.gates import add_gate, setup_broker
+
+FPS = 15
+DAY, HOUR = 86400, 3600
+# Made-up people; the ID numbers have valid check digits and are never shown.
+ZHANG, LI, WANG, CHILD, VISITOR = ("110101199003070011", "310104195812010025",
+                                   "110101198001010029", "110105201506010032",
+                                   "110101198001010037")
+
+
+@dataclass
+class GateSpec:
+    id: str
+    home: Home
+    camera: str
+    direction: str
+
+
+@dataclass
+class Scenario:
+    port: int
+    broker_conf: Path
+    zone: str
+    seal_after: float
+    compound: Compound
+    gates: list[GateSpec] = field(default_factory=list)
+
+    def seal(self) -> None:
+        """What the office does mid-demo: `hub building set 7 sealed`."""
+        self.compound.set_building("7", BuildingStatus.SEALED, int(time.time()), "demo")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _alter(text: str) -> str:
+    """One character changed in the middle, as a doctored screenshot would."""
+    i = len(text) // 2
+    return text[:i] + ALPHABET[(ALPHABET.index(text[i]) + 1) % 45] + text[i + 1:]
+
+
+class _Reel:
+    """Frames of a camera: people holding codes up, one after another."""
+
+    def __init__(self):
+        self.frames: list = []
+        self.blank = phone_frame(None)
+
+    def wait(self, seconds: float) -> _Reel:
+        self.frames += [self.blank] * int(seconds * FPS)
+        return self
+
+    def show(self, *codes: str, hold: float = 1.2, gap: float = 0.8) -> _Reel:
+        for code in codes:
+            self.frames += [phone_frame(code)] * int(hold * FPS)
+            self.wait(gap)
+        return self.wait(1.5)
+
+    @property
+    def seconds(self) -> float:
+        return len(self.frames) / FPS
+
+
+def build(root: Path) -> Scenario:
+    """Create the compound, its broker config, two registered gates and their cameras."""
+    now = int(time.time())
+    hub_home = Home.at(root / "hub-home")
+    c = Compound.create(hub_home, "示范小区 Demo Compound", now - 100 * DAY)
+    a = TestAuthority.create(hub_home)
+    c.trust(a.trusted_key(), now - 100 * DAY)
+    port = _free_port()
+    files = setup_broker(hub_home, port)
+
+    def resident(pid, name, building, room):
+        return c.issue_pass(pid, name, building, room, now - 90 * DAY)
+
+    def health(pid, colour=Colour.GREEN, name=None):
+        return a.health(pid, colour, now - HOUR, now - 20 * HOUR, name=name)
+
+    zhang, li, wang = resident(ZHANG, "张三丰", "7", "302"), resident(LI, "李四", "12", "1101"), \
+        resident(WANG, "王五", "3", "501")
+    child = resident(CHILD, "张小宝", "7", "302")
+    courier = c.issue_courier("赵六", "顺丰速运", now - 5 * DAY)
+
+    north = (_Reel().wait(5)
+             .show(zhang, health(ZHANG, name="张三丰"))
+             .show(li, health(LI, Colour.YELLOW))
+             .show(wang, health(WANG, Colour.RED))
+             .show(zhang, _alter(health(ZHANG)))
+             .show(child, health(CHILD))
+             .show(health(VISITOR, name="王小明"),
+                   a.itinerary(VISITOR, ["上海", "苏州"], True, now - HOUR))
+             .show(courier))
+    seal_after = 14.0
+    south = _Reel().wait(6).show(li).show(wang)
+    south.wait(max(0.0, seal_after + 3 - south.seconds)).show(zhang)
+
+    zone = store.current_policy(c.db).timezone
+    scenario = Scenario(port, files.conf, zone, seal_after, c)
+    for gate_id, reel, direction in (("gate-north", north, "in"), ("gate-south", south, "out")):
+        home = Home.at(root / gate_id)
+        add_gate(c, gate_id, {"gate-north": "北门", "gate-south": "南门"}[gate_id], home)
+        folder = write_frames(root / "cameras" / gate_id, reel.frames)
+        scenario.gates.append(GateSpec(gate_id, home, f"file:{folder}?fps={FPS}", direction))
+    return scenario
