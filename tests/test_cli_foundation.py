@@ -37,7 +37,7 @@ def _with_home(args, home):
     while words < len(args) and not args[words].startswith("-") and args[words] in {
             "init", "issue", "pass", "venue", "courier", "authority", "health", "itinerary",
             "building", "set", "list", "policy", "show", "diff", "decide", "revoke", "codes",
-            "bundle"}:
+            "bundle", "scan"}:
         words += 1
     return [*args[:words], "--home", home, *args[words:]]
 
@@ -170,3 +170,17 @@ def test_installed_commands_run_with_gatehouse_home(tmp_path):
     out = subprocess.run([bindir / "kiosk", "decide", "--clock", "trusted", code], env=env,
                          check=True, capture_output=True, text=True).stdout
     assert json.loads(out)["codes"][0]["kind"] == "venue"
+
+
+def test_scan_reads_images_and_decides_them_as_one_attempt(compound, tmp_path):
+    from demo.scenes import phone_frame
+    p, h = issue_alice(compound)
+    paths = []
+    for name, text in (("pass.png", p), ("health.png", h), ("empty.png", None)):
+        cv2.imwrite(str(tmp_path / name), phone_frame(text))
+        paths.append(str(tmp_path / name))
+    out = compound(kiosk, "scan", "--decide", "--at", AT, *paths).output.splitlines()
+    lines = [json.loads(line) for line in out]
+    assert [len(x["codes"]) for x in lines[:3]] == [1, 1, 0]
+    assert lines[0]["codes"][0]["text"] == p and lines[0]["ms"] > 0
+    assert lines[3]["decision"]["decision"] == "admit"

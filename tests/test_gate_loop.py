@@ -36,6 +36,8 @@ def gate_parts(home, compound, authority, mock_pins, tmp_path):
                                       int(now - 20 * HOUR)),
         "alice_expired": authority.health(ALICE_ID, _green(), int(now - 30 * HOUR),
                                           int(now - 40 * HOUR)),
+        "alice_starred": authority.itinerary(ALICE_ID, ["上海", "苏州"], True,
+                                             int(now - HOUR)),
         "bob_pass": compound.issue_pass(BOB_ID, "李四", "12", "1101", int(now - 30 * 86400)),
         "bob_green": authority.health(BOB_ID, _green(), int(now - HOUR), int(now - 20 * HOUR)),
         "child_pass": compound.issue_pass(CHILD_ID, "张小宝", "7", "302", int(now - 30 * 86400)),
@@ -114,11 +116,12 @@ def test_resident_with_pass_and_green_code_is_admitted_and_the_relay_pulses(gate
     assert mock_pins.pin(RELAY).state is True  # active-low board: high = locked
 
 
-@pytest.mark.parametrize("health", ["alice_yellow"])
-def test_yellow_code_is_referred_and_the_door_stays_shut_until_override(gate_parts,
-                                                                         mock_pins, health):
+@pytest.mark.parametrize("shown", [("alice_pass", "alice_yellow"),
+                                   ("alice_starred", "alice_pass", "alice_green")])
+def test_yellow_or_starred_is_referred_and_the_door_stays_shut_until_override(
+        gate_parts, mock_pins, shown):
     c = gate_parts.codes
-    gate = gate_parts(showing(c["alice_pass"], c[health]))
+    gate = gate_parts(showing(*(c[k] for k in shown)))
     attempts = play(gate, 1)
     assert attempts[0]["outcome"] == "refer"
     assert relay_pulses(mock_pins) == [] and not gate.hardware.door.is_unlocked
