@@ -24,6 +24,16 @@ class BundleError(ValueError):
 
 
 @dataclass(frozen=True)
+class Volunteer:
+    """A gate volunteer as every kiosk knows them: masked name, PIN hash, role."""
+
+    id: str
+    name: str
+    pin_hash: str
+    role: str = "volunteer"   # or "lead"
+
+
+@dataclass(frozen=True)
 class Bundle:
     version: int
     issued_at: int
@@ -32,6 +42,7 @@ class Bundle:
     buildings: Mapping[str, BuildingStatus] = field(default_factory=dict)
     revoked: frozenset[str] = frozenset()
     trusted: tuple[TrustedKey, ...] = ()
+    volunteers: tuple[Volunteer, ...] = ()
 
     def trust_list(self) -> TrustList:
         return TrustList.of(*self.trusted)
@@ -51,6 +62,7 @@ class Bundle:
             "buildings": {b: s.value for b, s in sorted(self.buildings.items())},
             "revoked": sorted(self.revoked),
             "trusted": [k.to_json() for k in self.trusted],
+            "volunteers": [v.__dict__ for v in self.volunteers],
         }
 
     @classmethod
@@ -62,7 +74,10 @@ class Bundle:
                 policy=Policy.from_json(dict(doc["policy"])),
                 buildings={str(b): BuildingStatus(s) for b, s in doc["buildings"].items()},
                 revoked=frozenset(str(r) for r in doc["revoked"]),
-                trusted=tuple(TrustedKey.from_json(dict(k)) for k in doc["trusted"]))
+                trusted=tuple(TrustedKey.from_json(dict(k)) for k in doc["trusted"]),
+                volunteers=tuple(Volunteer(str(v["id"]), str(v["name"]), str(v["pin_hash"]),
+                                           str(v["role"]))
+                                 for v in doc.get("volunteers", ())))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise BundleError(f"bundle content is invalid: {exc}") from None
 

@@ -14,12 +14,13 @@ import sqlite_utils
 from cryptography.hazmat.primitives import serialization
 
 from gatehouse import codes
-from gatehouse.bundle import Bundle, seal
+from gatehouse.bundle import Bundle, Volunteer, seal
 from gatehouse.codes.keys import SigningKey, TrustedKey, TrustList
 from gatehouse.codes.kinds import CodeKind, Courier, Pass, Venue, VenueKind
 from gatehouse.db import write_transaction
 from gatehouse.home import Home, write_atomic, write_private
 from gatehouse.identity import BINDING_KEY_BYTES, person_ref
+from gatehouse.pins import hash_pin
 from gatehouse.policy.model import BuildingStatus, Policy
 from gatehouse.privacy import mask_name
 from hub import store
@@ -171,8 +172,45 @@ class Compound:
     def build_bundle(self, version: int, at: int) -> Bundle:
         revoked = frozenset(r["id"] for r in self.db.query(
             "select id from issued_codes where revoked_at is not null and expires_at > ?", [at]))
+        volunteers = tuple(Volunteer(r["id"], r["name"], r["pin_hash"], r["role"])
+                           for r in self.db.query("select * from volunteers where "
+                                                  "disabled_at is null order by id"))
         return Bundle(version, at, self.name, store.current_policy(self.db),
-                      store.building_statuses(self.db), revoked, tuple(self.trusted_keys()))
+                      store.building_statuses(self.db), revoked, tuple(self.trusted_keys()),
+                      volunteers)
+
+    # Volunteers ---------------------------------------------------------------
+
+    def add_volunteer(self, name: str, pin: str, at: int, role: str = "volunteer") -> str:
+        """A volunteer who signs in at the gates with a PIN; returns their id."""
+        if role not in ("volunteer", "lead"):
+            raise HubError("a volunteer's role is volunteer or lead")
+        try:
+            pin_hash = hash_pin(pin)
+        except ValueError as exc:
+            raise HubError(str(exc)) from None
+        n = next(self.db.query("select count(*) as n from volunteers"))["n"] + 1
+        vid = f"v{n:03d}"
+        self.db["volunteers"].insert({"id": vid, "name": mask_name(name), "pin_hash": pin_hash,
+                                      "role": role, "added_at": at, "disabled_at": None})
+        self.publish(at)
+        return vid
+
+    def set_volunteer_pin(self, vid: str, pin: str, at: int) -> None:
+        try:
+            pin_hash = hash_pin(pin)
+        except ValueError as exc:
+            raise HubError(str(exc)) from None
+        if not self.db["volunteers"].count_where("id = ?", [vid]):
+            raise HubError(f"no volunteer {vid}")
+        self.db["volunteers"].update(vid, {"pin_hash": pin_hash})
+        self.publish(at)
+
+    def disable_volunteer(self, vid: str, at: int) -> None:
+        if not self.db["volunteers"].count_where("id = ?", [vid]):
+            raise HubError(f"no volunteer {vid}")
+        self.db["volunteers"].update(vid, {"disabled_at": at})
+        self.publish(at)
 
     def publish(self, at: int) -> Bundle:
         """Sign the next bundle version and put it where gates (and the broker) get it."""

@@ -63,6 +63,13 @@ def m002_sync(db: sqlite_utils.Database) -> None:
     db["alerts"].create_index(["event_id", "kind"], unique=True)
 
 
+@migrations()
+def m003_volunteers(db: sqlite_utils.Database) -> None:
+    # Gate volunteers: a PIN (hashed) to sign in at a kiosk; leads may do more.
+    db["volunteers"].create({"id": str, "name": str, "pin_hash": str, "role": str,
+                             "added_at": int, "disabled_at": int}, pk="id")
+
+
 def open_db(path: Path) -> sqlite_utils.Database:
     """Open (creating if needed) the hub database, in WAL mode, migrated to the latest schema."""
     path.parent.mkdir(parents=True, exist_ok=True)

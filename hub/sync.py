@@ -3,9 +3,11 @@
 Messages are acknowledged to the broker (manual_ack) and to the gate (ack topic)
 only after the hub's SQLite commit, so a hub killed mid-ingest loses nothing: the
 broker redelivers what was never acknowledged, and the gates resend what the hub
-never confirmed. paho's callbacks only queue; a writer thread batches (100 ms or
-500 messages) into one transaction, which measured 4-5x faster than committing
-inside on_message and keeps paho's network loop free.
+never confirmed. paho's callbacks only queue; a writer thread takes whatever has
+queued (up to 500 messages) into one transaction, which measured 4-5x faster than
+committing inside on_message and keeps paho's network loop free. It never waits for
+more: while it commits, the next batch queues (bench/sync.py: waiting 100 ms for
+more halved a gate's rate, as the gate waits for acks before it sends more).
 """
 from __future__ import annotations
 
@@ -32,6 +34,10 @@ from hub.ingest import Incoming, ingest
 
 log = logging.getLogger(__name__)
 SESSION_EXPIRY_S = 7 * 86400
+# How often the bundle file is checked for a new version: a stat() every 5 ms costs
+# about 1% of a core and takes the hub's share of a bundle's way to the gates to a
+# few ms (at 50 ms it was most of the 100 ms p99; docs/performance-sync.md).
+BUNDLE_POLL_S = 0.005
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,6 @@ class SyncConfig:
     password: str
     username: str = "hub"
     batch_max: int = 500
-    flush_s: float = 0.1
     beacon_s: float = 5.0
 
 
@@ -170,4 +175,4 @@ class HubSync:
                     next_beacon = now + self.config.beacon_s
                     self.client.publish(topics.HUB_TIME,
                                         seal_time(now, self.key, self.bundle_version), qos=0)
-            self._stop.wait(0.01)
+            self._stop.wait(BUNDLE_POLL_S)
