@@ -39,6 +39,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 import paho.mqtt
 import paho.mqtt.client as mqtt
@@ -102,7 +103,8 @@ def wait_for(condition, timeout: float, what: str, every: float = 0.005) -> floa
 
 def mosquitto_version() -> str:
     try:
-        out = subprocess.run([MOSQUITTO, "-h"], capture_output=True, text=True, timeout=10)
+        out = subprocess.run([MOSQUITTO, "-h"], capture_output=True, text=True, timeout=10,
+                             check=False)
         return (out.stdout or out.stderr).splitlines()[0].strip()
     except (OSError, IndexError, subprocess.SubprocessError):
         return "unknown"
@@ -204,7 +206,7 @@ class Env:
         self.compound = Compound.create(Home.at(root / "hub"), "bench", int(time.time()))
         self.port = free_port()
         files = setup_broker(self.compound.home, self.port, bind=LOOPBACK, host=LOOPBACK)
-        self._log = open(root / "mosquitto.log", "ab")
+        self._log = open(root / "mosquitto.log", "ab")  # noqa: SIM115 (closed in close())
         self.broker = subprocess.Popen([MOSQUITTO, "-c", str(files.conf)], stdout=self._log,
                                        stderr=subprocess.STDOUT)
         self.hub: Child | None = None
@@ -271,7 +273,7 @@ class Env:
                 with contextlib.suppress(Exception):
                     self.compound.db.close()
 
-    def __enter__(self) -> Env:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -491,6 +493,8 @@ class Propagation:
     slowest: list[float]          # seconds, the last of the 10 gates, per change
     write: list[float]            # seconds, set_building (sign, commit, write the file)
     missed: int
+    delivered: list[float]        # seconds, set_building returned -> message at the gate
+    handled: list[float]          # seconds, message at the gate -> verified and written
 
 
 def _gate_child(home_root: str, gate_id: str, applied, ready, stop) -> None:
@@ -504,14 +508,24 @@ def _gate_child(home_root: str, gate_id: str, applied, ready, stop) -> None:
     link = HubLink(LinkConfig(gate_id, ep.host, ep.port, ep.username, ep.password),
                    home.kiosk_db, home.kiosk_bundle, hub_key(home), ClockJudge("auto"),
                    current_bundle_version=lambda: cache.version)
-    original = link._bundle   # wrapped in the bench only: the product code is unchanged
+    # Wrapped in the bench only (the product code is unchanged): when the bundle
+    # message reached the gate's paho thread, and when the link had written it.
+    original, on_message = link._bundle, link._client.on_message
+    arrived: dict[bytes, float] = {}
+
+    def received(client, userdata, msg):
+        if msg.topic == topics.HUB_BUNDLE:
+            arrived[bytes(msg.payload)] = time.monotonic()
+        on_message(client, userdata, msg)
 
     def hooked(payload):
         before = link.state.bundle_version
         original(payload)
         if link.state.bundle_version != before:
-            applied.put((gate_id, link.state.bundle_version, time.monotonic()))
+            applied.put((gate_id, link.state.bundle_version,
+                         arrived.pop(bytes(payload), float("nan")), time.monotonic()))
             ready.set()
+    link._client.on_message = received
     link._bundle = hooked
     link.start()
     try:
@@ -537,16 +551,17 @@ def propagation(root: Path, gates: int, changes: int, say) -> Propagation:
                     if left <= 0:
                         return False
                     try:
-                        gid, v, at = reports.get(timeout=min(left, 0.1))
+                        gid, v, came, at = reports.get(timeout=min(left, 0.1))
                     except queue.Empty:
                         continue
-                    seen.setdefault(v, {})[gid] = at
+                    seen.setdefault(v, {})[gid] = (came, at)
                 return True
 
             current = next(env.compound.db.query("select max(version) as v from bundles"))["v"]
             if not collect(current, 15):
                 raise TimeoutError("the first bundle did not reach every gate")
             per_gate, slowest, writes, missed = [], [], [], 0
+            delivered, handled = [], []
             status = [BuildingStatus.SEALED, BuildingStatus.NORMAL]
             for i in range(changes):
                 time.sleep(random.uniform(0.05, 0.15))   # no lock-step with a poll interval
@@ -558,14 +573,18 @@ def propagation(root: Path, gates: int, changes: int, say) -> Propagation:
                 if not collect(version, 5):
                     missed += 1
                     continue
-                times = [at - t0 for at in seen[version].values()]
+                times = [at - t0 for _, at in seen[version].values()]
                 per_gate.extend(times)
                 slowest.append(max(times))
+                delivered.extend(came - t0 for came, _ in seen[version].values())
+                handled.extend(at - came for came, at in seen[version].values())
         finally:
             for child in children:
                 child.close()
             reports.close()
-    result = Propagation(per_gate, slowest, writes, missed)
+    result = Propagation(per_gate, slowest, writes, missed, delivered, handled)
+    say(f"  delivered p50 {pct(delivered, 50) * 1000:.1f} ms, handled p50 "
+        f"{pct(handled, 50) * 1000:.1f} ms p99 {pct(handled, 99) * 1000:.1f} ms")
     say(f"  per gate p50 {pct(per_gate, 50) * 1000:.1f} ms, all gates p50 "
         f"{pct(slowest, 50) * 1000:.1f} ms p99 {pct(slowest, 99) * 1000:.1f} ms, "
         f"missed {missed}")
@@ -612,6 +631,12 @@ def table(rows: list[Throughput], drained: Rate, drain_n: int, prop: Propagation
                f"p50 {pct(prop.per_gate, 50) * 1000:.1f} ms, "
                f"p99 {pct(prop.per_gate, 99) * 1000:.1f} ms, "
                f"max {max(prop.per_gate, default=float('nan')) * 1000:.1f} ms |")
+    out.append(f"| of which: hub write -> message at the gate (hub poll, broker) | | | | | | "
+               f"p50 {pct(prop.delivered, 50) * 1000:.1f} ms, "
+               f"p99 {pct(prop.delivered, 99) * 1000:.1f} ms |")
+    out.append(f"| of which: message at the gate -> verified and written (10 gates on 2 cores) "
+               f"| | | | | | p50 {pct(prop.handled, 50) * 1000:.1f} ms, "
+               f"p99 {pct(prop.handled, 99) * 1000:.1f} ms |")
     out.append(f"| Bundle write at the hub (set_building: sign, commit, fsync) | | | | | | "
                f"p50 {pct(prop.write, 50) * 1000:.1f} ms, "
                f"p99 {pct(prop.write, 99) * 1000:.1f} ms |")
@@ -646,6 +671,39 @@ hub and the broker for the same 2 cores.
 {table}
 
 Throughput rows are the median of {repeats} run(s); messages carry up to 500 events.
+
+## What the numbers say
+
+- **Hub ingest vs the broker**: the 70% target is far out of reach, and not because
+  of the transport. Mosquitto only forwards ~100 KB messages (500 events each);
+  the hub parses every event (pydantic), re-encodes its payload (json) and inserts
+  it into SQLite, about 20-30 us of Python per event on one thread, while the gates'
+  links (here on the same 2 cores) read, build and send their batches. The hub
+  keeps about 1-2% of the broker's rate. Reaching 70% would need a different
+  ingest (hub/ingest.py: bulk inserts, no per-event re-encoding), not MQTT tuning.
+- **Drain**: a 100,000-event backlog drains well under the 15 s target.
+- **Bundle propagation**: the hub's part (noticing the new file, publishing, the
+  broker's fan-out) takes a few ms; most of the rest is 10 gates verifying and
+  writing (with fsync) the bundle at the same moment on 2 shared cores. With one
+  gate the whole way measured 6.5 ms p50, 11 ms p99; real gates each have their own
+  CPU and storage (a Raspberry Pi's SD card fsyncs slower than this disk).
+  The all-gate p99 is borderline here: three full runs gave 22.2, 17.2 ms and the
+  run above; the 20 ms target holds for the hub's part, not reliably for 10 gates
+  sharing 2 cores.
+
+## Changes made while measuring (kiosk/link.py, hub/sync.py)
+
+Before them (`--quick`, 10,000 events for 1 gate): hub ingest 15,000-16,500
+events/s, a 100,000-event drain 8.2-8.4 s, bundle propagation p50 50 ms and p99
+102 ms on all 10 gates.
+
+- `kiosk/link.py`: paho's callbacks now wake the link's worker (`_queue`): acks and
+  bundles used to wait up to 50 ms for the worker's next poll.
+- `hub/sync.py`: the writer takes whatever has queued (up to 500 messages) and
+  commits it, instead of waiting up to 100 ms for more after the first message;
+  a single gate, waiting for acks before it sends more, sat idle through that wait.
+- `hub/sync.py`: the bundle file is checked every 5 ms (`BUNDLE_POLL_S`), not every
+  50 ms: about 1% of a core when idle, measured.
 
 ## Method
 

@@ -83,8 +83,7 @@ def _one(db, m: Incoming, policy: Policy, gates: set[str], result: Ingested) -> 
         batch = parse(EventBatch, m.payload)
         if batch.gate != gate:
             raise WireError(f"batch names gate {batch.gate!r} on gate {gate!r}'s topic")
-        for event in batch.events:
-            _event(db, gate, event, m.received_at, policy, result)
+        _events(db, gate, batch.events, m.received_at, policy, result)
         result.acks.append((gate, Ack(ranges=ranges([e.seq for e in batch.events]))))
     elif leaf == "status":
         if m.payload not in (topics.ONLINE, topics.OFFLINE):
@@ -104,36 +103,45 @@ def _one(db, m: Incoming, policy: Policy, gates: set[str], result: Ingested) -> 
         raise WireError(f"unexpected topic {m.topic[:100]}")
 
 
-def _event(db, gate: str, e: Event, received_at: float, policy: Policy,
-           result: Ingested) -> None:
-    cur = db.execute(
-        "insert or ignore into gate_events (id, gate, seq, kind, at, received_at, payload) "
+def _events(db, gate: str, events: list[Event], received_at: float, policy: Policy,
+            result: Ingested) -> None:
+    """Insert a batch's new events at once; derive passages, alerts and conflicts."""
+    ids = [e.id for e in events]
+    known = {r[0] for r in db.execute(
+        f"select id from gate_events where id in ({','.join('?' * len(ids))})", ids)}
+    new: dict[str, Event] = {}
+    for e in events:
+        if e.id not in known and e.id not in new:
+            new[e.id] = e
+    result.duplicates += len(events) - len(new)
+    result.stored += len(new)
+    db.conn.executemany(
+        "insert into gate_events (id, gate, seq, kind, at, received_at, payload) "
         "values (?, ?, ?, ?, ?, ?, ?)",
-        [e.id, gate, e.seq, e.kind.value, e.at, received_at,
-         json.dumps(e.payload, ensure_ascii=False)])
-    if cur.rowcount == 0:
-        result.duplicates += 1
-        return
-    result.stored += 1
-    p = e.payload
-    if e.kind is EventKind.ATTEMPT:
-        db["passages"].insert({
-            "event_id": e.id, "gate": gate, "at": e.at, "direction": p.get("direction"),
-            "outcome": p.get("outcome"), "person_ref": p.get("person_ref"),
-            "pass_id": p.get("pass_id"), "household": p.get("household"),
-            "building": p.get("building"), "name": p.get("name"), "who": p.get("who"),
-            "reasons": json.dumps(p.get("reasons", [])),
-            "policy_version": p.get("policy_version")})
-        if p.get("alert"):
-            _alert(db, e.at, gate, (p.get("reasons") or ["alert"])[0], e.id,
-                   {"name": p.get("name"), "household": p.get("household")})
-        if p.get("outcome") == "admit" and p.get("person_ref"):
-            result.conflicts += _conflicts(db, e.id, policy)
-    elif e.kind in (EventKind.DOOR_FORCED, EventKind.DOOR_HELD):
-        _alert(db, e.at, gate, e.kind.value, e.id, {})
-    elif e.kind is EventKind.OVERRIDE and p.get("attempt_id"):
-        db.execute("update passages set outcome = 'admit' where event_id = ?",
-                   [p["attempt_id"]])
+        [(e.id, gate, e.seq, e.kind.value, e.at, received_at,
+          json.dumps(e.payload, ensure_ascii=False)) for e in new.values()])
+    attempts = [e for e in new.values() if e.kind is EventKind.ATTEMPT]
+    db.conn.executemany(
+        "insert into passages (event_id, gate, at, direction, outcome, person_ref, pass_id, "
+        "household, building, name, who, reasons, policy_version) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(e.id, gate, e.at, p.get("direction"), p.get("outcome"), p.get("person_ref"),
+          p.get("pass_id"), p.get("household"), p.get("building"), p.get("name"),
+          p.get("who"), json.dumps(p.get("reasons", [])), p.get("policy_version"))
+         for e in attempts for p in (e.payload,)])
+    for e in new.values():
+        p = e.payload
+        if e.kind is EventKind.ATTEMPT:
+            if p.get("alert"):
+                _alert(db, e.at, gate, (p.get("reasons") or ["alert"])[0], e.id,
+                       {"name": p.get("name"), "household": p.get("household")})
+            if p.get("outcome") == "admit" and p.get("person_ref"):
+                result.conflicts += _conflicts(db, e.id, policy)
+        elif e.kind in (EventKind.DOOR_FORCED, EventKind.DOOR_HELD):
+            _alert(db, e.at, gate, e.kind.value, e.id, {})
+        elif e.kind is EventKind.OVERRIDE and p.get("attempt_id"):
+            db.execute("update passages set outcome = ? where event_id = ?",
+                       [p.get("outcome", "admit"), p["attempt_id"]])
 
 
 def _conflicts(db, event_id: str, policy: Policy) -> int:
