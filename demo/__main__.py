@@ -95,6 +95,8 @@ def main() -> None:
           f"  broker   127.0.0.1:{scenario.port} (logs: {root}/*.log)\n"
           f"  hub      {hub_home.root}  (try: .venv/bin/hub gate list --home {hub_home.root})\n"
           f"  gates    north (entry) and south (exit), mock pins, file cameras\n"
+          + "".join(f"  screen   {g.id}: http://127.0.0.1:{g.web_port}/\n"
+                    for g in scenario.gates) +
           f"  at {scenario.seal_after:.0f} s the office seals building 7\n"
           "Ctrl-C stops everything.\n", flush=True)
     try:
@@ -104,7 +106,8 @@ def main() -> None:
         for gate in scenario.gates:
             services.start(gate.id, [BIN / "kiosk", "run", "--home", gate.home.root,
                                      "--camera", gate.camera, "--direction", gate.direction,
-                                     "--gate-id", gate.id, "--pin-factory", "mock"])
+                                     "--gate-id", gate.id, "--pin-factory", "mock",
+                                     "--web-port", gate.web_port])
         started, seen, sealed = time.monotonic(), set(), False
         while not stop["now"]:
             feed(hub_home.hub_db, seen, scenario.zone)

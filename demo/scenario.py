@@ -30,6 +30,7 @@ class GateSpec:
     home: Home
     camera: str
     direction: str
+    web_port: int
 
 
 @dataclass
@@ -120,5 +121,6 @@ def build(root: Path) -> Scenario:
         home = Home.at(root / gate_id)
         add_gate(c, gate_id, {"gate-north": "北门", "gate-south": "南门"}[gate_id], home)
         folder = write_frames(root / "cameras" / gate_id, reel.frames)
-        scenario.gates.append(GateSpec(gate_id, home, f"file:{folder}?fps={FPS}", direction))
+        scenario.gates.append(GateSpec(gate_id, home, f"file:{folder}?fps={FPS}", direction,
+                                       _free_port()))
     return scenario

@@ -44,3 +44,16 @@ def showing(*texts: str, frames_each: int = 3, gap: int = 2, tail: int = 4) -> l
     for text in texts:
         out += [phone_frame(text)] * frames_each + [blank] * gap
     return out + [blank] * tail
+
+
+def label_frame(waybill: str, module_px: int = 3) -> np.ndarray:
+    """A 640x480 BGR frame: a parcel label with the waybill's Code128, on cardboard."""
+    from demo import code128
+    frame = np.full((SIZE[1], SIZE[0], 3), (90, 140, 180), np.uint8)  # cardboard
+    cv2.rectangle(frame, (60, 120), (580, 360), (250, 250, 250), -1)  # the label
+    bars = code128.render(waybill, module_px=module_px, height_px=110)
+    h, w = bars.shape[:2]
+    x0, y0 = (SIZE[0] - w) // 2, 160
+    region = frame[y0:y0 + h, x0:x0 + w]
+    region[:] = bars[..., None] if bars.ndim == 2 else bars
+    return frame

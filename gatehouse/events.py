@@ -25,6 +25,11 @@ class EventKind(str, Enum):
     DOOR_HELD = "door_held"          # the door stayed open too long after an admit
     STARTED = "started"              # the gate loop started (relay state recorded)
     STOPPED = "stopped"              # the gate loop stopped cleanly
+    VOLUNTEER = "volunteer"          # sign-in, sign-out, lockout at the kiosk screen
+    DIRECTION = "direction"          # a volunteer switched the lane between in and out
+    COURIER_SESSION = "courier_session"  # a courier's drop-off began or ended
+    PARCEL = "parcel"                # a parcel dropped off (waybill, room, fresh/frozen)
+    PARCEL_VOID = "parcel_void"      # a parcel entry undone by the volunteer
 
 
 class _Wire(BaseModel):

@@ -23,6 +23,7 @@ from gatehouse.timeutil import DEFAULT_ZONE
 from hub import store
 from hub.authority import TestAuthority
 from hub.cli_network import broker_group, gate_group, serve
+from hub.cli_users import user_group, web_cmd
 from hub.compound import Compound, HubError
 
 
@@ -391,6 +392,8 @@ def bundle_cmd(home) -> None:
 main.add_command(broker_group)
 main.add_command(gate_group)
 main.add_command(serve)
+main.add_command(user_group)
+main.add_command(web_cmd)
 
 if __name__ == "__main__":
     main()

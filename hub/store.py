@@ -70,6 +70,38 @@ def m003_volunteers(db: sqlite_utils.Database) -> None:
                              "added_at": int, "disabled_at": int}, pk="id")
 
 
+@migrations()
+def m010_web(db: sqlite_utils.Database) -> None:
+    # The office's admin page: its users, audit log, residents, printable passes,
+    # visitors and presence resets (docs/admin.md).
+    db["users"].create({"username": str, "pw_hash": str, "role": str, "created_at": int,
+                        "disabled_at": int, "session_gen": int}, pk="username")
+    db["login_attempts"].create({"id": int, "at": float, "username": str, "ip": str,
+                                 "ok": int}, pk="id")
+    db["login_attempts"].create_index(["at"])
+    # Append-only: who changed what, when, with the state before and after.
+    db["audit"].create({"id": int, "at": float, "actor": str, "role": str, "action": str,
+                        "target": str, "before": str, "after": str, "ip": str}, pk="id")
+    db["audit"].create_index(["at"])
+    db["residents"].create({"id": int, "building": str, "unit": str, "room": str,
+                            "household": str, "name": str, "phone": str, "person_ref": str,
+                            "id_masked": str, "added_at": int, "updated_at": int}, pk="id")
+    db["residents"].create_index(["household"])
+    db["residents"].create_index(["person_ref"], unique=True)
+    # The signed text of each pass issued from the page, so the office can reprint it.
+    db["pass_texts"].create({"pass_id": str, "resident_id": int, "text": str}, pk="pass_id")
+    db["visitors"].create({"id": int, "name": str, "phone": str, "host_household": str,
+                           "building": str, "from_at": int, "until_at": int, "purpose": str,
+                           "created_at": int, "created_by": str, "cancelled_at": int},
+                          pk="id")
+    db["presence_resets"].create({"id": int, "at": float, "person_ref": str,
+                                  "household": str, "last_event_id": str, "reason": str,
+                                  "actor": str}, pk="id")
+    db["presence_resets"].create_index(["person_ref", "at"])
+    db["passages"].create_index(["gate", "at"])
+    db["passages"].create_index(["at"])
+
+
 def open_db(path: Path) -> sqlite_utils.Database:
     """Open (creating if needed) the hub database, in WAL mode, migrated to the latest schema."""
     path.parent.mkdir(parents=True, exist_ok=True)

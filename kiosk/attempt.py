@@ -99,6 +99,11 @@ class AttemptTracker:
             self._open = None
         return closed
 
+    def touch(self, now: float) -> None:
+        """Codes are still in view: the person is still showing them, keep waiting."""
+        if self._open:
+            self._open.last = now
+
     def tick(self, now: float) -> list[Closed]:
         """Close the open attempt when no code came for `window` seconds."""
         if self._open and now - self._open.last >= self.window:

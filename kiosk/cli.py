@@ -70,13 +70,16 @@ def decide_cmd(home, at, direction, clock, code_texts) -> None:
 @click.option("--pin-factory", default=None, help="lgpio, rpigpio, native or mock.")
 @click.option("--decoder", type=click.Choice(["pipeline", "zxing", "pyzbar"]), default=None)
 @click.option("--clock", type=click.Choice(["auto", "trusted", "untrusted"]), default=None)
-def run_cmd(home, camera, direction, gate_id, pin_factory, decoder, clock) -> None:
+@click.option("--web-port", type=click.IntRange(0, 65535), default=None,
+              help="Port of the volunteer screen (default 8000; 0: any free port).")
+def run_cmd(home, camera, direction, gate_id, pin_factory, decoder, clock, web_port) -> None:
     """Run the gate loop until stopped (SIGTERM leaves the door locked)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     h = resolve_home(home)
     try:
         config = load_config(h, camera=camera, direction=direction, gate_id=gate_id,
-                             pin_factory=pin_factory, decoder=decoder, clock=clock)
+                             pin_factory=pin_factory, decoder=decoder, clock=clock,
+                             web_port=web_port)
         runner.run(h, config)
     except (KioskSetupError, ValidationError, ValueError, OSError) as exc:
         fail(str(exc))
@@ -116,6 +119,18 @@ def scan_cmd(home, at, with_decision, direction, decoder, images) -> None:
         state = bundle.gate_state(now, at is not None or clock_state("auto") is ClockState.TRUSTED)
         doc = decide(checked, Direction(direction), state, now).to_json()
         print_json({"decision": doc, "bundle_version": bundle.version})
+
+
+@main.command("voice")
+@home_option
+def voice_cmd(home) -> None:
+    """Generate the spoken prompts (espeak-ng) for the volunteer screen."""
+    from kiosk.voice import generate
+    try:
+        written = generate(resolve_home(home).kiosk / "voice")
+    except (FileNotFoundError, OSError) as exc:
+        fail(str(exc))
+    click.echo(f"{len(written)} prompts written to {written[0].parent}")
 
 
 def _summary(code) -> dict:

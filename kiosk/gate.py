@@ -12,6 +12,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from gatehouse import codes
@@ -19,11 +20,14 @@ from gatehouse.bundle import Bundle
 from gatehouse.codes.format import CodeError
 from gatehouse.events import EventKind
 from gatehouse.policy import Decision, Direction, Outcome, decide, subject_of
+from kiosk import courier_mode
 from kiosk.attempt import AttemptTracker, Closed, Code
 from kiosk.config import KioskConfig
+from kiosk.courier import CourierSession
 from kiosk.gpio import DoorAlarm, GateHardware, Pattern
 from kiosk.scanner import Decoder, LatestFrame, SeenFilter
 from kiosk.store import Store
+from kiosk.volunteers import Desk
 
 log = logging.getLogger(__name__)
 BUNDLE_CHECK_S = 0.2  # a stat() per check; a new bundle applies within a second
@@ -31,6 +35,18 @@ SOUND = {Outcome.ADMIT: Pattern.ADMIT, Outcome.REFER: Pattern.REFER,
          Outcome.REFUSE: Pattern.REFUSE}
 ALARM_EVENT = {DoorAlarm.FORCED_OPEN: EventKind.DOOR_FORCED,
                DoorAlarm.HELD_OPEN: EventKind.DOOR_HELD}
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A decision on the screen, until `until`; a referral shows how it was settled."""
+
+    decision: Decision
+    attempt_id: str
+    at: float
+    until: float
+    decided: Outcome | None = None
+    decided_by: str | None = None
 
 
 @dataclass
@@ -55,6 +71,8 @@ def code_summary(code: Code) -> dict:
 
 
 class Gate:
+    SOUND_PARCEL = Pattern.ADMIT  # one short beep per parcel recorded
+
     def __init__(self, *, config: KioskConfig, store: Store, hardware: GateHardware,
                  decoder: Decoder, load_bundle: Callable[[], Bundle],
                  clock_trusted: Callable[[], bool], now: Callable[[], float] = time.time,
@@ -75,6 +93,14 @@ class Gate:
         self.seen = SeenFilter(config.cooldown_s)
         self.tracker = AttemptTracker(self._judge, config.attempt_window_s)
         self.referral: Referral | None = None
+        self.result: Shown | None = None          # what the screen shows, until it expires
+        self.prompt: Decision | None = None       # the open attempt so far: what to ask next
+        self.courier: CourierSession | None = None
+        self.desk = Desk()
+        self.desk.update(self.bundle.volunteers)
+        self.last_frame = None                    # for the screen's camera preview
+        self.last_symbols: list = []              # and the outline of what was read
+        self.screen_version = 0
         self._alarm_until: float | None = None
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self.frames = 0
@@ -102,9 +128,14 @@ class Gate:
         now = self.now() if now is None else now
         code = codes.verify(text, self.bundle.trust_list(), now,
                             self.bundle.policy.code_skew_seconds)
+        if courier_mode.handles(self, text, code, now):
+            self.changed()
+            return []
         closed = self.tracker.show(code, now)
         for attempt in closed:
             self._act(attempt, now)
+        self.prompt = self.tracker.provisional(now) if self.tracker.pending else None
+        self.changed()
         return closed
 
     def handle_frame(self, image) -> list[Closed]:
@@ -112,7 +143,11 @@ class Gate:
         self.frames += 1
         now = self.now()
         closed: list[Closed] = []
-        for symbol in self.seen.admit(self.decoder.decode(image), now):
+        symbols = self.decoder.decode(image)
+        self.last_frame, self.last_symbols = image, symbols
+        if symbols:
+            self.tracker.touch(now)  # the window runs from when codes left the view
+        for symbol in self.seen.admit(symbols, now):
             closed += self.scan(symbol.text, now)
         return closed
 
@@ -127,23 +162,55 @@ class Gate:
             self.hardware.door.unlock()
         if d.outcome is Outcome.REFER:
             self.referral = Referral(logged.id, d, now)
+        self.result = Shown(d, logged.id, now, now + (
+            self.config.referral_timeout_s if d.outcome is Outcome.REFER
+            else self.config.result_seconds))
         self.hardware.sounder.play(SOUND[d.outcome])
         if self.on_decision:
             self.on_decision(d)
 
     def admit_referral(self, volunteer: str = "override-button") -> bool:
         """A volunteer admits the referred attempt: logged first, then the door opens."""
+        return self.decide_referral(volunteer, Outcome.ADMIT, "override_button")
+
+    def decide_referral(self, volunteer: str, outcome: Outcome, reason: str) -> bool:
+        """A volunteer decides the referred attempt; logged with who and why, then acted on."""
         now = self.now()
         r = self.referral
         if r is None or now - r.since > self.config.referral_timeout_s:
             self.referral = None
             return False
-        self.store.log_event(EventKind.OVERRIDE, now, {"by": volunteer, "outcome": "admit"},
+        self.store.log_event(EventKind.OVERRIDE, now, {"by": volunteer,
+                                                       "outcome": outcome.value,
+                                                       "reason": reason},
                              attempt_id=r.attempt_id)
         self.referral = None
-        self.hardware.door.unlock()
-        self.hardware.sounder.play(Pattern.ADMIT)
+        if outcome is Outcome.ADMIT:
+            self.hardware.door.unlock()
+        self.result = Shown(r.decision, r.attempt_id, now, now + 3.0, decided=outcome,
+                            decided_by=volunteer)
+        self.hardware.sounder.play(SOUND[outcome])
+        self.changed()
         return True
+
+    def set_direction(self, direction: Direction, volunteer: str) -> None:
+        """Switch a one-lane gate between entry and exit (logged with the volunteer)."""
+        if direction is not self.direction:
+            self.store.log_event(EventKind.DIRECTION, self.now(), {
+                "from": self.direction.value, "to": direction.value, "by": volunteer})
+            self.direction = direction
+            self.tracker = AttemptTracker(self._judge, self.config.attempt_window_s)
+            self.changed()
+
+    def call(self, fn: Callable[[], object], timeout: float = 5.0) -> object:
+        """Run fn on the gate loop's thread (the only one that touches SQLite and pins)."""
+        done: Future = Future()
+        self._inbox.put(("call", (fn, done)))
+        return done.result(timeout)
+
+    def changed(self) -> None:
+        """Something the screen shows changed."""
+        self.screen_version += 1
 
     # Hardware events, handled on the loop's thread ---------------------------
 
@@ -153,7 +220,13 @@ class Gate:
                 what, arg = self._inbox.get_nowait()
             except queue.Empty:
                 return
-            if what == "override":
+            if what == "call":
+                fn, done = arg
+                try:
+                    done.set_result(fn())
+                except Exception as exc:  # handed back to the caller, who reports it
+                    done.set_exception(exc)
+            elif what == "override":
                 self.admit_referral()
             elif what == "exit":
                 self.store.log_event(EventKind.EXIT_REQUEST, now)
@@ -174,6 +247,15 @@ class Gate:
             self._act(attempt, now)
         if self.referral and now - self.referral.since > self.config.referral_timeout_s:
             self.referral = None
+        if self.result and now >= self.result.until:
+            self.result = None  # personal data leaves the screen with the countdown
+            self.changed()
+        if self.prompt and not self.tracker.pending:
+            self.prompt = None
+            self.changed()
+        courier_mode.expire(self, now)
+        if self.desk.expire(now):
+            self.changed()
         if self._alarm_until is not None and now >= self._alarm_until:
             self.hardware.sounder.stop()
             self._alarm_until = None
@@ -191,6 +273,8 @@ class Gate:
         if bundle.version > self.bundle.version:
             log.info("bundle %s -> %s", self.bundle.version, bundle.version)
             self.bundle = bundle
+            self.desk.update(bundle.volunteers)
+            self.changed()
 
     # Running ---------------------------------------------------------------
 

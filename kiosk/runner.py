@@ -10,6 +10,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 
 from gatehouse.endpoint import Endpoint
 from gatehouse.home import Home
@@ -74,7 +75,28 @@ def first_bundle(cache: BundleCache, link: HubLink | None, stop: threading.Event
     return False
 
 
-def run(home: Home, config: KioskConfig, stop: threading.Event | None = None) -> None:
+class ScreenServer:
+    """The volunteer's screen (kiosk/web) served by waitress on its own thread."""
+
+    def __init__(self, gate: Gate, link: HubLink | None, home: Home, config: KioskConfig):
+        from waitress import create_server
+
+        from kiosk.web import create_app
+        app = create_app(gate, (lambda: link.state) if link else (lambda: None),
+                         voice_dir=home.kiosk / "voice")
+        self.server = create_server(app, host=config.web_bind, port=config.web_port,
+                                    threads=8, channel_timeout=30)
+        self.url = f"http://{config.web_bind}:{self.server.effective_port}/"
+        self.thread = threading.Thread(target=self.server.run, name="screen", daemon=True)
+        self.thread.start()
+        log.info("volunteer screen at %s", self.url)
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def run(home: Home, config: KioskConfig, stop: threading.Event | None = None,
+        started: Callable[[Gate, ScreenServer | None], None] | None = None) -> None:
     """Run the gate loop until SIGTERM / SIGINT (or `stop`); the door stays locked after."""
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
@@ -96,12 +118,18 @@ def run(home: Home, config: KioskConfig, stop: threading.Event | None = None) ->
             confirmed_at=lambda: time.time() if cache.live else (
                 link.state.confirmed_at if link else None))
         frames = status.frames = LatestFrame(open_source(config.camera))
+        screen = ScreenServer(gate, link, home, config) \
+            if config.web_port is not None else None
+        if started:
+            started(gate, screen)
         log.info("gate %s running, direction %s, bundle %s, camera %s", config.gate_id,
                  config.direction, gate.bundle.version, config.camera)
         try:
             gate.run(frames, stop)
         finally:
             frames.close()
+            if screen:
+                screen.close()
     finally:
         if gate is not None:
             gate.close()          # locks the door, logs the stop

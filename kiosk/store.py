@@ -150,6 +150,19 @@ class Store:
     def last_seq(self) -> int:
         return self.db.execute("select coalesce(max(seq), 0) from outbox").fetchone()[0]
 
+    def counts_since(self, since: float) -> dict[str, int]:
+        """Today's figures for the volunteer: entries, exits, referred, refused."""
+        rows = self.db.execute(
+            "select direction, outcome, count(*) from attempts where at >= ? "
+            "group by direction, outcome", [since]).fetchall()
+        out = {"in": 0, "out": 0, "refer": 0, "refuse": 0}
+        for direction, outcome, n in rows:
+            if outcome == "admit":
+                out[direction] = out.get(direction, 0) + n
+            else:
+                out[outcome] = out.get(outcome, 0) + n
+        return out
+
     def attempts(self, limit: int = 100) -> list[dict]:
         return list(self.db.query("select * from attempts order by seq desc limit ?", [limit]))
 

@@ -11,7 +11,8 @@ from gatehouse.home import Home
 from hub.authority import TestAuthority
 from hub.compound import Compound
 
-pytest_plugins = ["tests.gpio_fixtures", "tests.mqtt_fixtures", "tests.browser_fixtures"]
+pytest_plugins = ["tests.gpio_fixtures", "tests.mqtt_fixtures", "tests.browser_fixtures",
+                  "tests.kiosk_fixtures"]
 
 ZONE = ZoneInfo("Asia/Shanghai")
 # A Monday morning at the gate; codes are issued relative to it.

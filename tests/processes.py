@@ -98,6 +98,7 @@ def hub_process(home: Home, log: Path) -> Process:
 
 
 def kiosk_process(home: Home, camera: str, log: Path, **env) -> Process:
+    env = {"web_port": 0, **env}  # any free port for the screen: tests run side by side
     return Process([BIN / "kiosk", "run", "--home", home.root, "--camera", camera,
                     "--pin-factory", "mock", "--clock", "trusted"], log,
                    {f"GATEHOUSE_KIOSK_{k.upper()}": str(v) for k, v in env.items()})

@@ -47,7 +47,7 @@ def burst_camera(compound, authority, tmp_path):
 
 
 def start_kiosk(home, camera: Path) -> subprocess.Popen:
-    env = {**os.environ, "GATEHOUSE_KIOSK_COOLDOWN_S": "0.3",
+    env = {**os.environ, "GATEHOUSE_KIOSK_COOLDOWN_S": "0.3", "GATEHOUSE_KIOSK_WEB_PORT": "0",
            "GATEHOUSE_KIOSK_ATTEMPT_WINDOW_S": "1", "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
         [KIOSK, "run", "--home", str(home.root), "--camera", f"file:{camera}?fps=30&loop=1",

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import segno
 
-from bench.decode import code128  # noqa: E402
+from demo import code128
 from kiosk.scanner.decoders import PyzbarDecoder, ZxingDecoder, make_decoder, text_of  # noqa: E402
 
 TICKET = "GH1:6BFOXN*TS0BI$ZD.P9UOL97O4-2HH77HRM3DSPTLRR+%3"

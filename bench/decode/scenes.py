@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import segno
 
-from bench.decode import code128
+from demo import code128
 
 Kind = Literal["qr", "code128", "empty"]
 DIFFICULTIES = ("easy", "medium", "hard")

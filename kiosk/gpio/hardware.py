@@ -52,6 +52,11 @@ class GateHardware:
             self.door.close()
             raise
 
+    @property
+    def pin_factory(self) -> Factory | None:
+        """The pin factory (tests read a MockFactory's pin history through it)."""
+        return self._pin_factory
+
     def close(self) -> None:
         """Lock the door, silence the buzzer and release the pins; safe to call twice.
 

@@ -1,0 +1,92 @@
+"""The committee office's admin page: a Flask app built by `create_app(config)`.
+
+Served by waitress (`hub web`); every page behind login, every change CSRF-checked
+and written to the audit log. One blueprint per concern; docs/admin.md.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from flask import Flask
+
+from gatehouse.home import Home, write_private
+from hub import store
+
+ENV_PREFIX = "GATEHOUSE_WEB_"
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """Every setting of the admin page and its default."""
+
+    home: Home
+    cookie_secure: bool = True           # off only behind plain HTTP on a trusted LAN
+    session_hours: int = 12
+    retention_days: int = 28
+    purge_at: str = "03:30"              # the nightly purge, compound time
+    reset_at: str = "03:00"              # the nightly presence reset
+    reset_after_hours: float = 12.0
+    curfew: str = "22:00"                # "out past" list
+    offline_after_s: float = 60.0        # no heartbeat for this long: offline
+    sse_seconds: float = 300.0           # one event stream lasts this long, then reconnects
+    sse_poll_s: float = 1.0
+    clock: Callable[[], float] = field(default=time.time)
+    secret_key: bytes | None = None
+
+    @classmethod
+    def from_env(cls, home: Home, **overrides) -> WebConfig:
+        """Defaults, then GATEHOUSE_WEB_* environment variables, then `overrides`."""
+        doc: dict = {}
+        for name, f in cls.__dataclass_fields__.items():
+            value = os.environ.get(ENV_PREFIX + name.upper())
+            if value is None or name in ("home", "clock", "secret_key"):
+                continue
+            kind = type(f.default)
+            doc[name] = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
+        doc.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(home=home, **doc)
+
+
+def secret_key(home: Home) -> bytes:
+    """The session-signing key, made once and kept in the home (0600)."""
+    path = home.hub / "web.secret"
+    if not path.exists():
+        write_private(path, secrets.token_bytes(32))
+    return path.read_bytes()
+
+
+def create_app(config: WebConfig) -> Flask:
+    from hub.web import (
+        admin,
+        auth,
+        buildings,
+        overview,
+        passes,
+        policy,
+        residents,
+        tracing,
+        visitors,
+    )
+
+    store.open_db(config.home.hub_db).close()   # migrate once, before any request
+    app = Flask(__name__)
+    app.config.update(
+        GATEHOUSE=config,
+        SECRET_KEY=config.secret_key or secret_key(config.home),
+        SESSION_COOKIE_NAME="gatehouse_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=config.cookie_secure,
+        PERMANENT_SESSION_LIFETIME=config.session_hours * 3600,
+        MAX_CONTENT_LENGTH=8 * 1024 * 1024,
+        TEMPLATES_AUTO_RELOAD=False,
+    )
+    auth.install(app)
+    for bp in (auth.bp, overview.bp, buildings.bp, residents.bp, passes.bp, tracing.bp, policy.bp,
+               visitors.bp, admin.bp):
+        app.register_blueprint(bp)
+    return app

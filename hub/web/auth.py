@@ -1,0 +1,142 @@
+"""Login, logout and the guards every request passes: session, CSRF, headers."""
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from hub import users
+from hub.users import ROLE_LABELS, Perm, Role
+from hub.web import core
+
+bp = Blueprint("auth", __name__)
+OPEN_ENDPOINTS = {"auth.login", "static"}
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def csrf_token() -> str:
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return session["csrf"]
+
+
+def _check_csrf() -> None:
+    sent = request.form.get("csrf") or request.headers.get("X-CSRF-Token") or ""
+    if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
+        abort(400, "CSRF 校验失败，请刷新页面后重试 / missing or wrong CSRF token")
+
+
+def _guard():
+    if request.method not in SAFE_METHODS:
+        _check_csrf()
+    if request.endpoint in OPEN_ENDPOINTS:
+        return None
+    name = session.get("user")
+    u = users.get_user(core.db(), name) if name else None
+    if u is None or u.disabled or u.session_gen != session.get("gen"):
+        if name:                          # a session that is no longer valid ends here
+            session.clear()
+        if request.path.startswith("/api/") or request.accept_mimetypes.best == "text/event-stream":
+            abort(401)
+        return redirect(url_for("auth.login", next=request.full_path))
+    session["role"] = u.role.value   # a changed role takes effect at once (gen moved on)
+    return None
+
+
+def _headers(resp):
+    resp.headers.setdefault("Content-Security-Policy",
+                            "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                            "script-src 'self'; frame-ancestors 'none'; form-action 'self'")
+    resp.headers["X-Frame-Options"] = "DENY"
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Referrer-Policy"] = "same-origin"
+    if resp.mimetype in ("text/html", "text/csv", "application/json"):
+        resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def _context() -> dict:
+    return {"csrf_token": csrf_token, "me": core.user(), "my_role": core.role(),
+            "can": lambda p: core.allowed(Perm(p)), "local": core.local,
+            "role_labels": ROLE_LABELS, "Role": Role}
+
+
+def _error(exc):
+    code = getattr(exc, "code", 500)
+    return render_template("error.html", code=code, message=getattr(exc, "description", "")), code
+
+
+def install(app) -> None:
+    app.before_request(_guard)
+    app.after_request(_headers)
+    app.teardown_appcontext(core.close)
+    app.context_processor(_context)
+    for code in (400, 401, 403, 404, 405, 413, 429):
+        app.register_error_handler(code, _error)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if request.method == "GET":
+        return render_template("login.html")
+    name = request.form.get("username", "").strip()
+    ip = request.remote_addr or ""
+    wait = users.throttled(core.db(), name, ip, core.now())
+    if wait:
+        flash(f"尝试次数过多，请{(wait + 59) // 60}分钟后再试 / Too many attempts: "
+              f"try again in {(wait + 59) // 60} min", "error")
+        return render_template("login.html"), 429
+    u = users.authenticate(core.db(), name, request.form.get("password", ""), ip, core.now())
+    if u is None:
+        flash("用户名或密码不正确 / Wrong username or password", "error")
+        return render_template("login.html"), 401
+    session.clear()                       # a fresh session: no fixation
+    session.permanent = True
+    session.update(user=u.username, role=u.role.value, gen=u.session_gen,
+                   csrf=secrets.token_urlsafe(32))
+    g.pop("zone", None)
+    core.record("login", u.username)
+    target = request.args.get("next", "")
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("overview.index")
+    return redirect(target)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    core.record("logout", core.user())
+    session.clear()
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def password():
+    if request.method == "POST":
+        old, new = request.form.get("old", ""), request.form.get("new", "")
+        db = core.db()
+        if users.authenticate(db, core.user(), old, request.remote_addr or "", core.now()) is None:
+            flash("原密码不正确 / The current password is wrong", "error")
+        elif new != request.form.get("again", ""):
+            flash("两次输入的新密码不一致 / The new passwords differ", "error")
+        else:
+            try:
+                users.set_password(db, core.user(), new)
+            except users.UserError as exc:
+                flash(str(exc), "error")
+            else:
+                core.record("user.password", core.user())
+                session.clear()
+                flash("密码已修改，请重新登录 / Password changed: sign in again", "ok")
+                return redirect(url_for("auth.login"))
+    return render_template("password.html")

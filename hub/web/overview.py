@@ -1,0 +1,166 @@
+"""The live overview: gates, today's counts and chart, people inside, alerts (SSE)."""
+from __future__ import annotations
+
+import json
+import time
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+
+from hub import presence, store
+from hub.compound import Compound
+from hub.users import Perm
+from hub.web import chart, core
+
+bp = Blueprint("overview", __name__)
+
+ALERT_LABELS = {
+    "HEALTH_RED": "红码 Red health code", "SIGNATURE_BAD": "伪造或篡改的码 Forged code",
+    "ISSUER_UNTRUSTED": "不受信任的发码方 Untrusted issuer",
+    "PASS_REVOKED": "已注销的出入证 Revoked pass", "NOT_SAME_PERSON": "冒用他人的码 Someone else's code",
+    "OUT_TOO_LONG": "外出超时 Out too long", "door_forced": "门被强行打开 Door forced",
+    "door_held": "门长时间未关 Door held open", "gate_offline": "门岗离线 Gate offline",
+    "clock_untrusted": "门岗时间未校准 Clock untrusted",
+    "conflict:passback_across_gates": "跨门重复进出 Passback across gates",
+    "conflict:quota_exceeded": "超出出门次数 Exit quota exceeded",
+}
+
+
+def gate_rows(db, now: float, offline_after: float) -> list[dict]:
+    out = []
+    for r in db.query("select * from gates where retired_at is null order by id"):
+        beat = json.loads(r["heartbeat"]) if r["heartbeat"] else {}
+        fresh = r["heartbeat_at"] is not None and now - r["heartbeat_at"] <= offline_after
+        online = bool(r["online"]) and (fresh or r["heartbeat_at"] is None)
+        out.append({"id": r["id"], "name": r["name"], "online": online,
+                    "heartbeat_at": r["heartbeat_at"], "heartbeat": core.local(
+                        r["heartbeat_at"], "%H:%M:%S") if r["heartbeat_at"] else "—",
+                    "outbox": beat.get("outbox"), "policy_version": beat.get("policy_version"),
+                    "bundle_version": beat.get("bundle_version"),
+                    "clock_trusted": beat.get("clock_trusted"), "fps": beat.get("fps")})
+    return out
+
+
+def open_alerts(db, limit: int = 50) -> list[dict]:
+    rows = list(db.query("select * from alerts where acked_at is null order by at desc limit ?",
+                         [limit]))
+    for r in rows:
+        r["label"] = ALERT_LABELS.get(r["kind"], r["kind"])
+        r["when"] = core.local(r["at"], "%m-%d %H:%M:%S")
+    return rows
+
+
+def snapshot(db) -> dict:
+    now, cfg = core.now(), core.config()
+    start = core.day_start(now)
+    gates = gate_rows(db, now, cfg.offline_after_s)
+    alerts = open_alerts(db)
+    alerts += [{"id": None, "gate": g["id"], "kind": "clock_untrusted",
+                "label": ALERT_LABELS["clock_untrusted"], "when": g["heartbeat"],
+                "detail": "{}"} for g in gates if g["clock_trusted"] is False]
+    counts = presence.today_counts(db, start, start + 86400)
+    return {"gates": gates, "today": counts["per_gate"],
+            "totals": {k: sum(g[k] for g in counts["per_gate"].values())
+                       for k in ("entries", "exits", "refusals", "referrals")},
+            "inside": len(presence.inside_now(db, now)),
+            "out": len(presence.out_now(db, now)), "alerts": alerts,
+            "policy_version": store.current_policy(db).version,
+            "now": core.local(now, "%H:%M:%S")}
+
+
+@bp.route("/")
+@core.require(Perm.VIEW)
+def index():
+    return render_template("overview.html", s=snapshot(core.db()))
+
+
+@bp.route("/api/overview")
+@core.require(Perm.VIEW)
+def api():
+    return jsonify(snapshot(core.db()))
+
+
+@bp.route("/events")
+@core.require(Perm.VIEW)
+def events():
+    """Server-sent events: the overview whenever it changes; reconnects after a while."""
+    cfg = core.config()
+    app_ctx_home = cfg.home
+
+    @stream_with_context
+    def stream():
+        c = Compound.open(app_ctx_home)
+        try:
+            last, end = None, time.monotonic() + cfg.sse_seconds
+            yield "retry: 2000\n\n"
+            while time.monotonic() < end:
+                snap = snapshot(c.db)
+                body = json.dumps({k: v for k, v in snap.items() if k != "now"},
+                                  ensure_ascii=False, sort_keys=True)
+                if body != last:
+                    last = body
+                    yield f"data: {json.dumps(snap, ensure_ascii=False)}\n\n"
+                else:
+                    yield ": keep-alive\n\n"
+                time.sleep(cfg.sse_poll_s)
+        finally:
+            c.db.close()
+
+    return Response(stream(), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+@bp.route("/overview/chart.svg")
+@core.require(Perm.VIEW)
+def chart_svg():
+    now = core.now()
+    start = core.day_start(now)
+    gate = request.args.get("gate") or None
+    db = core.db()
+    if gate:
+        counts = presence.today_counts_gate(db, start, start + 86400, gate)
+    else:
+        counts = presence.today_counts(db, start, start + 86400)["per_hour"]
+    return Response(chart.hourly(counts), mimetype="image/svg+xml",
+                    headers={"Cache-Control": "no-store"})
+
+
+@bp.route("/alerts")
+@core.require(Perm.VIEW)
+def alerts():
+    db = core.db()
+    acked = list(db.query("select * from alerts where acked_at is not null "
+                          "order by acked_at desc limit 100"))
+    for r in acked:
+        r["label"] = ALERT_LABELS.get(r["kind"], r["kind"])
+    return render_template("alerts.html", open=open_alerts(db, 500), acked=acked)
+
+
+@bp.route("/alerts/<int:alert_id>/ack", methods=["POST"])
+@core.require(Perm.ACK)
+def ack(alert_id: int):
+    db = core.db()
+    row = next(db.query("select * from alerts where id = ?", [alert_id]), None)
+    if row is None:
+        abort(404)
+    note = request.form.get("note", "").strip()[:500]
+    if not note:
+        flash("请填写处理说明 / Write a note on what was done", "error")
+        return redirect(request.referrer or url_for("overview.alerts"))
+    if row["acked_at"] is None:
+        db["alerts"].update(alert_id, {"acked_at": core.now(), "acked_by": core.user(),
+                                       "note": note})
+        core.record("alert.ack", alert_id, {"acked": False, "kind": row["kind"]},
+                    {"acked": True, "note": note})
+        flash(f"已确认告警 #{alert_id} / Alert acknowledged", "ok")
+    return redirect(request.referrer or url_for("overview.alerts"))

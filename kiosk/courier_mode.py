@@ -1,0 +1,68 @@
+"""The gate in courier mode: a courier badge opens a drop-off, waybills add parcels.
+
+Runs on the gate loop's thread, like everything that touches the log.
+"""
+from __future__ import annotations
+
+from gatehouse.codes.format import CodeError, CodeProblem, VerifiedCode
+from gatehouse.codes.kinds import CodeKind
+from gatehouse.events import EventKind
+from gatehouse.parcels import valid_waybill
+from kiosk.courier import CourierSession
+
+
+def handles(gate, text: str, code, now: float) -> bool:
+    """Take a scan that belongs to a drop-off; False lets the gate treat it as a person's."""
+    if isinstance(code, VerifiedCode) and code.kind is CodeKind.COURIER:
+        if gate.courier is None or gate.courier.badge_id != code.id:
+            end(gate, now)
+            start(gate, code, now)
+        return True
+    if gate.courier is None:
+        return False
+    if isinstance(code, VerifiedCode) and code.kind is CodeKind.PASS:
+        gate.courier.room = code.claims.household  # the resident's pass names the room
+        gate.courier.last = now
+        return True
+    if isinstance(code, CodeError) and code.problem is CodeProblem.NOT_OURS \
+            and valid_waybill(text):
+        parcel = gate.courier.add(text, now)
+        if parcel is not None:
+            gate.store.log_event(EventKind.PARCEL, now, {
+                "session": gate.courier.id, "courier": gate.courier.name,
+                "company": gate.courier.company, **parcel.to_json()})
+            gate.hardware.sounder.play(gate.SOUND_PARCEL)
+        return True
+    return False
+
+
+def start(gate, badge: VerifiedCode, now: float) -> None:
+    gate.courier = CourierSession(badge.id, badge.claims.name, badge.claims.company, now, now)
+    gate.store.log_event(EventKind.COURIER_SESSION, now, {
+        "session": gate.courier.id, "action": "start", "badge_id": badge.id,
+        "courier": badge.claims.name, "company": badge.claims.company})
+
+
+def end(gate, now: float, by: str | None = None) -> None:
+    if gate.courier is None:
+        return
+    s, gate.courier = gate.courier, None
+    gate.store.log_event(EventKind.COURIER_SESSION, now, {
+        "session": s.id, "action": "end", "count": len(s.parcels), "by": by})
+    gate.changed()
+
+
+def expire(gate, now: float) -> None:
+    if gate.courier is not None and gate.courier.idle(now):
+        end(gate, now, "idle")
+
+
+def undo_last(gate, now: float, by: str) -> None:
+    if gate.courier is None:
+        return
+    parcel = gate.courier.undo_last(now)
+    if parcel is not None:
+        gate.store.log_event(EventKind.PARCEL_VOID, now, {
+            "session": gate.courier.id, "parcel": parcel.id, "waybill": parcel.waybill,
+            "by": by})
+    gate.changed()

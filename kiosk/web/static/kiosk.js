@@ -1,0 +1,224 @@
+// The gate screen: renders the state streamed from /events; actions POST with the CSRF token.
+"use strict";
+const $ = (id) => document.getElementById(id);
+const TOKEN = document.querySelector('meta[name="csrf-token"]').content;
+const REASONS = JSON.parse($("reasons").textContent);
+let state = null, lang = localStorage.getItem("lang") || "zh";
+let voice = localStorage.getItem("voice") !== "off";
+let countdown = null, lastResultKey = null;
+
+const T = {
+  online: ["已连接", "Online"], offline: ["离线", "Offline"], none: ["单机", "Standalone"],
+  clockOk: ["时钟已校准", "Clock OK"], clockBad: ["时钟未校准", "Clock not verified"],
+  policy: ["策略", "Policy"], backlog: ["待上传", "To send"], camera: ["摄像头", "Camera"],
+  camBad: ["摄像头无画面", "No camera"], admit: ["通行", "ENTER"], refer: ["请稍候", "WAIT"],
+  refuse: ["禁止通行", "NO ENTRY"], inLane: ["进", "IN"], outLane: ["出", "OUT"],
+  signin: ["志愿者登录", "Volunteer sign-in"], signout: ["退出登录", "Sign out"],
+  who: ["请选择您的名字", "Choose your name"], pin: ["请输入密码", "Enter your PIN"],
+  wrong: ["密码错误，还可尝试 ", "Wrong PIN, tries left: "], locked: ["已锁定，请稍后再试或联系组长",
+    "Locked: try later or ask a lead"], needVolunteer: ["请志愿者登录处理", "A volunteer must sign in"],
+  admitBtn: ["放行", "Admit"], refuseBtn: ["拒绝", "Refuse"], why: ["请选择原因", "Choose a reason"],
+  today: ["今日统计", "Today"], voiceOn: ["语音 开", "Voice on"], voiceOff: ["语音 关", "Voice off"],
+};
+const t = (k) => T[k][lang === "zh" ? 0 : 1];
+
+async function post(url, body) {
+  const r = await fetch(url, {method: "POST", headers: {"Content-Type": "application/json",
+    "X-CSRF-Token": TOKEN}, body: JSON.stringify(body || {})});
+  let data = {};
+  try { data = await r.json(); } catch (e) { /* no body */ }
+  return {status: r.status, ...data};
+}
+
+function pill(id, text, cls) { const el = $(id); el.textContent = text; el.className = "pill " + (cls || ""); }
+
+function renderStrip(s) {
+  const st = s.status;
+  pill("s-hub", "● " + t(st.hub), st.hub === "online" ? "ok" : st.hub === "offline" ? "bad" : "warn");
+  pill("s-clock", st.clock_trusted ? t("clockOk") : t("clockBad"), st.clock_trusted ? "ok" : "bad");
+  pill("s-policy", t("policy") + " v" + st.policy_version);
+  pill("s-backlog", t("backlog") + " " + (st.backlog === null ? "—" : st.backlog),
+       st.backlog > 100 ? "warn" : "");
+  pill("s-camera", st.camera_ok ? t("camera") + " ✓ " + st.decoder : t("camBad"), st.camera_ok ? "" : "bad");
+  pill("s-gate", s.gate.id + " · " + (s.gate.direction === "in" ? t("inLane") : t("outLane")), "strong");
+  $("s-volunteer").textContent = s.volunteer ? "👤 " + s.volunteer.name : "";
+  $("s-volunteer").className = s.volunteer ? "pill ok" : "";
+  $("b-signin").firstChild.textContent = s.volunteer ? t("signout") : t("signin");
+  $("b-direction").hidden = !s.volunteer;
+  $("b-counts").hidden = !s.volunteer;
+}
+
+function say(name) {
+  if (!voice) return;
+  const a = new Audio("/voice/" + name + ".wav");
+  a.play().catch(() => {});
+}
+
+function renderResult(r) {
+  document.body.classList.remove("admit", "refer", "refuse");
+  if (!r) return;
+  document.body.classList.add(r.outcome);
+  $("r-word").textContent = (r.outcome === "admit" ? "✓ " : r.outcome === "refuse" ? "✗ " : "… ") + t(r.outcome);
+  $("r-name").textContent = r.name || "";
+  $("r-text").textContent = lang === "zh" ? r.zh : r.en;
+  $("r-text2").textContent = lang === "zh" ? r.en : r.zh;
+  const box = $("r-actions");
+  box.replaceChildren();
+  if (r.referral) {
+    if (state.volunteer) {
+      box.append(button(t("admitBtn"), "primary", () => chooseReason("admit")),
+                 button(t("refuseBtn"), "danger", () => chooseReason("refuse")));
+    } else {
+      box.append(button(t("needVolunteer"), "secondary", openSignIn));
+    }
+  }
+  countdown = r.seconds_left;
+  $("r-count").textContent = countdown > 0 ? countdown : "";
+  const key = r.outcome + r.name + r.zh;
+  if (key !== lastResultKey) { lastResultKey = key; say(r.outcome); }
+}
+
+function renderCourier(c) {
+  $("c-company").textContent = c.company; $("c-name").textContent = c.name;
+  $("c-count").textContent = c.count;
+  $("c-room").textContent = c.room || "—";
+  $("c-fresh").setAttribute("aria-pressed", c.fresh); $("c-frozen").setAttribute("aria-pressed", c.frozen);
+  $("c-list").replaceChildren(...c.parcels.map((p) => {
+    const li = document.createElement("li");
+    li.textContent = `${p.waybill}  ${p.carrier_name || ""}  ${p.room || "—"}` +
+      (p.fresh ? " 生鲜" : "") + (p.frozen ? " 冷冻" : "");
+    return li;
+  }));
+}
+
+function render(s) {
+  state = s;
+  document.body.dataset.mode = s.mode;
+  renderStrip(s);
+  if (s.mode === "ready") {
+    renderResult(null);
+    const p = s.prompt || s.ready;
+    $("prompt-zh").textContent = lang === "zh" ? p.zh : p.en;
+    $("prompt-en").textContent = lang === "zh" ? p.en : p.zh;
+    $("prompt-name").textContent = s.prompt ? s.prompt.name || "" : "";
+    lastResultKey = null;
+  } else if (s.mode === "result") {
+    renderResult(s.result);
+  } else if (s.mode === "courier") {
+    renderResult(null);
+    renderCourier(s.courier);
+  }
+}
+
+function button(text, cls, onclick) {
+  const b = document.createElement("button");
+  b.textContent = text; b.className = cls || ""; b.onclick = onclick; return b;
+}
+
+function overlay(title, nodes) {
+  $("o-title").textContent = title;
+  $("o-body").replaceChildren(...nodes);
+  $("o-msg").textContent = "";
+  $("overlay").hidden = false;
+}
+function closeOverlay() { $("overlay").hidden = true; }
+
+function openSignIn() {
+  const grid = document.createElement("div"); grid.className = "grid";
+  for (const v of state.volunteers) {
+    const b = button(v.name + (v.role === "lead" ? " ★" : ""), v.locked ? "secondary" : "", () => pinPad(v));
+    b.dataset.volunteer = v.id;
+    grid.append(b);
+  }
+  overlay(t("who"), [grid]);
+}
+
+function pinPad(v) {
+  let pin = "";
+  const dots = document.createElement("div"); dots.className = "pin-dots"; dots.id = "pin-dots";
+  const pad = document.createElement("div"); pad.className = "keypad";
+  const show = () => { dots.textContent = "●".repeat(pin.length) || "\u00a0"; };
+  for (const k of ["1", "2", "3", "4", "5", "6", "7", "8", "9", "⌫", "0", "OK"]) {
+    const b = button(k, k === "OK" ? "primary" : "", async () => {
+      if (k === "⌫") { pin = pin.slice(0, -1); show(); return; }
+      if (k !== "OK") { if (pin.length < 8) pin += k; show(); return; }
+      $("o-msg").textContent = "";
+      const r = await post("/api/signin", {volunteer: v.id, pin});
+      pin = ""; show();
+      if (r.ok) { closeOverlay(); return; }
+      $("o-msg").textContent = r.reason === "locked" ? t("locked") : t("wrong") + r.tries_left;
+    });
+    b.dataset.key = k;
+    pad.append(b);
+  }
+  show();
+  overlay(v.name + " · " + t("pin"), [dots, pad]);
+}
+
+function chooseReason(decision) {
+  const grid = document.createElement("div"); grid.className = "grid";
+  for (const [code, zh, en] of REASONS[decision]) {
+    const b = button(lang === "zh" ? zh : en, decision === "admit" ? "primary" : "danger", async () => {
+      const r = await post("/api/referral", {decision, reason: code});
+      if (r.ok) closeOverlay(); else $("o-msg").textContent = r.reason || "";
+    });
+    b.dataset.reason = code;
+    grid.append(b);
+  }
+  overlay(t("why"), [grid]);
+}
+
+async function showCounts() {
+  const c = await (await fetch("/api/counts")).json();
+  const box = document.createElement("div"); box.className = "stats";
+  for (const [k, zh, en] of [["in", "进", "In"], ["out", "出", "Out"], ["refer", "转人工", "Referred"],
+                               ["refuse", "拒绝", "Refused"]]) {
+    const d = document.createElement("div");
+    d.innerHTML = "<b></b><span></span>";
+    d.querySelector("b").textContent = c[k]; d.querySelector("span").textContent = lang === "zh" ? zh : en;
+    box.append(d);
+  }
+  overlay(t("today"), [box]);
+}
+
+function courierKeys() {
+  const pad = $("c-keys");
+  let room = "";
+  for (const k of ["1", "2", "3", "4", "5", "6", "7", "8", "9", "-", "0", "⌫"]) {
+    const b = button(k, "", async () => {
+      room = k === "⌫" ? room.slice(0, -1) : (room + k).slice(0, 12);
+      await post("/api/courier", {room});
+    });
+    b.dataset.key = k;
+    pad.append(b);
+  }
+  $("c-fresh").onclick = () => post("/api/courier", {fresh: !state.courier.fresh});
+  $("c-frozen").onclick = () => post("/api/courier", {frozen: !state.courier.frozen});
+  $("c-undo").onclick = () => post("/api/courier", {undo: true});
+  $("c-end").onclick = () => { room = ""; post("/api/courier", {end: true}); };
+}
+
+function setup() {
+  $("o-close").onclick = closeOverlay;
+  $("b-signin").onclick = () => state && state.volunteer ? post("/api/signout") : openSignIn();
+  $("b-direction").onclick = () => post("/api/direction",
+    {direction: state.gate.direction === "in" ? "out" : "in"});
+  $("b-counts").onclick = showCounts;
+  $("b-lang").onclick = () => { lang = lang === "zh" ? "en" : "zh"; localStorage.setItem("lang", lang);
+    $("b-lang").textContent = lang === "zh" ? "EN" : "中文"; if (state) render(state); };
+  $("b-lang").textContent = lang === "zh" ? "EN" : "中文";
+  const showVoice = () => { $("b-voice").firstChild.textContent = voice ? t("voiceOn") : t("voiceOff"); };
+  $("b-voice").onclick = () => { voice = !voice; localStorage.setItem("voice", voice ? "on" : "off"); showVoice(); };
+  showVoice();
+  courierKeys();
+  setInterval(() => {
+    if (countdown > 0) { countdown -= 1; $("r-count").textContent = countdown > 0 ? countdown : ""; }
+  }, 1000);
+  setInterval(() => {  // the preview: the newest frame, a few times a second
+    if (state && state.mode === "ready") $("preview").src = "/preview.jpg?t=" + Date.now();
+  }, 250);
+  const es = new EventSource("/events");
+  es.onmessage = (e) => render(JSON.parse(e.data));
+  es.onerror = () => pill("s-gate", "⚠ " + (lang === "zh" ? "门岗程序无响应" : "Gate not responding"), "bad");
+}
+setup();
