@@ -1,6 +1,6 @@
 """Sync throughput and latency over a real Mosquitto, on loopback (127.0.0.1) only.
 
-Run: .venv/bin/python -m bench.sync [--quick] [--out docs/performance-sync.md]
+Run: .venv/bin/python -m bench.sync [--quick] [--out FILE]
 
 1. Hub ingest: real HubLinks (one kiosk Store each, outbox pre-filled) send to a real
    HubSync through Mosquitto; timed from the links' start until every row is
@@ -739,15 +739,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller runs, about a minute")
     ap.add_argument("--out", type=Path, default=None,
-                    help="write the report here (default: docs/performance-sync.md for "
-                         "a full run, nowhere for --quick)")
+                    help="write the report here (default: bench/out/sync.md for a full "
+                         "run, nowhere for --quick); docs/performance.md quotes it")
     ap.add_argument("--no-write", action="store_true", help="print only")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
     plan = QUICK if args.quick else Plan()
     out = None if args.no_write else (args.out or (None if args.quick else
-                                      Path(__file__).resolve().parent.parent / "docs"
-                                      / "performance-sync.md"))
+                                      Path(__file__).resolve().parent / "out"
+                                      / "sync.md"))
 
     def say(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
@@ -770,6 +770,7 @@ def main(argv: list[str] | None = None) -> int:
         command = ".venv/bin/python -m bench.sync" + (" --quick" if args.quick else "")
         if args.out:
             command += f" --out {shlex.quote(str(args.out))}"
+        out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(DOC.format(command=command, machine=machine(), table=text,
                                   repeats=plan.repeats, drain=plan.drain,
                                   changes=plan.changes, rounds=BROKER_ROUNDS))

@@ -7,6 +7,7 @@ Run it with ./scripts/demo (python -m demo); --seconds N stops it by itself.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import signal
@@ -26,6 +27,14 @@ COLOURS = {"admit": "\033[42;30m", "refer": "\033[43;30m", "refuse": "\033[41;97
 RESET = "\033[0m"
 
 
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGTERM if the demo itself dies, so nothing lingers."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 class Services:
     """The demo's processes, stopped in reverse order whatever happens."""
 
@@ -37,7 +46,8 @@ class Services:
         log = open(self.logs / f"{name}.log", "ab")
         proc = subprocess.Popen([str(a) for a in args], stdout=log, stderr=subprocess.STDOUT,
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                                start_new_session=True)  # Ctrl-C is ours to hand on
+                                start_new_session=True,  # Ctrl-C is ours to hand on
+                                preexec_fn=_die_with_parent)
         self.procs.append((name, proc))
 
     def stop(self) -> None:
@@ -97,12 +107,16 @@ def main() -> None:
           f"  gates    north (entry) and south (exit), mock pins, file cameras\n"
           + "".join(f"  screen   {g.id}: http://127.0.0.1:{g.web_port}/\n"
                     for g in scenario.gates) +
+          f"  office   http://localhost:{scenario.web_port}/  (admin / {scenario.admin_password})\n"
+          f"  volunteer 王*姨 PIN {scenario.volunteer_pin} at the gate screens\n"
           f"  at {scenario.seal_after:.0f} s the office seals building 7\n"
           "Ctrl-C stops everything.\n", flush=True)
     try:
         services.start("mosquitto", ["mosquitto", "-c", scenario.broker_conf])
         time.sleep(0.5)
         services.start("hub", [BIN / "hub", "serve", "--home", hub_home.root])
+        services.start("web", [BIN / "hub", "web", "--home", hub_home.root,
+                               "--port", scenario.web_port])
         for gate in scenario.gates:
             services.start(gate.id, [BIN / "kiosk", "run", "--home", gate.home.root,
                                      "--camera", gate.camera, "--direction", gate.direction,
@@ -125,10 +139,12 @@ def main() -> None:
                     stop["now"] = True
             time.sleep(0.3)
     finally:
-        print("\nstopping…", flush=True)
-        services.stop()
+        services.stop()  # first: whatever else fails, no process is left behind
+    try:
         feed(hub_home.hub_db, seen, scenario.zone)
-    print(f"done; the compound stays in {root}")
+        print(f"\nstopped; the compound stays in {root}", flush=True)
+    except BrokenPipeError:
+        pass
 
 
 if __name__ == "__main__":

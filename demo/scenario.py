@@ -1,6 +1,7 @@
 """The demo's compound and its scripted morning at two gates."""
 from __future__ import annotations
 
+import secrets
 import socket
 import time
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from gatehouse.codes.base45 import ALPHABET
 from gatehouse.codes.kinds import Colour
 from gatehouse.home import Home
 from gatehouse.policy import BuildingStatus
-from hub import store
+from hub import store, users
 from hub.authority import TestAuthority
 from hub.compound import Compound
 from hub.gates import add_gate, setup_broker
@@ -40,6 +41,9 @@ class Scenario:
     zone: str
     seal_after: float
     compound: Compound
+    web_port: int
+    admin_password: str
+    volunteer_pin: str
     gates: list[GateSpec] = field(default_factory=list)
 
     def seal(self) -> None:
@@ -116,7 +120,10 @@ def build(root: Path) -> Scenario:
     south.wait(max(0.0, seal_after + 3 - south.seconds)).show(zhang)
 
     zone = store.current_policy(c.db).timezone
-    scenario = Scenario(port, files.conf, zone, seal_after, c)
+    password = secrets.token_urlsafe(9)
+    users.add_user(c.db, "admin", password, users.Role.ADMIN, now)
+    c.add_volunteer("王阿姨", "2468", now, "lead")
+    scenario = Scenario(port, files.conf, zone, seal_after, c, _free_port(), password, "2468")
     for gate_id, reel, direction in (("gate-north", north, "in"), ("gate-south", south, "out")):
         home = Home.at(root / gate_id)
         add_gate(c, gate_id, {"gate-north": "北门", "gate-south": "南门"}[gate_id], home)

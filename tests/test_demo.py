@@ -14,4 +14,4 @@ def test_demo_runs_a_morning_and_stops_cleanly(tmp_path):
     assert "building 7 sealed" in out
     assert re.search(r"gate-south +out +REFUSE +张\*丰 +BUILDING_SEALED", out), out
     assert "stopped unexpectedly" not in out and "door_held" not in out
-    assert out.rstrip().endswith(f"done; the compound stays in {tmp_path / 'demo'}")
+    assert out.rstrip().endswith(f"stopped; the compound stays in {tmp_path / 'demo'}")

@@ -175,3 +175,15 @@ def test_actions_need_the_csrf_token_and_a_signed_in_volunteer(home, people, kio
         'name="csrf-token" content="')[1].split('"')[0]
     assert post("/api/direction", {"direction": "out"}, token) == 401  # nobody signed in
     assert k.gate.direction.value == "in"
+
+
+def test_voice_prompts_are_generated_and_served(home, kiosk_screen, compound):
+    import urllib.request
+
+    from kiosk.voice import PROMPTS, generate
+    written = generate(home.kiosk / "voice")
+    assert len(written) == len(PROMPTS) and all(p.stat().st_size > 1000 for p in written)
+    assert written[0].read_bytes()[:4] == b"RIFF"
+    k = kiosk_screen(home, blank(1))
+    body = urllib.request.urlopen(k.url + "voice/admit.wav", timeout=5).read()
+    assert body[:4] == b"RIFF"

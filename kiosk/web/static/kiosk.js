@@ -83,8 +83,9 @@ function renderCourier(c) {
   $("c-count").textContent = c.count;
   $("c-room").textContent = c.room || "—";
   $("c-fresh").setAttribute("aria-pressed", c.fresh); $("c-frozen").setAttribute("aria-pressed", c.frozen);
-  $("c-list").replaceChildren(...c.parcels.map((p) => {
+  $("c-list").replaceChildren(...c.parcels.map((p, i) => {
     const li = document.createElement("li");
+    li.value = c.count - i;  // newest first, numbered as scanned
     li.textContent = `${p.waybill}  ${p.carrier_name || ""}  ${p.room || "—"}` +
       (p.fresh ? " 生鲜" : "") + (p.frozen ? " 冷冻" : "");
     return li;
