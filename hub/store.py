@@ -110,6 +110,8 @@ def open_db(path: Path) -> sqlite_utils.Database:
     db.execute("PRAGMA busy_timeout = 5000")
     db.execute("PRAGMA foreign_keys = ON")
     migrations.apply(db)
+    from hub import deploy_store  # its own set: enrollment, backups
+    deploy_store.migrations.apply(db)
     return db
 
 
