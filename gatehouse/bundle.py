@@ -16,7 +16,7 @@ from gatehouse.codes.keys import SigningKey, TrustedKey, TrustList
 from gatehouse.policy.decide import GateState
 from gatehouse.policy.model import BuildingStatus, Policy
 
-MAX_BUNDLE_BYTES = 4 * 1024 * 1024
+MAX_BUNDLE_BYTES = 8 * 1024 * 1024  # a 12,000-resident roster is ~1 MB
 
 
 class BundleError(ValueError):
@@ -34,6 +34,18 @@ class Volunteer:
 
 
 @dataclass(frozen=True)
+class RosterEntry:
+    """A resident with a valid pass, as the gate's manual look-up needs them."""
+
+    ref: str          # roster_ref(roster_key, ID number), hex
+    person_ref: str   # the codes' person_ref, hex: the same history as when scanned
+    pass_id: str
+    name: str         # masked
+    household: str
+    building: str
+
+
+@dataclass(frozen=True)
 class Bundle:
     version: int
     issued_at: int
@@ -43,6 +55,11 @@ class Bundle:
     revoked: frozenset[str] = frozenset()
     trusted: tuple[TrustedKey, ...] = ()
     volunteers: tuple[Volunteer, ...] = ()
+    roster_key: str = ""                      # hex; hashes a keyed-in ID number
+    roster: tuple[RosterEntry, ...] = ()
+
+    def roster_entry(self, ref: str) -> RosterEntry | None:
+        return next((r for r in self.roster if r.ref == ref), None)
 
     def trust_list(self) -> TrustList:
         return TrustList.of(*self.trusted)
@@ -63,6 +80,9 @@ class Bundle:
             "revoked": sorted(self.revoked),
             "trusted": [k.to_json() for k in self.trusted],
             "volunteers": [v.__dict__ for v in self.volunteers],
+            "roster_key": self.roster_key,
+            "roster": [[r.ref, r.person_ref, r.pass_id, r.name, r.household, r.building]
+                       for r in self.roster],
         }
 
     @classmethod
@@ -77,7 +97,9 @@ class Bundle:
                 trusted=tuple(TrustedKey.from_json(dict(k)) for k in doc["trusted"]),
                 volunteers=tuple(Volunteer(str(v["id"]), str(v["name"]), str(v["pin_hash"]),
                                            str(v["role"]))
-                                 for v in doc.get("volunteers", ())))
+                                 for v in doc.get("volunteers", ())),
+                roster_key=str(doc.get("roster_key", "")),
+                roster=tuple(RosterEntry(*(str(x) for x in r)) for r in doc.get("roster", ())))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise BundleError(f"bundle content is invalid: {exc}") from None
 

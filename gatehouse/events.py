@@ -30,10 +30,11 @@ class EventKind(str, Enum):
     COURIER_SESSION = "courier_session"  # a courier's drop-off began or ended
     PARCEL = "parcel"                # a parcel dropped off (waybill, room, fresh/frozen)
     PARCEL_VOID = "parcel_void"      # a parcel entry undone by the volunteer
+    VISITOR = "visitor"              # a walk-in visitor registered at the gate
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Event(_Wire):
@@ -42,7 +43,7 @@ class Event(_Wire):
     seq: int = Field(ge=1)
     id: str = Field(pattern=r"^[0-9a-f]{32}$")
     kind: EventKind
-    at: float                          # when it happened, by the gate's clock
+    at: float = Field(ge=1.0e9, le=4.0e9)  # when it happened, by the gate's clock (epoch s)
     payload: dict[str, Any]
 
 

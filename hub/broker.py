@@ -76,7 +76,7 @@ persistent_client_expiration 14d
 max_queued_messages 1000000
 max_queued_bytes 0
 max_inflight_messages 100
-max_packet_size 1048576
+max_packet_size 8388608
 set_tcp_nodelay true
 """
 

@@ -14,12 +14,12 @@ import sqlite_utils
 from cryptography.hazmat.primitives import serialization
 
 from gatehouse import codes
-from gatehouse.bundle import Bundle, Volunteer, seal
+from gatehouse.bundle import Bundle, RosterEntry, Volunteer, seal
 from gatehouse.codes.keys import SigningKey, TrustedKey, TrustList
 from gatehouse.codes.kinds import CodeKind, Courier, Pass, Venue, VenueKind
 from gatehouse.db import write_transaction
 from gatehouse.home import Home, write_atomic, write_private
-from gatehouse.identity import BINDING_KEY_BYTES, person_ref
+from gatehouse.identity import BINDING_KEY_BYTES, person_ref, roster_ref
 from gatehouse.pins import hash_pin
 from gatehouse.policy.model import BuildingStatus, Policy
 from gatehouse.privacy import mask_name
@@ -85,6 +85,15 @@ class Compound:
                    home.binding_key.read_bytes())
 
     @property
+    def roster_key(self) -> bytes:
+        """The key of the gates' roster hash (created on first use; it travels to the
+        gates in the bundle, unlike the binding key)."""
+        path = self.home.hub / "roster.key"
+        if not path.exists():
+            write_private(path, os.urandom(32))
+        return path.read_bytes()
+
+    @property
     def name(self) -> str:
         return store.get_meta(self.db, "compound", "")
 
@@ -109,12 +118,14 @@ class Compound:
         """A resident's pass; the household is the room. Keeps no raw ID number."""
         try:
             ref = person_ref(self.binding_key, person_id)
+            roster = roster_ref(self.roster_key, person_id)
         except ValueError as exc:
             raise HubError(str(exc)) from None
         claims = Pass(ref, mask_name(name), str(building), unit or None, str(room))
         return self._issue(claims, at, days, {
             "person_ref": ref.hex(), "name": mask_name(name), "building": claims.building,
-            "unit": claims.unit, "room": claims.room, "household": claims.household})
+            "unit": claims.unit, "room": claims.room, "household": claims.household,
+            "roster_ref": roster})
 
     def issue_venue(self, place: str, kind: VenueKind, at: int, name: str | None = None,
                     days: int | None = None) -> str:
@@ -175,9 +186,15 @@ class Compound:
         volunteers = tuple(Volunteer(r["id"], r["name"], r["pin_hash"], r["role"])
                            for r in self.db.query("select * from volunteers where "
                                                   "disabled_at is null order by id"))
+        roster = tuple(RosterEntry(r["roster_ref"], r["person_ref"], r["id"], r["name"],
+                                   r["household"], r["building"])
+                       for r in self.db.query(
+                           "select * from issued_codes where kind = 'pass' and roster_ref "
+                           "is not null and revoked_at is null and expires_at > ? "
+                           "order by roster_ref", [at]))
         return Bundle(version, at, self.name, store.current_policy(self.db),
                       store.building_statuses(self.db), revoked, tuple(self.trusted_keys()),
-                      volunteers)
+                      volunteers, self.roster_key.hex(), roster)
 
     # Volunteers ---------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from gatehouse.events import (
 from gatehouse.policy import BuildingStatus, Policy
 
 QUARANTINE_KEEP_BYTES = 64 * 1024
+VISITOR_HOURS = 4  # a walk-in's registration is valid this long
 
 
 @dataclass(frozen=True)
@@ -139,9 +140,28 @@ def _events(db, gate: str, events: list[Event], received_at: float, policy: Poli
                 result.conflicts += _conflicts(db, e.id, policy)
         elif e.kind in (EventKind.DOOR_FORCED, EventKind.DOOR_HELD):
             _alert(db, e.at, gate, e.kind.value, e.id, {})
+        elif e.kind is EventKind.VISITOR:
+            db["visitors"].insert({  # a walk-in registered at the gate, masked there
+                "name": p.get("name"), "phone": p.get("phone"),
+                "host_household": p.get("host_household"), "from_at": int(e.at),
+                "until_at": int(e.at) + VISITOR_HOURS * 3600, "purpose": p.get("purpose"),
+                "created_at": int(received_at), "created_by": f"{gate}/{p.get('by')}"})
         elif e.kind is EventKind.OVERRIDE and p.get("attempt_id"):
-            db.execute("update passages set outcome = ? where event_id = ?",
-                       [p.get("outcome", "admit"), p["attempt_id"]])
+            _override(db, gate, p)
+    # A volunteer's decision can arrive before its attempt (new events go first after a
+    # reconnect): apply any stored one to the attempts that just arrived.
+    for e in attempts:
+        for row in db.execute(
+                "select payload from gate_events where gate = ? and kind = 'override' and "
+                "json_extract(payload, '$.attempt_id') = ?", [gate, e.id]).fetchall():
+            _override(db, gate, json.loads(row[0]))
+
+
+def _override(db, gate: str, p: dict) -> None:
+    """A volunteer's decision on a referred attempt of the same gate."""
+    if p.get("outcome", "admit") in ("admit", "refuse"):
+        db.execute("update passages set outcome = ? where event_id = ? and gate = ?",
+                   [p.get("outcome", "admit"), p["attempt_id"], gate])
 
 
 def _conflicts(db, event_id: str, policy: Policy) -> int:

@@ -102,6 +102,14 @@ def m010_web(db: sqlite_utils.Database) -> None:
     db["passages"].create_index(["at"])
 
 
+@migrations()
+def m004_roster(db: sqlite_utils.Database) -> None:
+    # A second keyed hash of the ID number, for the gates' roster: a volunteer keys an
+    # elderly resident's ID at the gate and the kiosk finds the pass (docs/kiosk.md).
+    db["issued_codes"].add_column("roster_ref", str)
+    db["issued_codes"].create_index(["roster_ref"])
+
+
 def open_db(path: Path) -> sqlite_utils.Database:
     """Open (creating if needed) the hub database, in WAL mode, migrated to the latest schema."""
     path.parent.mkdir(parents=True, exist_ok=True)

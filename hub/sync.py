@@ -137,7 +137,16 @@ class HubSync:
                         batch.append(self._inbox.get_nowait())
                     except queue.Empty:
                         break
-                result = ingest(db, batch, store.current_policy(db))
+                try:
+                    result = ingest(db, batch, store.current_policy(db))
+                except Exception:
+                    # Locked for long, disk full: acknowledge nothing (the broker and the
+                    # gates will deliver it again), keep the batch, try again shortly.
+                    log.exception("ingest failed; %d messages kept for a retry", len(batch))
+                    for m in batch:
+                        self._inbox.put(m)
+                    self._stop.wait(1.0)
+                    continue
                 # Committed: now, and only now, tell the broker and the gates.
                 for m in batch:
                     mid, qos = m.token
@@ -155,6 +164,14 @@ class HubSync:
     # Bundle and time --------------------------------------------------------
 
     def _publish(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._publish_loop()
+            except Exception:  # a bundle file being replaced, a full disk: keep publishing
+                log.exception("bundle/time publisher failed; restarting it")
+                self._stop.wait(1.0)
+
+    def _publish_loop(self) -> None:
         seen: tuple | None = None
         next_beacon = 0.0
         while not self._stop.is_set():

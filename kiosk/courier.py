@@ -40,6 +40,7 @@ class CourierSession:
     room: str = ""
     fresh: bool = False
     frozen: bool = False
+    room_from_pass: bool = False  # the volunteer asked to set the room by scanning a pass
     parcels: list[Parcel] = field(default_factory=list)
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
@@ -66,5 +67,5 @@ class CourierSession:
     def to_json(self) -> dict:
         return {"id": self.id, "name": self.name, "company": self.company,
                 "count": len(self.parcels), "room": self.room, "fresh": self.fresh,
-                "frozen": self.frozen,
+                "frozen": self.frozen, "room_from_pass": self.room_from_pass,
                 "parcels": [p.to_json() for p in self.parcels[-8:][::-1]]}

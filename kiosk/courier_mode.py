@@ -20,8 +20,12 @@ def handles(gate, text: str, code, now: float) -> bool:
         return True
     if gate.courier is None:
         return False
-    if isinstance(code, VerifiedCode) and code.kind is CodeKind.PASS:
-        gate.courier.room = code.claims.household  # the resident's pass names the room
+    if isinstance(code, VerifiedCode) and code.kind is CodeKind.PASS \
+            and gate.courier.room_from_pass:
+        # Only when the volunteer asked for it: otherwise a resident passing during a
+        # drop-off is a resident at the gate, decided and logged as always.
+        gate.courier.room = code.claims.household
+        gate.courier.room_from_pass = False
         gate.courier.last = now
         return True
     if isinstance(code, CodeError) and code.problem is CodeProblem.NOT_OURS \

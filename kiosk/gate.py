@@ -13,14 +13,15 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from gatehouse import codes
 from gatehouse.bundle import Bundle
 from gatehouse.codes.format import CodeError
 from gatehouse.events import EventKind
+from gatehouse.privacy import mask_name, mask_phone
 from gatehouse.policy import Decision, Direction, Outcome, decide, subject_of
-from kiosk import courier_mode
+from kiosk import courier_mode, manual
 from kiosk.attempt import AttemptTracker, Closed, Code
 from kiosk.config import KioskConfig
 from kiosk.courier import CourierSession
@@ -30,6 +31,7 @@ from kiosk.store import Store
 from kiosk.volunteers import Desk
 
 log = logging.getLogger(__name__)
+FAULT_SHOWN_S = 30.0  # a failure stays on the screen this long after the last one
 BUNDLE_CHECK_S = 0.2  # a stat() per check; a new bundle applies within a second
 SOUND = {Outcome.ADMIT: Pattern.ADMIT, Outcome.REFER: Pattern.REFER,
          Outcome.REFUSE: Pattern.REFUSE}
@@ -101,6 +103,8 @@ class Gate:
         self.last_frame = None                    # for the screen's camera preview
         self.last_symbols: list = []              # and the outline of what was read
         self.screen_version = 0
+        self.fault: str | None = None             # the last failure of the loop, shown
+        self._fault_at = time.monotonic()
         self._alarm_until: float | None = None
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self.frames = 0
@@ -109,10 +113,14 @@ class Gate:
         door.on_exit_request = lambda: self._inbox.put(("exit", None))
         door.on_override = lambda: self._inbox.put(("override", None))
         door.on_door = lambda is_open: self._inbox.put(("door", is_open))
-        store.log_event(EventKind.STARTED, self.now(), {
-            "gate": config.gate_id, "relay_unlocked": door.is_unlocked,
-            "pins": hardware.description, "bundle_version": self.bundle.version,
-            "clock_trusted": clock_trusted()})
+        try:
+            store.log_event(EventKind.STARTED, self.now(), {
+                "gate": config.gate_id, "relay_unlocked": door.is_unlocked,
+                "pins": hardware.description, "bundle_version": self.bundle.version,
+                "clock_trusted": clock_trusted()})
+        except Exception as exc:  # a full disk must not keep the gate (and its exit) down
+            log.exception("could not log the start")
+            self.fault = f"{type(exc).__name__}: {exc}"[:200]
 
     # Deciding ---------------------------------------------------------------
 
@@ -160,8 +168,9 @@ class Gate:
         # Only now, with the attempt committed, may the door open.
         if d.outcome is Outcome.ADMIT:
             self.hardware.door.unlock()
-        if d.outcome is Outcome.REFER:
-            self.referral = Referral(logged.id, d, now)
+        # A newer attempt supersedes an older referral: the override button must never
+        # open the door for the person now at the gate on someone else's referral.
+        self.referral = Referral(logged.id, d, now) if d.outcome is Outcome.REFER else None
         self.result = Shown(d, logged.id, now, now + (
             self.config.referral_timeout_s if d.outcome is Outcome.REFER
             else self.config.result_seconds))
@@ -193,6 +202,39 @@ class Gate:
         self.changed()
         return True
 
+    def admit_by_hand(self, volunteer: str, id_number: str) -> Decision | None:
+        """A resident without a phone, ID keyed and card checked by a volunteer: decided
+        with only the pass required, logged with the volunteer, then acted on.
+        None when no resident with a valid pass has this ID number."""
+        now = self.now()
+        entry = manual.look_up(self.bundle, id_number)
+        if entry is None:
+            return None
+        history = self.store.history(entry.person_ref, entry.household,
+                                     self.bundle.policy, now)
+        state = self.bundle.gate_state(now, self.clock_trusted(), self.confirmed_at())
+        d = manual.decide_by_hand(entry, self.direction, state, now, history)
+        if manual.admits(d):
+            d = replace(d, outcome=Outcome.ADMIT)  # what the policy refers, the hand admits
+        logged = self.store.log_attempt(d, [manual.summary(entry, id_number, volunteer)],
+                                        now, self.bundle.version,
+                                        decided_by=f"volunteer:{volunteer}")
+        if d.outcome is Outcome.ADMIT:
+            self.hardware.door.unlock()
+        self.result = Shown(d, logged.id, now, now + self.config.result_seconds,
+                            decided_by=volunteer)
+        self.hardware.sounder.play(SOUND[d.outcome])
+        self.changed()
+        return d
+
+    def register_visitor(self, volunteer: str, name: str, phone: str, host: str,
+                         purpose: str) -> None:
+        """A walk-in visitor, registered by a volunteer; only masked data is kept."""
+        self.store.log_event(EventKind.VISITOR, self.now(), {
+            "name": mask_name(name), "phone": mask_phone(phone), "host_household": host,
+            "purpose": purpose[:60], "by": volunteer})
+        self.changed()
+
     def set_direction(self, direction: Direction, volunteer: str) -> None:
         """Switch a one-lane gate between entry and exit (logged with the volunteer)."""
         if direction is not self.direction:
@@ -206,7 +248,11 @@ class Gate:
         """Run fn on the gate loop's thread (the only one that touches SQLite and pins)."""
         done: Future = Future()
         self._inbox.put(("call", (fn, done)))
-        return done.result(timeout)
+        try:
+            return done.result(timeout)
+        except TimeoutError:
+            done.cancel()  # the caller was told it failed: it must not happen later
+            raise
 
     def changed(self) -> None:
         """Something the screen shows changed."""
@@ -222,6 +268,8 @@ class Gate:
                 return
             if what == "call":
                 fn, done = arg
+                if not done.set_running_or_notify_cancel():
+                    continue
                 try:
                     done.set_result(fn())
                 except Exception as exc:  # handed back to the caller, who reports it
@@ -279,14 +327,30 @@ class Gate:
     # Running ---------------------------------------------------------------
 
     def run(self, frames: LatestFrame, stop: threading.Event) -> None:
-        """Decode the newest frame, tick, repeat, until `stop` is set."""
+        """Decode the newest frame, tick, repeat, until `stop` is set.
+
+        A failure in one pass (a full disk, a dying SD card, a camera error) must not end
+        the loop: the door stays locked because nothing is admitted without a committed
+        log row, but the exit button, alarms and the screen keep working, and the gate
+        retries once a second. The failure is shown on the screen."""
         while not stop.is_set():
-            frame = frames.read(timeout=0.1)
-            if frame is None:
-                stop.wait(0.05)  # no new frame (or the file source ended): keep ticking
-            else:
-                self.handle_frame(frame.image)
-            self.tick()
+            try:
+                frame = frames.read(timeout=0.1)
+                if frame is None:
+                    stop.wait(0.05)  # no new frame (or the file source ended): keep ticking
+                else:
+                    self.handle_frame(frame.image)
+                self.tick()
+                if self.fault and time.monotonic() - self._fault_at > FAULT_SHOWN_S:
+                    self.fault = None
+                    self.changed()
+            except Exception as exc:
+                if self.fault is None:
+                    log.exception("gate loop failed; door stays locked, retrying")
+                self.fault = f"{type(exc).__name__}: {exc}"[:200]
+                self._fault_at = time.monotonic()
+                self.changed()
+                stop.wait(1.0)
 
     def close(self) -> None:
         """Lock the door first, then record the stop; safe to call twice."""

@@ -82,6 +82,7 @@ class HubLink:
         self.status = status or (lambda: {})
         self.current_bundle_version = current_bundle_version
         self.state = LinkState()
+        self._last_beacon = 0.0  # hub time of the last beacon accepted: never go back
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -228,6 +229,10 @@ class HubLink:
             except BundleError as exc:
                 log.warning("ignoring a time beacon: %s", exc)
                 return
+            if hub_time <= self._last_beacon:
+                log.warning("ignoring a time beacon older than the last one (a replay?)")
+                return
+            self._last_beacon = hub_time
             self.clock.note_hub_time(hub_time, time.time())
             if version and version == self.current_bundle_version():
                 self.state.confirmed_at = hub_time  # our data is current as of now

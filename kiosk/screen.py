@@ -42,6 +42,7 @@ def snapshot(gate, link_state=None, now: float | None = None) -> dict:
             "policy_version": b.policy.version, "bundle_version": b.version,
             "decoder": gate.config.decoder, "frames": gate.frames,
             "camera_ok": gate.last_frame is not None,
+            "fault": gate.fault,
         },
     }
     if gate.desk.signed_in:

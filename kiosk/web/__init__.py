@@ -25,6 +25,7 @@ from flask import (
 )
 
 from gatehouse.events import EventKind
+from gatehouse.identity import normalize_id
 from gatehouse.pins import check_pin
 from gatehouse.policy import Direction, Outcome
 from kiosk import courier_mode
@@ -183,6 +184,32 @@ def create_app(gate, link_state: Callable[[], object] = lambda: None,
         gate.call(lambda: gate.set_direction(Direction(data["direction"]), v.id))
         return jsonify({"ok": True})
 
+    @app.post("/api/manual")
+    def manual_admit():
+        v, data = volunteer(), body()
+        if data.get("attest") is not True:
+            abort(400, "the volunteer must attest having checked the ID card")
+        id_number = str(data.get("id_number", ""))
+        try:
+            normalize_id(id_number)
+        except ValueError as exc:
+            return jsonify({"ok": False, "reason": "bad_id", "detail": str(exc)}), 400
+        d = gate.call(lambda: gate.admit_by_hand(v.id, id_number))
+        if d is None:
+            return jsonify({"ok": False, "reason": "not_found"}), 404
+        return jsonify({"ok": True, "outcome": d.outcome.value, "zh": d.text("zh"),
+                        "en": d.text("en")})
+
+    @app.post("/api/visitor")
+    def visitor_register():
+        v, data = volunteer(), body()
+        name, host = str(data.get("name", "")).strip(), str(data.get("host", "")).strip()
+        if not name or not host:
+            abort(400, "a visitor needs a name and a host household")
+        gate.call(lambda: gate.register_visitor(v.id, name[:40], str(data.get("phone", "")),
+                                                host[:20], str(data.get("purpose", ""))))
+        return jsonify({"ok": True})
+
     @app.post("/api/courier")
     def courier():
         v, data = volunteer(), body()
@@ -197,6 +224,8 @@ def create_app(gate, link_state: Callable[[], object] = lambda: None,
                 s.fresh = bool(data["fresh"])
             if "frozen" in data:
                 s.frozen = bool(data["frozen"])
+            if "room_from_pass" in data:
+                s.room_from_pass = bool(data["room_from_pass"])
             if data.get("undo"):
                 courier_mode.undo_last(gate, time.time(), v.id)
             if data.get("end"):

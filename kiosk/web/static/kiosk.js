@@ -39,12 +39,17 @@ function renderStrip(s) {
   pill("s-policy", t("policy") + " v" + st.policy_version);
   pill("s-backlog", t("backlog") + " " + (st.backlog === null ? "—" : st.backlog),
        st.backlog > 100 ? "warn" : "");
+  if (st.fault) {  // the log cannot be written: nobody is admitted until it can
+    pill("s-backlog", lang === "zh" ? "⚠ 记录失败，暂停放行" : "⚠ Log failing: no admits", "bad");
+  }
   pill("s-camera", st.camera_ok ? t("camera") + " ✓ " + st.decoder : t("camBad"), st.camera_ok ? "" : "bad");
   pill("s-gate", s.gate.id + " · " + (s.gate.direction === "in" ? t("inLane") : t("outLane")), "strong");
   $("s-volunteer").textContent = s.volunteer ? "👤 " + s.volunteer.name : "";
   $("s-volunteer").className = s.volunteer ? "pill ok" : "";
   $("b-signin").firstChild.textContent = s.volunteer ? t("signout") : t("signin");
   $("b-direction").hidden = !s.volunteer;
+  $("b-manual").hidden = !s.volunteer;
+  $("b-visitor").hidden = !s.volunteer;
   $("b-counts").hidden = !s.volunteer;
 }
 
@@ -83,6 +88,7 @@ function renderCourier(c) {
   $("c-count").textContent = c.count;
   $("c-room").textContent = c.room || "—";
   $("c-fresh").setAttribute("aria-pressed", c.fresh); $("c-frozen").setAttribute("aria-pressed", c.frozen);
+  $("c-scanpass").setAttribute("aria-pressed", c.room_from_pass);
   $("c-list").replaceChildren(...c.parcels.map((p, i) => {
     const li = document.createElement("li");
     li.value = c.count - i;  // newest first, numbered as scanned
@@ -169,6 +175,52 @@ function chooseReason(decision) {
   overlay(t("why"), [grid]);
 }
 
+function manualAdmit() {
+  // An elderly resident without a phone: the volunteer keys the ID and checks the card.
+  let id = "", attest = false;
+  const shown = document.createElement("div"); shown.className = "pin-dots"; shown.id = "id-shown";
+  const pad = document.createElement("div"); pad.className = "keypad";
+  const show = () => { shown.textContent = id || "\u00a0"; };
+  for (const k of ["1", "2", "3", "4", "5", "6", "7", "8", "9", "X", "0", "⌫"]) {
+    const b = button(k, "", () => { id = k === "⌫" ? id.slice(0, -1) : (id + k).slice(0, 18); show(); });
+    b.dataset.key = k;
+    pad.append(b);
+  }
+  const check = button(lang === "zh" ? "我已核验本人身份证件" : "I checked the ID card", "toggle", () => {
+    attest = !attest; check.setAttribute("aria-pressed", attest);
+  });
+  check.id = "attest"; check.setAttribute("aria-pressed", "false");
+  const ok = button(lang === "zh" ? "核验放行" : "Check and admit", "primary", async () => {
+    $("o-msg").textContent = "";
+    if (!attest) { $("o-msg").textContent = lang === "zh" ? "请先核验身份证件" : "Check the ID card first"; return; }
+    const r = await post("/api/manual", {id_number: id, attest});
+    if (r.ok) { id = ""; show(); closeOverlay(); return; }
+    $("o-msg").textContent = r.reason === "not_found" ? (lang === "zh" ? "未找到持有效出入证的居民"
+      : "No resident with a valid pass has this ID") : (r.detail || r.reason);
+  });
+  ok.id = "manual-ok";
+  show();
+  overlay(lang === "zh" ? "人工核验：输入身份证号" : "By hand: key the ID number", [shown, pad, check, ok]);
+}
+
+function registerVisitor() {
+  const form = document.createElement("div"); form.className = "grid";
+  const field = (id, zh, en, type) => {
+    const i = document.createElement("input"); i.id = id; i.type = type || "text";
+    i.placeholder = lang === "zh" ? zh : en; i.className = "field"; return i;
+  };
+  const name = field("v-name", "访客姓名", "Visitor's name");
+  const phone = field("v-phone", "手机号", "Phone", "tel");
+  const host = field("v-host", "被访房号，如 7-302", "Host room, e.g. 7-302");
+  const save = button(lang === "zh" ? "登记" : "Register", "primary", async () => {
+    const r = await post("/api/visitor", {name: name.value, phone: phone.value, host: host.value});
+    if (r.ok) closeOverlay(); else $("o-msg").textContent = r.reason || "";
+  });
+  save.id = "v-save";
+  form.append(name, phone, host, save);
+  overlay(lang === "zh" ? "访客登记" : "Register a visitor", [form]);
+}
+
 async function showCounts() {
   const c = await (await fetch("/api/counts")).json();
   const box = document.createElement("div"); box.className = "stats";
@@ -196,6 +248,7 @@ function courierKeys() {
   $("c-fresh").onclick = () => post("/api/courier", {fresh: !state.courier.fresh});
   $("c-frozen").onclick = () => post("/api/courier", {frozen: !state.courier.frozen});
   $("c-undo").onclick = () => post("/api/courier", {undo: true});
+  $("c-scanpass").onclick = () => post("/api/courier", {room_from_pass: !state.courier.room_from_pass});
   $("c-end").onclick = () => { room = ""; post("/api/courier", {end: true}); };
 }
 
@@ -205,6 +258,8 @@ function setup() {
   $("b-direction").onclick = () => post("/api/direction",
     {direction: state.gate.direction === "in" ? "out" : "in"});
   $("b-counts").onclick = showCounts;
+  $("b-manual").onclick = manualAdmit;
+  $("b-visitor").onclick = registerVisitor;
   $("b-lang").onclick = () => { lang = lang === "zh" ? "en" : "zh"; localStorage.setItem("lang", lang);
     $("b-lang").textContent = lang === "zh" ? "EN" : "中文"; if (state) render(state); };
   $("b-lang").textContent = lang === "zh" ? "EN" : "中文";

@@ -1,0 +1,65 @@
+"""Hub ingest rules that no single gate can break: order, ownership, times."""
+import json
+import time
+import uuid
+
+from gatehouse import topics
+from gatehouse.events import Event, EventBatch, dump
+from hub.ingest import Incoming, ingest
+
+
+def batch(gate, *events):
+    return Incoming(topics.gate_events(gate), dump(EventBatch(gate=gate, sent_at=time.time(),
+                                                              events=list(events))),
+                    time.time())
+
+
+def attempt(seq, outcome="refer", **payload):
+    return Event(seq=seq, id=uuid.uuid4().hex, kind="attempt", at=time.time(),
+                 payload={"direction": "in", "outcome": outcome, "person_ref": "ab" * 12,
+                          "household": "7-302", "building": "7", **payload})
+
+
+def override(seq, attempt_id, outcome="admit"):
+    return Event(seq=seq, id=uuid.uuid4().hex, kind="override", at=time.time(),
+                 payload={"attempt_id": attempt_id, "outcome": outcome, "by": "v001"})
+
+
+def outcome_of(db, event_id):
+    return next(db.query("select outcome from passages where event_id = ?", [event_id]))["outcome"]
+
+
+def setup(compound):
+    for g in ("gate-a", "gate-b"):
+        compound.db["gates"].insert({"id": g, "name": g})
+    return compound.db, compound.build_bundle(1, int(time.time())).policy
+
+
+def test_a_volunteers_decision_that_arrives_before_its_attempt_still_counts(compound):
+    db, policy = setup(compound)
+    a = attempt(1)
+    ingest(db, [batch("gate-a", override(2, a.id))], policy)   # new events first…
+    ingest(db, [batch("gate-a", a)], policy)                    # …the backlog after
+    assert outcome_of(db, a.id) == "admit"
+
+
+def test_a_gate_cannot_change_another_gates_passages(compound):
+    db, policy = setup(compound)
+    a = attempt(1)
+    ingest(db, [batch("gate-a", a)], policy)
+    ingest(db, [batch("gate-b", override(1, a.id, "admit"))], policy)
+    assert outcome_of(db, a.id) == "refer"
+    ingest(db, [batch("gate-a", override(2, a.id, "whatever"))], policy)
+    assert outcome_of(db, a.id) == "refer"
+
+
+def test_impossible_times_are_quarantined(compound):
+    db, policy = setup(compound)
+    good = attempt(1)
+    for bad_at in ("NaN", "1e300", "12"):
+        raw = json.loads(dump(EventBatch(gate="gate-a", sent_at=1.0, events=[good])))
+        raw["events"][0]["at"] = bad_at
+        text = json.dumps(raw).replace(f'"{bad_at}"', bad_at)
+        result = ingest(db, [Incoming(topics.gate_events("gate-a"), text.encode(), 1.0)],
+                        policy)
+        assert result.quarantined == 1 and result.stored == 0
