@@ -101,6 +101,7 @@ class Gate:
         self.desk = Desk()
         self.desk.update(self.bundle.volunteers)
         self.last_frame = None                    # for the screen's camera preview
+        self.last_frame_at: float | None = None   # wall time of it: is the camera alive?
         self.last_symbols: list = []              # and the outline of what was read
         self.screen_version = 0
         self.fault: str | None = None             # the last failure of the loop, shown
@@ -152,7 +153,7 @@ class Gate:
         now = self.now()
         closed: list[Closed] = []
         symbols = self.decoder.decode(image)
-        self.last_frame, self.last_symbols = image, symbols
+        self.last_frame, self.last_symbols, self.last_frame_at = image, symbols, time.time()
         if symbols:
             self.tracker.touch(now)  # the window runs from when codes left the view
         for symbol in self.seen.admit(symbols, now):

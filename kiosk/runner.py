@@ -41,7 +41,8 @@ class _Status:
                 "fps": round(self.frames.fps, 1) if self.frames else 0.0,
                 "decoder": self.config.decoder,
                 "direction": g.direction.value if g else self.config.direction,
-                "camera_ok": self.frames is not None}
+                # The heartbeat tells the office a camera that stopped delivering frames.
+                "camera_ok": bool(g and g.last_frame_at and time.time() - g.last_frame_at < 3)}
 
 
 def start_link(home: Home, config: KioskConfig, clock: ClockJudge, cache: BundleCache,

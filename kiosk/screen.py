@@ -26,7 +26,7 @@ def snapshot(gate, link_state=None, now: float | None = None) -> dict:
     doc: dict = {
         "version": gate.screen_version,
         "gate": {"id": gate.config.gate_id, "direction": gate.direction.value},
-        "mode": "courier" if gate.courier else ("result" if gate.result else "ready"),
+        "mode": None,
         "ready": {"zh": PROMPT_ALL[gate.direction.value][0],
                   "en": PROMPT_ALL[gate.direction.value][1]},
         "prompt": None, "result": None, "courier": None,
@@ -41,20 +41,23 @@ def snapshot(gate, link_state=None, now: float | None = None) -> dict:
             "clock_trusted": gate.clock_trusted(),
             "policy_version": b.policy.version, "bundle_version": b.version,
             "decoder": gate.config.decoder, "frames": gate.frames,
-            "camera_ok": gate.last_frame is not None,
+            # A camera that stopped delivering is not "ok", whatever it did before.
+            "camera_ok": gate.last_frame_at is not None and now - gate.last_frame_at < 3.0,
             "fault": gate.fault,
         },
     }
-    if gate.desk.signed_in:
-        v = gate.desk.signed_in
-        doc["volunteer"] = {"id": v.id, "name": v.name, "role": v.role}
-    if gate.prompt is not None and gate.prompt.missing:
-        kind = gate.prompt.missing[0]
+    # The loop thread replaces these while we read: take each reference once.
+    volunteer, prompt, r = gate.desk.signed_in, gate.prompt, gate.result
+    referral, courier = gate.referral, gate.courier
+    doc["mode"] = "courier" if courier else ("result" if r else "ready")
+    if volunteer:
+        doc["volunteer"] = {"id": volunteer.id, "name": volunteer.name, "role": volunteer.role}
+    if prompt is not None and prompt.missing:
+        kind = prompt.missing[0]
         zh, en = _words(kind)
         doc["prompt"] = {"zh": f"请出示{zh}", "en": f"Show your {en}",
-                         "name": gate.prompt.subject.name, "missing": list(gate.prompt.missing)}
-    if gate.result is not None:
-        r = gate.result
+                         "name": prompt.subject.name, "missing": list(prompt.missing)}
+    if r is not None:
         d = r.decision
         outcome = r.decided or d.outcome
         doc["result"] = {
@@ -68,11 +71,11 @@ def snapshot(gate, link_state=None, now: float | None = None) -> dict:
              else "Refused by a volunteer"),
             "reasons": [{"code": f.reason.value, "zh": f.text("zh"), "en": f.text("en")}
                         for f in d.findings if f.outcome is not None],
-            "referral": gate.referral is not None and gate.referral.attempt_id == r.attempt_id,
+            "referral": referral is not None and referral.attempt_id == r.attempt_id,
             "seconds_left": max(0, round(r.until - now)),
         }
-    if gate.courier is not None:
-        doc["courier"] = gate.courier.to_json()
+    if courier is not None:
+        doc["courier"] = courier.to_json()
     return doc
 
 

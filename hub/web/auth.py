@@ -108,7 +108,8 @@ def login():
     g.pop("zone", None)
     core.record("login", u.username)
     target = request.args.get("next", "")
-    if not target.startswith("/") or target.startswith("//"):
+    # Only a path on this site: "//host" and "/\\host" are read by browsers as another site.
+    if not target.startswith("/") or target[1:2] in ("/", "\\"):
         target = url_for("overview.index")
     return redirect(target)
 
