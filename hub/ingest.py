@@ -26,6 +26,7 @@ from gatehouse.events import (
     ranges,
 )
 from gatehouse.policy import BuildingStatus, Policy
+from hub.store import building_status_at
 
 QUARANTINE_KEEP_BYTES = 64 * 1024
 VISITOR_HOURS = 4  # a walk-in's registration is valid this long
@@ -179,7 +180,7 @@ def _conflicts(db, event_id: str, policy: Policy) -> int:
                                {"gates": sorted({row["gate"], other["gate"]}),
                                 "direction": row["direction"]})
     if row["direction"] == "out" and row["household"] and \
-            _status_at(db, row["building"], row["at"]) is BuildingStatus.PRECAUTION:
+            building_status_at(db, row["building"], row["at"]) is BuildingStatus.PRECAUTION:
         q = policy.quota
         key, value = ("household", row["household"]) if q.scope == "household" else \
             ("person_ref", row["person_ref"])
@@ -191,14 +192,6 @@ def _conflicts(db, event_id: str, policy: Policy) -> int:
             found += _conflict(db, row["at"], "quota_exceeded", row, exits,
                                {"allowed": q.exits, "used": len(exits), "scope": q.scope})
     return found
-
-
-def _status_at(db, building: str | None, at: float) -> BuildingStatus:
-    if not building:
-        return BuildingStatus.NORMAL
-    ev = next(db.query("select status_to from building_events where building = ? and at <= ? "
-                       "order by at desc, id desc limit 1", [building, at]), None)
-    return BuildingStatus(ev["status_to"]) if ev else BuildingStatus.NORMAL
 
 
 def _conflict(db, at: float, kind: str, row: dict, event_ids: list[str], detail: dict) -> int:

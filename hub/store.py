@@ -162,6 +162,16 @@ def building_statuses(db: sqlite_utils.Database) -> dict[str, BuildingStatus]:
     return {r["id"]: BuildingStatus(r["status"]) for r in db["buildings"].rows}
 
 
+def building_status_at(db: sqlite_utils.Database, building: str | None,
+                       at: float) -> BuildingStatus:
+    """A building's status at a past moment, from its append-only history."""
+    if not building:
+        return BuildingStatus.NORMAL
+    ev = next(db.query("select status_to from building_events where building = ? and at <= ? "
+                       "order by at desc, id desc limit 1", [building, at]), None)
+    return BuildingStatus(ev["status_to"]) if ev else BuildingStatus.NORMAL
+
+
 def set_building_status(db: sqlite_utils.Database, building: str, status: BuildingStatus,
                         at: int, actor: str, note: str = "") -> bool:
     """Change a building's status: row and event in one transaction. False if unchanged."""

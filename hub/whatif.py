@@ -15,6 +15,7 @@ import sqlite_utils
 
 from gatehouse.policy.model import BuildingStatus, Outcome, Policy
 from gatehouse.policy.reasons import Reason
+from hub.store import building_status_at
 
 _FIXED_REFUSE = {Reason.HEALTH_RED, Reason.SIGNATURE_BAD, Reason.ISSUER_UNTRUSTED,
                  Reason.CODE_INVALID, Reason.EXPIRED, Reason.NOT_YET_VALID,
@@ -33,14 +34,6 @@ class Difference:
     after: str
     approximate: bool
     why: str
-
-
-def _status_at(db, building: str | None, at: float) -> BuildingStatus:
-    if not building:
-        return BuildingStatus.NORMAL
-    ev = next(db.query("select status_to from building_events where building = ? and at <= ? "
-                       "order by at desc, id desc limit 1", [building, at]), None)
-    return BuildingStatus(ev["status_to"]) if ev else BuildingStatus.NORMAL
 
 
 def judge(row: dict, status: BuildingStatus, policy: Policy,
@@ -103,7 +96,7 @@ def compare(db: sqlite_utils.Database, old: Policy, new: Policy, start: float,
                          [start, end]))
     out = []
     for row in rows:
-        status = _status_at(db, row["building"], row["at"])
+        status = building_status_at(db, row["building"], row["at"])
         before, _, _ = judge(row, status, old, old)
         after, approx, notes = judge(row, status, new, old)
         if before is not after or approx:

@@ -25,6 +25,16 @@ BOB_ID = "310104195812010025"
 CHILD_ID = "110105201506010032"
 
 
+def resident_ids(n: int) -> list[str]:
+    """n made-up 18-digit ID numbers with correct check digits."""
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    out = []
+    for i in range(n):
+        body = f"1101011980{i + 1:07d}"
+        out.append(body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights)) % 11])
+    return out
+
+
 @pytest.fixture
 def home(tmp_path) -> Home:
     return Home.at(tmp_path / "home")

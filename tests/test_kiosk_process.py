@@ -14,24 +14,10 @@ import pytest
 
 from demo.scenes import showing, write_frames
 from gatehouse.codes import Colour
-from tests.conftest import HOUR
+from tests.conftest import HOUR, resident_ids
 
 KIOSK = Path(sys.executable).parent / "kiosk"
 ATTEMPT_LINE = re.compile(r"attempt ([0-9a-f]{32}) (admit|refer|refuse)")
-IDS = ["110101199003070011", "310104195812010025", "110105201506010032",
-       "11010119800101001X", "110101198001010028", "110101198001010036"]
-
-
-def _valid_ids():
-    # Only IDs with a correct check digit; the list above mixes some in on purpose.
-    from gatehouse.identity import normalize_id
-    out = []
-    for i in IDS:
-        try:
-            out.append(normalize_id(i))
-        except ValueError:
-            pass
-    return out
 
 
 @pytest.fixture
@@ -39,7 +25,7 @@ def burst_camera(compound, authority, tmp_path):
     """A looping file camera: residents showing pass and green code, one after another."""
     now = int(time.time())
     texts = []
-    for n, pid in enumerate(_valid_ids()):
+    for n, pid in enumerate(resident_ids(6)):
         texts.append(compound.issue_pass(pid, f"居民{n}", "7", str(100 + n), now - 86400))
         texts.append(authority.health(pid, Colour.GREEN, now - HOUR, now - 20 * HOUR))
     compound.publish(now)

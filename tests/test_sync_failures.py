@@ -13,22 +13,9 @@ from gatehouse.db import write_transaction
 from gatehouse.events import EventKind
 from gatehouse.policy import BuildingStatus
 from kiosk.store import Store
-from tests.conftest import HOUR
+from tests.conftest import HOUR, resident_ids
 from tests.processes import hub_process, kiosk_process, wait_until
 
-IDS = ["110101199003070011", "310104195812010025", "110105201506010032",
-       "110101198001010028", "110101198001010036", "11010119800101004X"]
-
-
-def valid_ids():
-    from gatehouse.identity import normalize_id
-    out = []
-    for i in IDS:
-        try:
-            out.append(normalize_id(i))
-        except ValueError:
-            pass
-    return out
 
 
 @pytest.fixture
@@ -36,7 +23,7 @@ def world(compound, authority, broker_proc, gate_home, tmp_path):
     """A hub process, a registered gate with a finite burst on its camera."""
     now = int(time.time())
     texts = []
-    for n, pid in enumerate(valid_ids()):
+    for n, pid in enumerate(resident_ids(6)):
         texts.append(compound.issue_pass(pid, f"居民{n}", "7", str(100 + n), now - 86400))
         texts.append(authority.health(pid, Colour.GREEN, now - HOUR, now - 20 * HOUR))
     compound.publish(now)
@@ -156,7 +143,7 @@ def test_kill_9_the_hub_during_ingest(world):
 def test_back_online_a_gate_refuses_exits_from_a_sealed_building_before_its_backlog(
         compound, authority, broker_proc, gate_home, tmp_path):
     now = int(time.time())
-    pid = valid_ids()[0]
+    pid = resident_ids(6)[0]
     pass_text = compound.issue_pass(pid, "张三丰", "7", "302", now - 86400)
     home = gate_home("gate-1")
     old = compound.publish(now)  # the gate ran with this bundle before it went offline
