@@ -28,6 +28,7 @@ class KioskConfig(BaseModel):
     attempt_window_s: float = Field(8.0, gt=0, le=60)  # wait this long for the next code
     referral_timeout_s: float = Field(90.0, gt=0, le=3600)
     result_seconds: float = Field(10.0, gt=0, le=60)  # then personal data leaves the screen
+    retention_days: int = Field(28, ge=1, le=365)     # the gate's own log, once acknowledged
     web_bind: str = "127.0.0.1"                       # the volunteer screen (kiosk/web)
     web_port: int | None = Field(8000, ge=0, le=65535)  # 0: any free port; None: no screen
     alarm_seconds: float = Field(10.0, gt=0, le=600)

@@ -32,6 +32,7 @@ from kiosk.volunteers import Desk
 
 log = logging.getLogger(__name__)
 FAULT_SHOWN_S = 30.0  # a failure stays on the screen this long after the last one
+PURGE_EVERY_S = 3600.0  # personal data past retention leaves the gate's SD card
 BUNDLE_CHECK_S = 0.2  # a stat() per check; a new bundle applies within a second
 SOUND = {Outcome.ADMIT: Pattern.ADMIT, Outcome.REFER: Pattern.REFER,
          Outcome.REFUSE: Pattern.REFUSE}
@@ -87,6 +88,7 @@ class Gate:
         self._load_bundle = load_bundle
         self.bundle = load_bundle()
         self._bundle_checked = 0.0
+        self._purged = 0.0
         self.clock_trusted = clock_trusted
         self.confirmed_at = confirmed_at  # when the hub last said our bundle is current
         self.now = now
@@ -308,6 +310,9 @@ class Gate:
         if self._alarm_until is not None and now >= self._alarm_until:
             self.hardware.sounder.stop()
             self._alarm_until = None
+        if now - self._purged >= PURGE_EVERY_S:
+            self._purged = now
+            self.store.purge(now - self.config.retention_days * 86400)
         if now - self._bundle_checked >= BUNDLE_CHECK_S:
             self._bundle_checked = now
             self._refresh_bundle()

@@ -150,6 +150,19 @@ class Store:
     def last_seq(self) -> int:
         return self.db.execute("select coalesce(max(seq), 0) from outbox").fetchone()[0]
 
+    def purge(self, before: float) -> int:
+        """Delete what the hub has acknowledged and is older than `before` (retention).
+        Nothing the hub has not confirmed is ever deleted."""
+        with write_transaction(self.db):
+            done = "select id from outbox where acked_at is not null"
+            n = self.db.execute(f"delete from attempts where at < ? and id in ({done})",
+                                [before]).rowcount
+            n += self.db.execute(f"delete from events where at < ? and id in ({done})",
+                                 [before]).rowcount
+            self.db.execute("delete from outbox where acked_at is not null and created_at < ?",
+                            [before])
+        return n
+
     def counts_since(self, since: float) -> dict[str, int]:
         """Today's figures for the volunteer: entries, exits, referred, refused."""
         rows = self.db.execute(

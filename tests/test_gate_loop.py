@@ -1,5 +1,6 @@
 """One gate end to end, offline: file camera -> decoder -> attempt -> policy -> log -> pins."""
 import sqlite3
+import time
 import threading
 
 import pytest
@@ -258,4 +259,21 @@ def test_a_full_disk_keeps_the_door_locked_and_the_gate_running(gate_parts, mock
         frames.close()
     names = [r["name"] for r in gate.store.db.query("select name from attempts")]
     assert names == ["李*"]
+    gate.close()
+
+
+def test_the_gate_forgets_what_the_hub_has_and_is_past_retention(gate_parts, mock_pins):
+    gate = gate_parts(showing())
+    store, now = gate.store, time.time()
+    old_acked = store.log_event(EventKind.EXIT_REQUEST, now - 40 * 86400)
+    old_unacked = store.log_event(EventKind.EXIT_REQUEST, now - 40 * 86400)
+    recent = store.log_event(EventKind.EXIT_REQUEST, now - 86400)
+    store.db.execute("update outbox set created_at = ? where id in (?, ?)",
+                     [now - 40 * 86400, old_acked, old_unacked])
+    store.db.execute("update outbox set acked_at = ? where id in (?, ?)",
+                     [now, old_acked, recent])
+    store.purge(now - 28 * 86400)
+    kept = {r["id"] for r in store.db.query("select id from events")}
+    assert old_acked not in kept and {old_unacked, recent} <= kept
+    assert store.pending(0, 10)[-1].id == old_unacked  # never lost before the hub has it
     gate.close()
