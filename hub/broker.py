@@ -52,6 +52,19 @@ class BrokerFiles:
     def pid(self) -> Path:
         return self.data / "mosquitto.pid"
 
+    @property
+    def conf_d(self) -> Path:
+        """Snippets Mosquitto reads after the main config: tls.conf, bridge-*.conf."""
+        return self.conf.parent / "conf.d"
+
+    @property
+    def tls(self) -> Path:
+        return self.conf.parent / "tls"
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.tls / "ca.crt"
+
 
 def broker_conf(files: BrokerFiles, port: int, bind: str = "127.0.0.1") -> str:
     # Mosquitto started as root drops to user "mosquitto", which cannot write to the
@@ -78,6 +91,9 @@ max_queued_bytes 0
 max_inflight_messages 100
 max_packet_size 8388608
 set_tcp_nodelay true
+
+# The optional TLS listener (`hub broker tls`) and bridges (`hub broker bridge`).
+include_dir {files.conf_d}
 """
 
 
@@ -86,6 +102,7 @@ def write_broker_files(folder: Path, port: int, bind: str = "127.0.0.1") -> Brok
     folder.mkdir(parents=True, exist_ok=True)
     files = BrokerFiles.in_folder(folder)
     files.data.mkdir(exist_ok=True)
+    files.conf_d.mkdir(exist_ok=True)
     write_atomic(files.acl, ACL.encode())
     if not files.passwd.exists():
         files.passwd.touch(mode=0o600)
@@ -108,9 +125,14 @@ def set_password(passwd_file: Path, user: str, password: str) -> None:
                    check=True, capture_output=True, timeout=30)
 
 
-def remove_user(passwd_file: Path, user: str) -> None:
+def remove_user(passwd_file: Path, user: str) -> bool:
+    """Delete a user from the password file; False when it was not there."""
+    if not any(line.split(":", 1)[0] == user
+               for line in passwd_file.read_text().splitlines()):
+        return False
     subprocess.run([mosquitto_passwd(), "-D", str(passwd_file), user],
                    check=True, capture_output=True, timeout=30)
+    return True
 
 
 def new_password() -> str:
@@ -125,3 +147,166 @@ def reload(files: BrokerFiles) -> bool:
         return True
     except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
         return False
+
+
+# TLS: the hub as a small certificate authority ------------------------------------
+
+def make_tls(files: BrokerFiles, hosts: list[str], port: int = 8883,
+             bind: str = "0.0.0.0", days: int = 3650) -> Path:
+    """Make the compound's CA (once) and a server certificate for `hosts`; add the
+    TLS listener. Gates get ca.crt when they enroll. Returns the snippet written."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from gatehouse.home import write_private
+
+    def pem_key(k) -> bytes:
+        return k.private_bytes(serialization.Encoding.PEM,
+                               serialization.PrivateFormat.PKCS8,
+                               serialization.NoEncryption())
+
+    now = datetime.datetime.now(datetime.UTC)
+    files.tls.mkdir(parents=True, exist_ok=True)
+    ca_key_path = files.tls / "ca.key"
+    if ca_key_path.exists() and files.ca_cert.exists():
+        ca_key = serialization.load_pem_private_key(ca_key_path.read_bytes(), None)
+        ca = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
+    else:
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Gatehouse compound CA")])
+        ca = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+              .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+              .not_valid_before(now - datetime.timedelta(minutes=5))
+              .not_valid_after(now + datetime.timedelta(days=days))
+              .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+              .add_extension(x509.KeyUsage(False, False, False, False, False, True, True,
+                                           False, False), critical=True)
+              .sign(ca_key, hashes.SHA256()))
+        if ca_key_path.exists():
+            ca_key_path.unlink()
+        write_private(ca_key_path, pem_key(ca_key))
+        write_atomic(files.ca_cert, ca.public_bytes(serialization.Encoding.PEM))
+    alt: list = []
+    for h in hosts:
+        try:
+            alt.append(x509.IPAddress(ipaddress.ip_address(h)))
+        except ValueError:
+            alt.append(x509.DNSName(h))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
+            .issuer_name(ca.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=days))
+            .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .sign(ca_key, hashes.SHA256()))
+    server_key = files.tls / "server.key"
+    if server_key.exists():
+        server_key.unlink()
+    write_private(server_key, pem_key(key))
+    write_atomic(files.tls / "server.crt", cert.public_bytes(serialization.Encoding.PEM))
+    snippet = files.conf_d / "tls.conf"
+    write_atomic(snippet, f"""\
+# TLS listener (generated by `hub broker tls`): same passwords and ACL.
+listener {port} {bind}
+cafile {files.ca_cert}
+certfile {files.tls / "server.crt"}
+keyfile {server_key}
+tls_version tlsv1.2
+""".encode())
+    return snippet
+
+
+def tls_port(files: BrokerFiles) -> int | None:
+    """The TLS listener's port, when `hub broker tls` has made one."""
+    snippet = files.conf_d / "tls.conf"
+    if not snippet.exists():
+        return None
+    for line in snippet.read_text().splitlines():
+        if line.startswith("listener "):
+            return int(line.split()[1])
+    return None
+
+
+# Bridging a compound to its district -------------------------------------------------
+
+DISTRICT_ROOT = "district"
+
+
+def bridge_conf(compound_id: str, host: str, port: int, username: str, password: str,
+                cafile: Path | None = None) -> str:
+    """A Mosquitto bridge from this compound's broker to the district's.
+
+    Up (out): the gates' events and status, the hub's status and bundle, under
+    `district/<compound>/gatehouse/...`. Down (in): whatever the street office puts
+    under `district/<compound>/down/...` arrives here as `gatehouse/district/...`,
+    for the hub only (the gates' ACL does not reach it). While the link is down the
+    compound works as before and the bridge's messages queue here (clean session off).
+    """
+    if not topics.GATE_ID.match(compound_id):
+        raise ValueError(f"bad compound id {compound_id!r}")
+    up = f"{DISTRICT_ROOT}/{compound_id}/{topics.ROOT}/"
+    lines = [
+        "# Bridge to the district broker (generated by `hub broker bridge`).",
+        f"connection district-{compound_id}",
+        f"address {host}:{port}",
+        f"remote_clientid compound-{compound_id}",
+        f"local_clientid bridge-{compound_id}",
+        f"remote_username {username}",
+        f"remote_password {password}",
+        "bridge_protocol_version mqttv311",
+        "cleansession false",
+        "try_private true",
+        "start_type automatic",
+        "restart_timeout 2 30",
+        "keepalive_interval 30",
+        "notifications true",
+        f"topic gate/+/events out 1 {topics.ROOT}/ {up}",
+        f"topic gate/+/status out 1 {topics.ROOT}/ {up}",
+        f"topic hub/status out 1 {topics.ROOT}/ {up}",
+        f"topic hub/bundle out 1 {topics.ROOT}/ {up}",
+        f"topic # in 1 {topics.ROOT}/district/ {DISTRICT_ROOT}/{compound_id}/down/",
+    ]
+    if cafile:
+        lines.append(f"bridge_cafile {cafile}")
+    return "\n".join(lines) + "\n"
+
+
+def write_bridge(files: BrokerFiles, compound_id: str, host: str, port: int,
+                 username: str, password: str, cafile: Path | None = None) -> Path:
+    """Write the bridge snippet (mode 0600: it holds the district password)."""
+    files.conf_d.mkdir(parents=True, exist_ok=True)
+    path = files.conf_d / f"bridge-{compound_id}.conf"
+    if path.exists():
+        path.unlink()
+    from gatehouse.home import write_private
+    write_private(path, bridge_conf(compound_id, host, port, username, password,
+                                    cafile).encode())
+    return path
+
+
+DISTRICT_ACL = f"""\
+# District broker ACL: each compound (its bridge logs in as the compound id) writes
+# only under its own prefix and reads only what is sent down to it; the street
+# office's user reads everything and sends down.
+user street
+topic read {DISTRICT_ROOT}/#
+topic write {DISTRICT_ROOT}/+/down/#
+
+pattern write {DISTRICT_ROOT}/%u/{topics.ROOT}/#
+pattern read {DISTRICT_ROOT}/%u/down/#
+"""
+
+
+def write_district_files(folder: Path, port: int, bind: str = "127.0.0.1") -> BrokerFiles:
+    """A district broker's config (for a few compounds; many want EMQX: docs/deploy.md)."""
+    files = write_broker_files(folder, port, bind)
+    write_atomic(files.acl, DISTRICT_ACL.encode())
+    return files

@@ -22,6 +22,11 @@ from gatehouse.policy.model import BuildingStatus, Policy
 from gatehouse.timeutil import DEFAULT_ZONE
 from hub import store
 from hub.authority import TestAuthority
+from hub.cli_deploy import (  # + gate enroll|retire, broker tls|bridge
+    backup_cmd,
+    migrate_cmd,
+    restore_cmd,
+)
 from hub.cli_network import broker_group, gate_group, serve
 from hub.cli_users import user_group, web_cmd
 from hub.compound import Compound, HubError
@@ -394,6 +399,9 @@ main.add_command(gate_group)
 main.add_command(serve)
 main.add_command(user_group)
 main.add_command(web_cmd)
+main.add_command(backup_cmd)
+main.add_command(restore_cmd)
+main.add_command(migrate_cmd)
 
 if __name__ == "__main__":
     main()

@@ -56,3 +56,22 @@ def add_gate(compound: Compound, gate_id: str, name: str | None = None,
         kiosk_home.kiosk.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(compound.home.hub_public, kiosk_home.kiosk_hub_public)
     return endpoint
+
+
+def retire_gate(compound: Compound, gate_id: str, at: int) -> bool:
+    """Retire a gate: its broker login goes (a running broker drops it at once), its
+    unused enrollment codes are cancelled, and what it still sends is quarantined.
+    Returns whether a running broker was told; if not, it takes effect when it starts."""
+    row = next(compound.db.query("select retired_at from gates where id = ?", [gate_id]), None)
+    if row is None:
+        raise HubError(f"no gate {gate_id}")
+    files = broker.BrokerFiles.in_folder(compound.home.hub_broker)
+    if files.passwd.exists():
+        broker.remove_user(files.passwd, gate_id)
+    from hub.enroll import cancel_codes
+    cancel_codes(compound, gate_id, at)
+    if row["retired_at"] is None:
+        compound.db.execute("update gates set retired_at = ?, online = 0 where id = ?",
+                            [at, gate_id])
+        compound.db.conn.commit()
+    return broker.reload(files)

@@ -144,5 +144,28 @@ def _summary(code) -> dict:
     return {"kind": code.kind.name.lower(), "id": code.id, "issuer": code.issuer}
 
 
+@main.command("enroll")
+@home_option
+@click.option("--code", "code_text", default=None, help="The enrollment code's text.")
+@click.option("--camera", default=None,
+              help="Scan the code with this camera (v4l2:0, picamera2, file:DIR).")
+@click.option("--timeout", type=click.FloatRange(1, 3600), default=120.0, show_default=True,
+              help="Seconds to wait for the code in front of the camera.")
+def enroll_cmd(home, code_text, camera, timeout) -> None:
+    """Become a registered gate with the hub's one-time code (docs/deploy.md)."""
+    from kiosk.enroll import EnrollFailed, enroll, scan_for_code
+    if bool(code_text) == bool(camera):
+        fail("give either --code TEXT or --camera SPEC")
+    h = resolve_home(home)
+    try:
+        text = code_text or scan_for_code(camera, timeout)
+        done = enroll(h, text)
+    except (EnrollFailed, OSError, ValueError) as exc:
+        fail(str(exc))
+    click.echo(f"enrolled as gate {done.gate_id}: broker {done.endpoint.host}:"
+               f"{done.endpoint.port}; start it with `kiosk run` (or systemctl restart "
+               "gatehouse-kiosk)")
+
+
 if __name__ == "__main__":
     main()

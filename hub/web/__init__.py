@@ -89,4 +89,9 @@ def create_app(config: WebConfig) -> Flask:
     for bp in (auth.bp, overview.bp, buildings.bp, residents.bp, passes.bp, tracing.bp, policy.bp,
                visitors.bp, admin.bp):
         app.register_blueprint(bp)
+    from hub.web import (
+        enroll,  # gate enrollment: the admin's QR page and the gates' /enroll
+    )
+    app.register_blueprint(enroll.bp)
+    app.wsgi_app = enroll.mount(app.wsgi_app, config)
     return app

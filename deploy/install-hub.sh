@@ -1,0 +1,70 @@
+#!/bin/sh
+# Install the Gatehouse hub on Debian 12 or Raspberry Pi OS (Bookworm): broker, hub,
+# admin page, nightly backups, and the time server the gates follow.
+#
+#   sudo COMPOUND="示范小区" HUB_IP=192.168.1.10 LAN=192.168.1.0/24 ./deploy/install-hub.sh
+#
+# Settings (environment or /etc/gatehouse/install.env): COMPOUND, HUB_IP (the address
+# gates use), LAN (who may ask for time), MQTT_PORT (1883), WEB_PORT (8080), TLS=1 (a
+# TLS listener on 8883 with the hub as CA), BACKUP_KEEP (14), ADMIN (admin).
+. "$(dirname "$0")/lib.sh"
+need_root
+os_check
+: "${HUB_IP:?set HUB_IP to the hub's LAN address (the gates connect to it)}"
+COMPOUND=${COMPOUND:-示范小区}
+LAN=${LAN:-$(echo "$HUB_IP" | sed 's/\.[0-9]*$/.0\/24/')}
+MQTT_PORT=${MQTT_PORT:-1883}
+WEB_PORT=${WEB_PORT:-8080}
+ADMIN=${ADMIN:-admin}
+
+say "apt packages"
+apt_install python3 python3-venv python3-dev libzbar0 mosquitto mosquitto-clients \
+  chrony sqlite3 ca-certificates
+# Our broker runs as gatehouse-broker.service with the compound's config.
+systemctl disable --now mosquitto.service 2>/dev/null || true
+
+make_user
+install_app
+
+say "compound, broker config"
+[ -e "$GH_HOME/hub/hub.key" ] || as_gh "$VENV/bin/hub" init --name "$COMPOUND"
+[ -e "$GH_HOME/hub/mqtt.json" ] ||
+  as_gh "$VENV/bin/hub" broker config --port "$MQTT_PORT" --bind 0.0.0.0 --host "$HUB_IP"
+if [ "${TLS:-0}" = 1 ]; then
+  as_gh "$VENV/bin/hub" broker tls --host "$HUB_IP" --host "$(hostname)"
+fi
+
+say "time server for the gates (chrony; serves its own clock when the internet is gone)"
+cat > /etc/chrony/conf.d/gatehouse.conf <<CONF
+# Gatehouse: the gates set their clocks from the hub (they have no RTC).
+allow $LAN
+local stratum 10 orphan
+CONF
+systemctl restart chrony
+
+journald_limits
+
+say "systemd units"
+units hub --set WEB_PORT="$WEB_PORT" --set BACKUP_KEEP="${BACKUP_KEEP:-14}"
+[ -e /etc/gatehouse/gatehouse.env ] || cat > /etc/gatehouse/gatehouse.env <<CONF
+# Read by the Gatehouse services. Plain HTTP on the office LAN needs a non-secure cookie.
+GATEHOUSE_WEB_ARGS=--no-cookie-secure
+CONF
+systemctl enable --now gatehouse-broker.service gatehouse-hub.service \
+  gatehouse-backup.timer
+
+say "the first admin user of the admin page"
+if ! as_gh "$VENV/bin/hub" user list | grep -q .; then
+  as_gh "$VENV/bin/hub" user add "$ADMIN" --role admin
+fi
+systemctl enable --now gatehouse-web.service
+
+say "done"
+cat <<MSG
+Admin page:   http://$HUB_IP:$WEB_PORT/   (user $ADMIN)
+Enroll gates: 新门岗 on the admin page, or
+              sudo -u $GH_USER GATEHOUSE_HOME=$GH_HOME $VENV/bin/hub gate enroll gate-north \\
+                   --hub-url http://$HUB_IP:$WEB_PORT --terminal
+Keys to copy to offline media NOW: $GH_HOME/hub/hub.key $GH_HOME/binding.key
+Backups:      $GH_HOME/hub/backups (nightly, $((${BACKUP_KEEP:-14})) kept)
+MSG
