@@ -117,8 +117,9 @@ def set_gate_id(config_path: Path, gate_id: str) -> None:
 def install(home: Home, secret: dict, pub_pem: bytes) -> Enrolled:
     """Write what the hub gave into the gate's home."""
     mqtt = secret["mqtt"]
+    tls = secret.get("tls")
     endpoint = Endpoint(str(mqtt["host"]), int(mqtt["port"]), str(mqtt["username"]),
-                        str(mqtt["password"]))
+                        str(mqtt["password"]), int(tls["port"]) if tls else None)
     home.kiosk.mkdir(parents=True, exist_ok=True)
     if home.kiosk_hub_public.exists() and home.kiosk_hub_public.read_bytes() != pub_pem \
             and home.kiosk_bundle.exists():
@@ -127,7 +128,6 @@ def install(home: Home, secret: dict, pub_pem: bytes) -> Enrolled:
         home.kiosk_mqtt.unlink()
     write_private(home.kiosk_mqtt, json.dumps(endpoint.to_json(), indent=1).encode())
     write_atomic(home.kiosk_hub_public, pub_pem)
-    tls = secret.get("tls")
     if tls:
         write_atomic(home.kiosk / "ca.crt", tls["ca"].encode())
     set_gate_id(home.kiosk / "config.toml", secret["gate_id"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -47,6 +48,7 @@ class LinkConfig:
     window: int = 8                  # batches in flight before waiting for acks
     resend_after: float = 20.0       # seconds without an ack before sending again
     heartbeat_s: float = 10.0
+    ca_file: Path | None = None      # TLS to the broker, trusting the hub's CA
 
 
 @dataclass
@@ -94,6 +96,8 @@ class HubLink:
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"gate-{c.gate_id}",
                              protocol=mqtt.MQTTv5)
         client.username_pw_set(c.username, c.password)
+        if c.ca_file is not None:
+            client.tls_set(ca_certs=str(c.ca_file), tls_version=ssl.PROTOCOL_TLS_CLIENT)
         client.will_set(topics.gate_status(c.gate_id), topics.OFFLINE, qos=1, retain=True)
         client.reconnect_delay_set(1, 10)
         client.max_inflight_messages_set(c.window * 2)

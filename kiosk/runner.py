@@ -52,10 +52,15 @@ def start_link(home: Home, config: KioskConfig, clock: ClockJudge, cache: Bundle
         log.warning("no %s: running offline, events stay in the outbox", home.kiosk_mqtt)
         return None
     ep = Endpoint.read(home.kiosk_mqtt)
-    link = HubLink(LinkConfig(config.gate_id, ep.host, ep.port, ep.username, ep.password),
+    ca = home.kiosk / "ca.crt"
+    use_tls = ep.tls_port is not None and ca.exists()  # enrolled with the hub's CA
+    link = HubLink(LinkConfig(config.gate_id, ep.host, ep.tls_port if use_tls else ep.port,
+                              ep.username, ep.password, ca_file=ca if use_tls else None),
                    home.kiosk_db, home.kiosk_bundle, hub_key(home), clock, status,
                    current_bundle_version=lambda: cache.version)
     link.start()
+    log.info("hub link to %s:%s%s", ep.host, ep.tls_port if use_tls else ep.port,
+             " over TLS" if use_tls else "")
     return link
 
 

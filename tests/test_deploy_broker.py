@@ -168,3 +168,48 @@ def test_compound_bridges_to_district(compound, tmp_path, clients):
     finally:
         local.stop()
         district.stop()
+
+
+def test_an_enrolled_gate_syncs_over_tls_with_the_hubs_ca(compound, tmp_path):
+    """A gate with the hub's CA and the TLS port talks to the broker over TLS only."""
+    import time
+
+    from gatehouse.events import EventKind
+    from gatehouse.home import Home
+    from hub.gates import add_gate
+    from hub.sync import HubSync, SyncConfig
+    from kiosk.bundles import BundleCache
+    from kiosk.clock import ClockJudge
+    from kiosk.config import KioskConfig
+    from kiosk.runner import _Status, start_link
+    from kiosk.store import Store
+    port, tls_port = free_port(), free_port()
+    files = setup_broker(compound.home, port)
+    broker.make_tls(files, ["127.0.0.1", "localhost"], tls_port, "127.0.0.1")
+    proc = Broker(files, port, tmp_path / "mosquitto.log").start()
+    gate_home = Home.at(tmp_path / "gate")
+    ep = add_gate(compound, "gate-t", kiosk_home=gate_home)
+    gate_home.kiosk_mqtt.unlink()
+    (gate_home.kiosk / "mqtt.json").write_text(json.dumps(
+        {**ep.to_json(), "port": 1, "tls_port": tls_port}))   # plain port unusable on purpose
+    (gate_home.kiosk / "ca.crt").write_bytes(files.ca_cert.read_bytes())
+    hub_ep = Endpoint.read(compound.home.hub_mqtt)
+    sync = HubSync(SyncConfig(hub_ep.host, hub_ep.port, hub_ep.password), compound.home.hub_db,
+                   compound.home.hub_bundle, compound.key)
+    sync.start()
+    store = Store(gate_home.kiosk_db)
+    ids = [store.log_event(EventKind.EXIT_REQUEST, time.time()) for _ in range(20)]
+    config = KioskConfig(gate_id="gate-t")
+    link = start_link(gate_home, config, ClockJudge("trusted"), BundleCache(gate_home),
+                      _Status(config))
+    try:
+        assert link.config.ca_file is not None and link.config.port == tls_port
+        wait_until(lambda: store.backlog() == 0, 20, message="outbox over TLS")
+        got = {r["id"] for r in compound.db.query(
+            "select id from gate_events where gate = 'gate-t'")}
+        assert set(ids) <= got
+    finally:
+        link.stop()
+        sync.stop()
+        store.close()
+        proc.stop()
