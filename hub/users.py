@@ -110,6 +110,13 @@ def set_password(db: sqlite_utils.Database, username: str, password: str) -> Non
                                   "session_gen": user.session_gen + 1})
 
 
+def end_sessions(db: sqlite_utils.Database, username: str) -> None:
+    """Sign a user out everywhere: every cookie issued so far stops working."""
+    user = get_user(db, username)
+    if user is not None:
+        db["users"].update(username, {"session_gen": user.session_gen + 1})
+
+
 def set_role(db: sqlite_utils.Database, username: str, role: Role | str) -> None:
     user = get_user(db, username)
     if user is None:

@@ -174,6 +174,16 @@ def test_a_changed_password_ends_the_old_session(as_user, compound):
     assert client.get("/").status_code == 302
 
 
+def test_logging_out_ends_copies_of_the_cookie_too(as_user, app):
+    client = as_user("office")
+    copy = app.test_client()
+    stolen = client.get_cookie("gatehouse_session")
+    copy.set_cookie("gatehouse_session", stolen.value)
+    assert copy.get("/").status_code == 200       # a stolen copy works while signed in…
+    post(client, "/logout")
+    assert copy.get("/").status_code == 302       # …and not after the user signs out
+
+
 # Buildings ---------------------------------------------------------------------------
 
 def test_sealing_asks_for_confirmation_then_reaches_the_bundle_with_history(as_user, compound):
@@ -294,6 +304,8 @@ def test_tracing_timeline_and_contacts_with_csv(as_user, compound):
     client = as_user("observer")
     page = client.get(f"/tracing?kind=timeline&ref={alice}").get_data(as_text=True)
     assert page.count("<tr>") == 2          # header + one passage within 14 days
+    viewed = next(compound.db.query("select * from audit where action = 'trace.view'"))
+    assert viewed["actor"] == "observer" and alice in viewed["target"]
     rows = list(csv.DictReader(io.StringIO(client.get(
         f"/tracing/export.csv?kind=contacts&ref={alice}&minutes=10").get_data(
         as_text=True).lstrip("\ufeff"))))

@@ -117,6 +117,9 @@ def login():
 @bp.route("/logout", methods=["POST"])
 def logout():
     core.record("logout", core.user())
+    # The cookie is signed, not stored: a copy of it would outlive session.clear().
+    # Moving the session generation on ends every session of this user, copies too.
+    users.end_sessions(core.db(), core.user())
     session.clear()
     return redirect(url_for("auth.login"))
 

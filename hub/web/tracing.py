@@ -104,6 +104,8 @@ def index():
     ref, candidates = _resolve()
     rows = _run(kind, ref) if (ref or kind == "visitors") else []
     asked = bool(ref or kind == "visitors")
+    if asked:  # looking at a person's movements is itself a recorded action (流调)
+        core.record("trace.view", f"{kind} {ref or ''}".strip(), None, {"rows": len(rows)})
     resident = next(core.db().query("select * from residents where person_ref = ?", [ref]),
                     None) if ref else None
     return render_template("tracing.html", kind=kind, queries=QUERIES, rows=rows, ref=ref,
