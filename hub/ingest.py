@@ -26,6 +26,7 @@ from gatehouse.events import (
     ranges,
 )
 from gatehouse.policy import BuildingStatus, Policy
+from hub import parcels
 from hub.store import building_status_at
 
 QUARANTINE_KEEP_BYTES = 64 * 1024
@@ -141,6 +142,13 @@ def _events(db, gate: str, events: list[Event], received_at: float, policy: Poli
                 result.conflicts += _conflicts(db, e.id, policy)
         elif e.kind in (EventKind.DOOR_FORCED, EventKind.DOOR_HELD):
             _alert(db, e.at, gate, e.kind.value, e.id, {})
+        elif e.kind is EventKind.PARCEL and p.get("waybill") and p.get("id"):
+            parcels.receive(db, gate, p, e.at)
+        elif e.kind is EventKind.PARCEL_VOID and p.get("parcel"):
+            if next(db.query("select 1 from parcels where id = ? and gate = ?",
+                             [p["parcel"], gate]), None):
+                parcels.move(db, p["parcel"], parcels.ParcelState.VOIDED, e.at,
+                             f"{gate}/{p.get('by')}", gate)
         elif e.kind is EventKind.VISITOR:
             db["visitors"].insert({  # a walk-in registered at the gate, masked there
                 "name": p.get("name"), "phone": p.get("phone"),

@@ -118,8 +118,9 @@ def open_db(path: Path) -> sqlite_utils.Database:
     db.execute("PRAGMA busy_timeout = 5000")
     db.execute("PRAGMA foreign_keys = ON")
     migrations.apply(db)
-    from hub import deploy_store  # its own set: enrollment, backups
+    from hub import deploy_store, parcels  # their own sets: enrollment/backups, parcels
     deploy_store.migrations.apply(db)
+    parcels.migrations.apply(db)
     return db
 
 

@@ -85,16 +85,12 @@ class ScreenServer:
     """The volunteer's screen (kiosk/web) served by waitress on its own thread."""
 
     def __init__(self, gate: Gate, link: HubLink | None, home: Home, config: KioskConfig):
-        from waitress import create_server
-
+        from gatehouse.webserver import ThreadedServer
         from kiosk.web import create_app
         app = create_app(gate, (lambda: link.state) if link else (lambda: None),
                          voice_dir=home.kiosk / "voice")
-        self.server = create_server(app, host=config.web_bind, port=config.web_port,
-                                    threads=8, channel_timeout=30)
-        self.url = f"http://{config.web_bind}:{self.server.effective_port}/"
-        self.thread = threading.Thread(target=self.server.run, name="screen", daemon=True)
-        self.thread.start()
+        self.server = ThreadedServer(app, config.web_bind, config.web_port, name="screen")
+        self.url = f"http://{config.web_bind}:{self.server.port}/"
         log.info("volunteer screen at %s", self.url)
 
     def close(self) -> None:

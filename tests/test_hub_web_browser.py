@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 import dataclasses
-import threading
 from pathlib import Path
 
 import pytest
-import waitress
 from playwright.sync_api import expect
 
 from gatehouse import topics
 from gatehouse.policy import BuildingStatus
+from gatehouse.webserver import ThreadedServer
 from hub.web import create_app
 from kiosk.bundles import load_bundle
 from tests.conftest import ALICE_ID, BOB_ID, T0
@@ -27,12 +26,9 @@ from tests.test_hub_web_app import (  # noqa: F401  (fixtures)
 @pytest.fixture
 def server(web_config):  # noqa: F811 (the imported fixture)
     config = dataclasses.replace(web_config, sse_seconds=30, sse_poll_s=0.2)
-    srv = waitress.create_server(create_app(config), host="127.0.0.1", port=0, threads=8)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    yield f"http://localhost:{srv.effective_port}"
+    srv = ThreadedServer(create_app(config))
+    yield f"http://localhost:{srv.port}"
     srv.close()
-    thread.join(5)
 
 
 @pytest.fixture

@@ -1,0 +1,34 @@
+"""A waitress server on its own thread (the kiosk's screen, tests), stopped cleanly."""
+from __future__ import annotations
+
+import logging
+import threading
+
+from waitress import create_server
+
+log = logging.getLogger(__name__)
+
+
+class ThreadedServer:
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 0, threads: int = 8,
+                 name: str = "web"):
+        self.server = create_server(app, host=host, port=port, threads=threads,
+                                    channel_timeout=30)
+        self.port = self.server.effective_port
+        self._closing = False
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.server.run()
+        except (OSError, ValueError):
+            # close() pulls the sockets out from under waitress's select loop; that is
+            # how it stops, not a failure. Anything else while serving is one.
+            if not self._closing:
+                log.exception("web server stopped")
+
+    def close(self) -> None:
+        self._closing = True
+        self.server.close()
+        self.thread.join(5)
