@@ -31,6 +31,7 @@ class EventKind(str, Enum):
     PARCEL = "parcel"                # a parcel dropped off (waybill, room, fresh/frozen)
     PARCEL_VOID = "parcel_void"      # a parcel entry undone by the volunteer
     VISITOR = "visitor"              # a walk-in visitor registered at the gate
+    PICKUP = "pickup"                # a parcel handed out at the parcel area (or a wrong one scanned)
 
 
 class _Wire(BaseModel):

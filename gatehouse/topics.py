@@ -14,6 +14,7 @@ GATE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 HUB_BUNDLE = f"{ROOT}/hub/bundle"        # retained, signed bundle (COSE_Sign1 bytes)
 HUB_TIME = f"{ROOT}/hub/time"            # signed time beacon, QoS 0, every few seconds
 HUB_STATUS = f"{ROOT}/hub/status"        # retained "online" / "offline" (last will)
+HUB_PARCELS = f"{ROOT}/hub/parcels"      # retained, signed shelf manifest (parcel-area kiosks)
 GATE_ANY_EVENTS = f"{ROOT}/gate/+/events"
 GATE_ANY_STATUS = f"{ROOT}/gate/+/status"
 GATE_ANY_HEARTBEAT = f"{ROOT}/gate/+/heartbeat"

@@ -28,6 +28,8 @@ from hub.cli_deploy import (  # + gate enroll|retire, broker tls|bridge
     restore_cmd,
 )
 from hub.cli_network import broker_group, gate_group, serve
+from hub.cli_notify import notify_group
+from hub.cli_parcels import parcels_group, shelf_group
 from hub.cli_users import user_group, web_cmd
 from hub.compound import Compound, HubError
 
@@ -397,11 +399,14 @@ def bundle_cmd(home) -> None:
 main.add_command(broker_group)
 main.add_command(gate_group)
 main.add_command(serve)
+main.add_command(shelf_group)
+main.add_command(parcels_group)
 main.add_command(user_group)
 main.add_command(web_cmd)
 main.add_command(backup_cmd)
 main.add_command(restore_cmd)
 main.add_command(migrate_cmd)
+main.add_command(notify_group)
 
 if __name__ == "__main__":
     main()

@@ -11,10 +11,11 @@ import click
 
 from gatehouse.cli_common import fail, home_option, print_json, resolve_home
 from gatehouse.home import Home
-from hub import broker
+from hub import broker, notify
 from hub.compound import Compound, HubError
 from hub.gates import add_gate, read_endpoint, setup_broker
 from hub.ingest import gaps
+from hub.parcels.worker import ParcelWorker
 from hub.sync import HubSync, SyncConfig
 
 
@@ -98,7 +99,8 @@ def gate_list(home) -> None:
 @click.command("serve")
 @home_option
 def serve(home) -> None:
-    """Run the hub: ingest gate events, publish bundles and the time beacon."""
+    """Run the hub: ingest gate events, publish bundles, the time beacon and the shelf
+    manifest; run the parcel timers and send notifications."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     c = _open(home)
     try:
@@ -111,6 +113,18 @@ def serve(home) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     sync.start()
+    workers = [ParcelWorker(c.home.hub_db)]
+    try:
+        sender = notify.sender_from_config(c.home)
+    except notify.NotifyError as exc:  # the gates matter more than the messages
+        click.echo(f"notifications off: {exc}", err=True)
+        sender = None
+    if sender is not None:
+        workers.append(notify.NotifyWorker(c.home.hub_db, sender))
+    for w in workers:
+        w.start()
     click.echo(f"hub serving {c.name}: broker {ep.host}:{ep.port}", err=True)
     stop.wait()
+    for w in workers:
+        w.stop()
     sync.stop()

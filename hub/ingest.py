@@ -27,6 +27,7 @@ from gatehouse.events import (
 )
 from gatehouse.policy import BuildingStatus, Policy
 from hub import parcels
+from hub.parcels import handout
 from hub.store import building_status_at
 
 QUARANTINE_KEEP_BYTES = 64 * 1024
@@ -145,10 +146,9 @@ def _events(db, gate: str, events: list[Event], received_at: float, policy: Poli
         elif e.kind is EventKind.PARCEL and p.get("waybill") and p.get("id"):
             parcels.receive(db, gate, p, e.at)
         elif e.kind is EventKind.PARCEL_VOID and p.get("parcel"):
-            if next(db.query("select 1 from parcels where id = ? and gate = ?",
-                             [p["parcel"], gate]), None):
-                parcels.move(db, p["parcel"], parcels.ParcelState.VOIDED, e.at,
-                             f"{gate}/{p.get('by')}", gate)
+            parcels.void(db, str(p["parcel"]), gate, e.at, f"{gate}/{p.get('by')}")
+        elif e.kind is EventKind.PICKUP:
+            handout.pickup_event(db, gate, e.id, p, e.at)
         elif e.kind is EventKind.VISITOR:
             db["visitors"].insert({  # a walk-in registered at the gate, masked there
                 "name": p.get("name"), "phone": p.get("phone"),

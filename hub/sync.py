@@ -29,8 +29,10 @@ from gatehouse.codes import cose
 from gatehouse.codes.keys import SigningKey
 from gatehouse.events import dump
 from gatehouse.net import close_client, nodelay
+from gatehouse.parcels import seal_manifest
 from hub import store
 from hub.ingest import Incoming, ingest
+from hub.parcels import manifest as parcel_manifest
 
 log = logging.getLogger(__name__)
 SESSION_EXPIRY_S = 7 * 86400
@@ -38,6 +40,7 @@ SESSION_EXPIRY_S = 7 * 86400
 # about 1% of a core and takes the hub's share of a bundle's way to the gates to a
 # few ms (at 50 ms it was most of the 100 ms p99; docs/performance-sync.md).
 BUNDLE_POLL_S = 0.005
+MANIFEST_MIN_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,10 @@ class HubSync:
         self._republish = threading.Event()
         self._threads = [threading.Thread(target=self._write, name="hub-ingest", daemon=True),
                          threading.Thread(target=self._publish, name="hub-publish",
+                                          daemon=True),
+                         threading.Thread(target=self._manifests, name="hub-parcels",
                                           daemon=True)]
+        self._manifest_again = threading.Event()
         self.client = self._make_client()
 
     def _make_client(self) -> mqtt.Client:
@@ -99,6 +105,7 @@ class HubSync:
                           (topics.GATE_ANY_HEARTBEAT, 0)])
         self.connected.set()
         self._republish.set()
+        self._manifest_again.set()
 
     def start(self) -> None:
         props = Properties(PacketTypes.CONNECT)
@@ -158,6 +165,30 @@ class HubSync:
                 if result.quarantined or result.conflicts:
                     log.warning("ingest: %d quarantined, %d conflicts", result.quarantined,
                                 result.conflicts)
+        finally:
+            db.close()
+
+    # The shelf manifest -----------------------------------------------------
+
+    def _manifests(self) -> None:
+        """Publish the parcel-area kiosks' manifest when parcels change, at most every
+        MANIFEST_MIN_S (a courier's 40 scans are one publish, not 40)."""
+        db = store.open_db(self.db_path)
+        published = -1
+        try:
+            while not self._stop.is_set():
+                self._stop.wait(MANIFEST_MIN_S)
+                if not self.connected.is_set():
+                    continue
+                try:
+                    version = parcel_manifest.version(db)
+                    if version != published or self._manifest_again.is_set():
+                        self._manifest_again.clear()
+                        blob = seal_manifest(parcel_manifest.build(db, time.time()), self.key)
+                        self.client.publish(topics.HUB_PARCELS, blob, qos=1, retain=True)
+                        published = version
+                except Exception:
+                    log.exception("shelf manifest not published; trying again")
         finally:
             db.close()
 

@@ -50,13 +50,17 @@ class Perm(str, Enum):
     USERS = "users"            # add users, change roles
     UNMASK = "unmask"          # see full names and phone numbers (logged)
     AUDIT = "audit"            # read and export the audit log
+    NOTIFY = "notify"          # retry residents' notifications that failed or were skipped
+    PARCELS = "parcels"        # parcel work: exceptions, returns, run sheets, audit sheets
+    SHELVES = "shelves"        # set up shelves and the parcel settings (holds, runs)
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.ADMIN: frozenset(Perm),
     Role.OFFICE: frozenset({Perm.VIEW, Perm.TRACE, Perm.ACK, Perm.VISITORS, Perm.RESIDENTS,
-                            Perm.PASSES, Perm.BUILDINGS, Perm.PRESENCE, Perm.AUDIT}),
-    Role.LEAD: frozenset({Perm.VIEW, Perm.ACK, Perm.VISITORS}),
+                            Perm.PASSES, Perm.BUILDINGS, Perm.PRESENCE, Perm.AUDIT,
+                            Perm.NOTIFY, Perm.PARCELS, Perm.SHELVES}),
+    Role.LEAD: frozenset({Perm.VIEW, Perm.ACK, Perm.VISITORS, Perm.PARCELS}),
     Role.OBSERVER: frozenset({Perm.VIEW, Perm.TRACE, Perm.AUDIT}),
 }
 

@@ -21,6 +21,7 @@ class KioskConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     gate_id: str = Field("gate-1", pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+    role: Literal["gate", "parcels"] = "gate"          # parcels: the pickup kiosk at the shelves
     direction: Literal["in", "out"] = "in"
     camera: str = "v4l2:0?width=640&height=480"
     decoder: Literal["pipeline", "zxing", "pyzbar"] = "pipeline"

@@ -102,3 +102,64 @@ def kiosk_process(home: Home, camera: str, log: Path, **env) -> Process:
     return Process([BIN / "kiosk", "run", "--home", home.root, "--camera", camera,
                     "--pin-factory", "mock", "--clock", "trusted"], log,
                    {f"GATEHOUSE_KIOSK_{k.upper()}": str(v) for k, v in env.items()})
+
+
+class Forwarder:
+    """A TCP forwarder between one gate and the broker, cut and restored by the test: the
+    gate alone goes offline (the broker, the hub and the other gates stay up)."""
+
+    def __init__(self, target_port: int):
+        import threading
+        self.target, self.port = target_port, free_port()
+        self._threads, self._conns, self._server = threading, [], None
+        self.restore()
+
+    def restore(self) -> None:
+        srv = socket.socket()
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind(("127.0.0.1", self.port))
+        srv.listen(8)
+        self._server = srv
+        self._threads.Thread(target=self._accept, args=(srv,), daemon=True).start()
+
+    def _accept(self, srv) -> None:
+        while True:
+            try:
+                client, _ = srv.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target))
+            except OSError:
+                client.close()
+                continue
+            self._conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                self._threads.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(a, b) -> None:
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def cut(self) -> None:
+        """Refuse new connections and drop the open ones, like a pulled cable."""
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for s in self._conns:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+                s.close()
+            except OSError:
+                pass
+        self._conns = []

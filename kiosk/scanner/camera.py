@@ -225,6 +225,7 @@ class LatestFrame(_Source):
         self._latest: Frame | None = None
         self._taken = True
         self._ended = False
+        self._nudged = False
         self._error: BaseException | None = None
         self._stop = threading.Event()
         self.received = 0
@@ -265,10 +266,20 @@ class LatestFrame(_Source):
                 self._ended = True
                 self._cond.notify_all()
 
+    def nudge(self) -> None:
+        """Wake a consumer waiting in `read` now (it gets None): a tap on the screen should
+        not wait for the next frame."""
+        with self._cond:
+            self._nudged = True
+            self._cond.notify_all()
+
     def read(self, timeout: float | None = None) -> Frame | None:
         """Return the newest frame not yet returned; None when the source ended or on timeout."""
         with self._cond:
-            self._cond.wait_for(lambda: not self._taken or self._ended, timeout)
+            self._cond.wait_for(lambda: not self._taken or self._ended or self._nudged, timeout)
+            if self._nudged and self._taken and not self._ended:
+                self._nudged = False
+                return None
             if self._error is not None:
                 raise RuntimeError("frame source failed") from self._error
             if self._taken:

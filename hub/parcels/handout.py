@@ -1,0 +1,70 @@
+"""A parcel's way out: picked up at the parcel-area kiosk, returned to the courier, or
+set aside as an exception (damaged, mis-shelved). Door runs are in runs.py."""
+from __future__ import annotations
+
+import json
+
+import sqlite_utils
+
+from gatehouse.db import write_transaction
+from hub.parcels.states import ParcelError, ParcelState, _event, move
+
+S = ParcelState
+
+
+def _alert(db, at: float, gate: str, kind: str, event_id: str | None, detail: dict) -> None:
+    db.execute("insert or ignore into alerts (at, gate, kind, event_id, detail) "
+               "values (?, ?, ?, ?, ?)", [at, gate, kind, event_id,
+                                          json.dumps(detail, ensure_ascii=False)])
+
+
+def pickup_event(db: sqlite_utils.Database, gate: str, event_id: str, p: dict,
+                 at: float) -> None:
+    """A `pickup` event from a parcel-area kiosk (taken, or a wrong parcel flagged there).
+
+    The kiosk's word is what happened at the shelf; the hub records it and raises an
+    alert for whatever does not fit (a parcel not on the shelf, a hold not yet over)."""
+    row = next(db.query("select id, state, hold_until, household from parcels where id = ? "
+                        "or waybill = ? limit 1",
+                        [str(p.get("parcel", "")), str(p.get("waybill", "")).upper()]), None)
+    actor = f"{gate}/{p.get('volunteer') or p.get('via') or 'resident'}"
+    if p.get("outcome") != "taken":
+        if row is not None:
+            _event(db, row["id"], None, "wrong_pickup", at, actor, gate,
+                   {"why": p.get("why"), "household": p.get("household")})
+        _alert(db, at, gate, "parcel_wrong_pickup", event_id,
+               {"waybill": p.get("waybill"), "why": p.get("why")})
+        return
+    if row is None:
+        _alert(db, at, gate, "parcel_pickup_unknown", event_id, {"waybill": p.get("waybill")})
+        return
+    with write_transaction(db):
+        state = ParcelState(row["state"])
+        if state is S.HOLDING:
+            early = at < (row["hold_until"] or 0)
+            if early:
+                _alert(db, at, gate, "parcel_early_release", event_id,
+                       {"waybill": p.get("waybill"), "hold_until": row["hold_until"]})
+            move(db, row["id"], S.SHELVED, min(at, row["hold_until"] or at), "hold-timer",
+                 detail={"early": early} if early else None)
+            state = S.SHELVED
+        if state is not S.SHELVED:
+            _alert(db, at, gate, "parcel_pickup_conflict", event_id,
+                   {"waybill": p.get("waybill"), "state": state.value})
+            return
+        move(db, row["id"], S.PICKED_UP, at, actor, gate,
+             {"via": p.get("via"), "code": p.get("code"), "event": event_id})
+
+
+def return_to_courier(db: sqlite_utils.Database, parcel: str, at: float, actor: str,
+                      note: str = "") -> None:
+    """Handed back to the courier (overdue, refused, damaged): recorded with a note."""
+    move(db, parcel, S.RETURNED, at, actor, "parcel-area", {"note": note})
+
+
+def mark(db: sqlite_utils.Database, parcel: str, to: ParcelState, at: float, actor: str,
+         note: str = "") -> None:
+    """An exception the volunteers found: damaged, or not in its slot (mis-shelved)."""
+    if to not in (S.DAMAGED, S.MISSHELVED):
+        raise ParcelError(f"not an exception state: {to.value}")
+    move(db, parcel, to, at, actor, "parcel-area", {"note": note})

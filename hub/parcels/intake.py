@@ -1,0 +1,204 @@
+"""A parcel's way in: from a gate's drop-off (or a group purchase) to a slot on a shelf.
+
+`receive` takes the gates' `parcel` events inside the ingest transaction; `place`
+gives the parcel its slot, pickup code and hold (standing time), or says why it
+cannot: no such household (unknown recipient), or the shelf area is full (the parcel
+waits, fresh first, and is placed as soon as a slot frees). `release_due` ends holds.
+"""
+from __future__ import annotations
+
+import json
+import re
+import uuid
+
+import sqlite_utils
+
+from gatehouse.db import write_transaction
+from gatehouse.parcels import carrier_of
+from hub import store
+from hub.parcels import notices, settings, shelving
+from hub.parcels.states import ParcelError, ParcelState, _event, move
+
+S = ParcelState
+_SPLIT = re.compile(r"[\s\-_#/\\.,，、栋幢号楼单元室]+")
+
+
+def household_of_room(room: str | None) -> tuple[str, str] | None:
+    """(household, building) from a room keyed at the gate: '7-2-301', '7 2 301', '7栋301'."""
+    parts = [p for p in _SPLIT.split((room or "").strip().upper()) if p]
+    if not 2 <= len(parts) <= 3 or not all(re.fullmatch(r"[A-Z0-9]{1,6}", p) for p in parts):
+        return None
+    return "-".join(parts), parts[0]
+
+
+def _known_household(db: sqlite_utils.Database, household: str) -> bool:
+    """Against the residents list once there is one (a demo compound has none yet)."""
+    if not db.execute("select 1 from residents limit 1").fetchone():
+        return True
+    return bool(db.execute("select 1 from residents where household = ? limit 1",
+                           [household]).fetchone())
+
+
+def receive(db: sqlite_utils.Database, gate: str, p: dict, at: float) -> bool:
+    """A `parcel` event from a gate; False when that waybill is already here (one parcel
+    however often it is scanned, at whatever gate)."""
+    waybill = str(p["waybill"]).strip().upper()
+    known = next(db.query("select id from parcels where waybill = ?", [waybill]), None)
+    if known is not None:
+        _event(db, known["id"], None, "duplicate_scan", at, f"{gate}/{p.get('courier')}",
+               gate, {"event_parcel": p.get("id")})
+        return False
+    carrier = carrier_of(waybill)
+    create(db, id=str(p["id"]), waybill=waybill, room=p.get("room") or "", at=at,
+           actor=f"{gate}/{p.get('courier')}", place=gate, fresh=bool(p.get("fresh")),
+           frozen=bool(p.get("frozen")), gate=gate, courier=p.get("courier"),
+           company=p.get("company"), carrier=p.get("carrier") or (carrier and carrier[0]),
+           carrier_name=p.get("carrier_name") or (carrier and carrier[1]))
+    # The volunteer's undo can reach the hub before the parcel it undoes.
+    if db.execute("select 1 from gate_events where gate = ? and kind = 'parcel_void' and "
+                  "json_extract(payload, '$.parcel') = ?", [gate, p["id"]]).fetchone():
+        void(db, str(p["id"]), gate, at, f"{gate}/undo")
+    return True
+
+
+def void(db: sqlite_utils.Database, parcel: str, gate: str, at: float, actor: str) -> bool:
+    """The gate's volunteer undid the scan: only the gate that recorded it may."""
+    row = next(db.query("select state from parcels where id = ? and gate = ?",
+                        [parcel, gate]), None)
+    if row is None or row["state"] == S.VOIDED.value:
+        return False
+    move(db, parcel, S.VOIDED, at, actor, gate)
+    return True
+
+
+def create_item(db: sqlite_utils.Database, *, waybill: str, household: str, at: float,
+                actor: str, place: str, fresh: bool = False, frozen: bool = False,
+                batch: str | None = None, item: str | None = None) -> str:
+    """A parcel that did not come through a gate scan (a group purchase's household item)."""
+    pid = uuid.uuid4().hex
+    create(db, id=pid, waybill=waybill.strip().upper(), room=household, at=at, actor=actor,
+           place=place, fresh=fresh, frozen=frozen, batch=batch, item=item)
+    return pid
+
+
+def create(db: sqlite_utils.Database, *, id: str, waybill: str, room: str, at: float,
+           actor: str, place: str, fresh: bool = False, frozen: bool = False,
+           batch: str | None = None, item: str | None = None, gate: str | None = None,
+           courier: str | None = None, company: str | None = None,
+           carrier: str | None = None, carrier_name: str | None = None) -> str:
+    with write_transaction(db):
+        if db.execute("select 1 from parcels where waybill = ?", [waybill]).fetchone():
+            raise ParcelError(f"运单号{waybill}已登记 waybill {waybill} is already recorded")
+        hh = household_of_room(room)
+        db["parcels"].insert({
+            "id": id, "waybill": waybill, "carrier": carrier, "carrier_name": carrier_name,
+            "room": room or None, "household": hh[0] if hh else None,
+            "building": hh[1] if hh else None, "fresh": int(fresh), "frozen": int(frozen),
+            "gate": gate, "courier": courier, "company": company, "batch": batch,
+            "item": item, "state": S.RECEIVED.value, "received_at": at, "changed_at": at})
+        _event(db, id, None, S.RECEIVED.value, at, actor, place,
+               {"batch": batch} if batch else None)
+        place_parcel(db, id, at, "shelf-rule")
+    return id
+
+
+def place_parcel(db: sqlite_utils.Database, parcel: str, at: float, actor: str) -> ParcelState:
+    """Give a received parcel its slot, code and hold; or mark why it cannot have one."""
+    with write_transaction(db):
+        p = next(db.query("select * from parcels where id = ?", [parcel]))
+        if not p["household"] or not _known_household(db, p["household"]):
+            move(db, parcel, S.UNKNOWN_RECIPIENT, at, actor,
+                 detail={"room": p["room"]}, waiting=None)
+            return S.UNKNOWN_RECIPIENT
+        return _slot(db, p, at, actor, S.HOLDING)
+
+
+def _slot(db, p: dict, at: float, actor: str, to: ParcelState) -> ParcelState:
+    cfg = settings.load(db)
+    try:
+        shelf, slot, tier = shelving.choose_slot(db, p["building"], bool(p["fresh"]),
+                                                 bool(p["frozen"]))
+    except shelving.ShelfFull as full:
+        if p["waiting"] != str(full):
+            db["parcels"].update(p["id"], {"waiting": str(full)})
+            db.execute("insert into alerts (at, gate, kind, event_id, detail) "
+                       "values (?, ?, 'parcel_area_full', ?, ?)",
+                       [at, "hub", p["id"], json.dumps({"message": str(full)},
+                                                       ensure_ascii=False)])
+        return ParcelState(p["state"])
+    zone = store.current_policy(db).zone
+    code = shelving.next_code(db, shelf.id, tier, at, zone, cfg.code_start)
+    hold_until = p["hold_until"] if p["hold_until"] else \
+        p["received_at"] + cfg.hold_s(bool(p["fresh"]), bool(p["frozen"]))
+    move(db, p["id"], to, at, actor, detail={"slot": slot, "code": code},
+         slot=slot, code=code, hold_until=hold_until, waiting=None)
+    return to
+
+
+def place_waiting(db: sqlite_utils.Database, at: float, limit: int = 500) -> int:
+    """Parcels that found the area full, fresh and frozen first, then oldest first."""
+    placed = 0
+    rows = list(db.query("select id from parcels where state = 'received' and waiting is not "
+                         "null order by (fresh or frozen) desc, received_at limit ?", [limit]))
+    for r in rows:
+        if place_parcel(db, r["id"], at, "shelf-rule") is S.HOLDING:
+            placed += 1
+    return placed
+
+
+def set_room(db: sqlite_utils.Database, parcel: str, room: str, at: float, actor: str) -> None:
+    """The office found the recipient of an unknown-recipient parcel: slot it now."""
+    hh = household_of_room(room)
+    if hh is None:
+        raise ParcelError(f"房号“{room}”无法识别，请按 楼-单元-室 填写 (room as building-unit-room)")
+    with write_transaction(db):
+        if not _known_household(db, hh[0]):
+            raise ParcelError(f"查无此户 {hh[0]} (no such household)")
+        p = next(db.query("select state from parcels where id = ?", [parcel]), None)
+        if p is None or p["state"] != S.UNKNOWN_RECIPIENT.value:
+            raise ParcelError("只有收件人不明的快递可以改房号 (only an unknown-recipient parcel)")
+        db["parcels"].update(parcel, {"room": room, "household": hh[0], "building": hh[1]})
+        row = next(db.query("select * from parcels where id = ?", [parcel]))
+        _slot(db, row, at, actor, S.HOLDING)
+
+
+def reshelve(db: sqlite_utils.Database, parcel: str, at: float, actor: str) -> None:
+    """A damaged parcel repaired, or a mis-shelved one found: back to a free slot."""
+    with write_transaction(db):
+        p = next(db.query("select * from parcels where id = ?", [parcel]), None)
+        if p is None:
+            raise ParcelError(f"没有这件快递 no parcel {parcel}")
+        if p["state"] == S.MISSHELVED.value:
+            move(db, parcel, S.SHELVED, at, actor, detail={"slot": p["slot"]})
+        elif _slot(db, p, at, actor, S.SHELVED) is not S.SHELVED:
+            raise ParcelError(f"没有空位 no free slot: {p['waiting'] or ''}")
+
+
+def release_due(db: sqlite_utils.Database, now: float) -> int:
+    """Holds that have ended: the parcel is on the shelf and may be handed out; each
+    household hears once (a sealed building's parcels wait for a door run instead)."""
+    rows = list(db.query("select id, hold_until, household, building from parcels where "
+                         "state = 'holding' and hold_until <= ? order by hold_until", [now]))
+    households: dict[str, str] = {}
+    with write_transaction(db):
+        for r in rows:
+            move(db, r["id"], S.SHELVED, r["hold_until"], "hold-timer")
+            households[r["household"]] = r["building"]
+        for household, building in households.items():
+            notices.pickup_ready(db, household, building, now)
+    return len(rows)
+
+
+def flag_overdue(db: sqlite_utils.Database, now: float) -> int:
+    """Parcels on the shelves past the overdue limit: flagged once, the household told."""
+    limit = settings.load(db).overdue_days * 86400
+    rows = list(db.query("select id, household, building from parcels where state = "
+                         "'shelved' and overdue_at is null and received_at <= ?",
+                         [now - limit]))
+    with write_transaction(db):
+        for r in rows:
+            db["parcels"].update(r["id"], {"overdue_at": now})
+            _event(db, r["id"], S.SHELVED.value, "overdue", now, "overdue-timer")
+        for hh in {r["household"] for r in rows}:
+            notices.overdue(db, hh, now)
+    return len(rows)

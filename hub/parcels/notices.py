@@ -1,0 +1,61 @@
+"""What residents are told about their parcels, through the notification outbox.
+
+One message per household (it lists every parcel ready for them, and is rewritten
+while it waits to be sent, so three parcels in a morning are one message); a sealed
+building's households are told their parcels come to the door instead.
+"""
+from __future__ import annotations
+
+import sqlite_utils
+
+from gatehouse.policy.model import BuildingStatus
+from hub import notify, store
+from hub.parcels import settings
+
+DOOR_RUN = (BuildingStatus.SEALED, BuildingStatus.CONTROLLED)
+
+
+def door_run(db: sqlite_utils.Database, building: str | None, at: float) -> bool:
+    """Whether this building's parcels go to the door (its residents may not come out)."""
+    return store.building_status_at(db, building, at) in DOOR_RUN
+
+
+def _compound(db) -> str:
+    return store.get_meta(db, "compound", "") or ""
+
+
+def pickup_ready(db: sqlite_utils.Database, household: str, building: str | None,
+                 at: float) -> None:
+    rows = list(db.query("select code, slot, carrier_name, fresh, frozen from parcels where "
+                         "household = ? and state = 'shelved' order by code", [household]))
+    if not rows:
+        return
+    if door_run(db, building, at):
+        body = (f"【{_compound(db)}】您有{len(rows)}件快递已消杀，将由志愿者按趟次送到楼下，"
+                "请留意。")
+        notify.queue(db, kind="pickup", key=f"household:{household}:door", body=body,
+                     at=at, household=household, building=building)
+        return
+    body = notify.pickup_body([(r["code"], r["slot"], r["carrier_name"] or "",
+                                bool(r["fresh"] or r["frozen"])) for r in rows],
+                              _compound(db))
+    notify.queue(db, kind="pickup", key=f"household:{household}", body=body, at=at,
+                 household=household, building=building)
+
+
+def overdue(db: sqlite_utils.Database, household: str, at: float) -> None:
+    rows = list(db.query("select code from parcels where household = ? and state = 'shelved' "
+                         "and overdue_at is not null order by code", [household]))
+    if rows:
+        days = int(settings.load(db).overdue_days)
+        notify.queue(db, kind="overdue", key=f"household:{household}:overdue",
+                     body=notify.overdue_body([r["code"] for r in rows], days, _compound(db)),
+                     at=at, household=household)
+
+
+def batch_arrived(db: sqlite_utils.Database, building: str, title: str,
+                  households: list[str], batch: str, at: float) -> None:
+    """A group purchase: one message per building (the leader's chain does the rest)."""
+    notify.queue(db, kind="batch", key=f"building:{building}:batch:{batch}",
+                 body=notify.batch_body(building, title, households, _compound(db)), at=at,
+                 building=building)

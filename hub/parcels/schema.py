@@ -1,0 +1,54 @@
+"""The parcel tables at the hub: their own migration set, applied by hub.store.open_db."""
+from __future__ import annotations
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("gatehouse.hub.parcels")
+
+# States in which a parcel holds its slot and its pickup code (see states.py).
+SLOTTED = ("holding", "shelved", "out_for_delivery", "misshelved")
+
+
+@migrations()
+def m001_parcels(db: sqlite_utils.Database) -> None:
+    db["parcels"].create({"id": str, "waybill": str, "carrier": str, "room": str,
+                          "fresh": int, "frozen": int, "gate": str, "courier": str,
+                          "company": str, "state": str, "received_at": float,
+                          "changed_at": float}, pk="id")
+    db["parcels"].create_index(["waybill"], unique=True)
+    db["parcels"].create_index(["state"])
+    db["parcel_events"].create({"id": int, "parcel": str, "state_from": str, "state_to": str,
+                                "at": float, "actor": str, "place": str, "detail": str},
+                               pk="id")
+    db["parcel_events"].create_index(["parcel"])
+
+
+@migrations()
+def m002_shelves(db: sqlite_utils.Database) -> None:
+    for name, kind in (("household", str), ("building", str), ("slot", str), ("code", str),
+                       ("hold_until", float), ("batch", str), ("item", str), ("run", str),
+                       ("waiting", str), ("overdue_at", float), ("carrier_name", str)):
+        db["parcels"].add_column(name, kind)
+    # The database itself refuses two parcels in one slot or two live ones with one code.
+    live = ", ".join(f"'{s}'" for s in SLOTTED)
+    db.execute(f"create unique index parcels_slot_live on parcels(slot) "
+               f"where slot is not null and state in ({live})")
+    db.execute(f"create unique index parcels_code_live on parcels(code) "
+               f"where code is not null and state in ({live})")
+    db["parcels"].create_index(["household"])
+    db["parcels"].create_index(["building", "state"])
+    db["shelves"].create({"id": str, "name": str, "tiers": int, "slots": int, "cold": int,
+                          "buildings": str, "sort": int}, pk="id")
+    db["slots"].create({"id": str, "shelf": str, "tier": int, "pos": int}, pk="id")
+    db["slots"].create_index(["shelf", "tier", "pos"], unique=True)
+    db["pickup_counter"].create({"day": str, "n": int}, pk="day")
+    db["run_sheets"].create({"id": str, "building": str, "day": str, "run": int,
+                             "created_at": float, "actor": str, "closed_at": float,
+                             "venue_ok_at": float}, pk="id")
+    db["audit_sheets"].create({"id": int, "created_at": float, "actor": str,
+                               "closed_at": float}, pk="id")
+    db["audit_lines"].create({"id": int, "sheet": int, "slot": str, "parcel": str,
+                              "waybill": str, "found": str, "result": str, "at": float,
+                              "actor": str}, pk="id")
+    db["audit_lines"].create_index(["sheet", "slot"])
