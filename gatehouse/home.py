@@ -90,6 +90,11 @@ class Home:
     def kiosk_db(self) -> Path:
         return self.kiosk / "kiosk.db"
 
+    @property
+    def kiosk_manifest(self) -> Path:
+        """The last shelf manifest a parcel-area kiosk received (signed, as sent)."""
+        return self.kiosk / "manifest.cose"
+
 
 def write_private(path: Path, data: bytes) -> None:
     """Create a secret file readable by its owner only; never overwrite one."""

@@ -30,3 +30,14 @@ def mask_phone(phone: str) -> str:
     if len(digits) < 7:
         return "*" * len(digits)
     return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+
+
+def mask_household(household: str | None) -> str:
+    """7-2-302 -> 7-2-**2, 7-302 -> 7-**2: the building stays, the room's last digit only."""
+    if not household:
+        return ""
+    parts = str(household).strip().split("-")
+    room = parts[-1]
+    if len(parts) == 1:
+        return "*" * len(room)
+    return "-".join([*parts[:-1], "*" * (len(room) - 1) + room[-1:]])

@@ -27,7 +27,10 @@ PERSONAL_TABLES = {
     "presence_resets": "at",
     "visitors": "until_at",
     "login_attempts": "at",
+    "notifications": "created_at",      # phone numbers and households
+    "notification_events": "at",
 }
+FINAL_PARCELS = "('picked_up', 'delivered', 'returned', 'voided')"
 
 
 def purge(db: sqlite_utils.Database, now: float, days: int) -> dict[str, int]:
@@ -38,6 +41,14 @@ def purge(db: sqlite_utils.Database, now: float, days: int) -> dict[str, int]:
         for table, column in PERSONAL_TABLES.items():
             cur = db.execute(f"delete from [{table}] where [{column}] < ?", [cutoff])
             counts[table] = cur.rowcount
+        # Parcels name a household: a finished one goes with its history and its group
+        # purchase line; one still on a shelf stays, however old.
+        old = f"select id from parcels where state in {FINAL_PARCELS} and changed_at < ?"
+        db.execute(f"delete from parcel_events where parcel in ({old})", [cutoff])
+        db.execute(f"delete from groupbuy_orders where parcel in ({old})", [cutoff])
+        counts["parcels"] = db.execute(
+            f"delete from parcels where state in {FINAL_PARCELS} and changed_at < ?",
+            [cutoff]).rowcount
     return counts
 
 

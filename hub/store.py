@@ -121,6 +121,8 @@ def open_db(path: Path) -> sqlite_utils.Database:
     from hub import deploy_store, parcels  # their own sets: enrollment/backups, parcels
     deploy_store.migrations.apply(db)
     parcels.migrations.apply(db)
+    from hub.parcels import groupbuy  # group purchases: batches and their households
+    groupbuy.migrations.apply(db)
     from hub import notify  # the residents' notification outbox
     notify.migrations.apply(db)
     return db

@@ -30,14 +30,25 @@ def handles(gate, text: str, code, now: float) -> bool:
         return True
     if isinstance(code, CodeError) and code.problem is CodeProblem.NOT_OURS \
             and valid_waybill(text):
-        parcel = gate.courier.add(text, now)
-        if parcel is not None:
-            gate.store.log_event(EventKind.PARCEL, now, {
-                "session": gate.courier.id, "courier": gate.courier.name,
-                "company": gate.courier.company, **parcel.to_json()})
-            gate.hardware.sounder.play(gate.SOUND_PARCEL)
+        add_waybill(gate, text, now)
         return True
     return False
+
+
+def add_waybill(gate, text: str, now: float, keyed_by: str | None = None) -> bool:
+    """Record one waybill in the open drop-off (scanned, or keyed by a volunteer when the
+    label will not scan); False when there is no drop-off or it is not a waybill."""
+    if gate.courier is None or not valid_waybill(text):
+        return False
+    parcel = gate.courier.add(text, now)
+    if parcel is not None:
+        gate.store.log_event(EventKind.PARCEL, now, {
+            "session": gate.courier.id, "courier": gate.courier.name,
+            "company": gate.courier.company, **parcel.to_json(),
+            **({"keyed_by": keyed_by} if keyed_by else {})})
+        gate.hardware.sounder.play(gate.SOUND_PARCEL)
+    gate.changed()
+    return True
 
 
 def start(gate, badge: VerifiedCode, now: float) -> None:

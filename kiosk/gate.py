@@ -19,9 +19,10 @@ from gatehouse import codes
 from gatehouse.bundle import Bundle
 from gatehouse.codes.format import CodeError
 from gatehouse.events import EventKind
-from gatehouse.privacy import mask_name, mask_phone
+from gatehouse.parcels import Manifest
 from gatehouse.policy import Decision, Direction, Outcome, decide, subject_of
-from kiosk import courier_mode, manual
+from gatehouse.privacy import mask_name, mask_phone
+from kiosk import courier_mode, manual, pickup_mode
 from kiosk.attempt import AttemptTracker, Closed, Code
 from kiosk.config import KioskConfig
 from kiosk.courier import CourierSession
@@ -80,7 +81,8 @@ class Gate:
                  decoder: Decoder, load_bundle: Callable[[], Bundle],
                  clock_trusted: Callable[[], bool], now: Callable[[], float] = time.time,
                  on_decision: Callable[[Decision], None] | None = None,
-                 confirmed_at: Callable[[], float | None] = lambda: None):
+                 confirmed_at: Callable[[], float | None] = lambda: None,
+                 load_manifest: Callable[[], Manifest | None] = lambda: None):
         self.config = config
         self.store = store
         self.hardware = hardware
@@ -106,10 +108,17 @@ class Gate:
         self.last_frame_at: float | None = None   # wall time of it: is the camera alive?
         self.last_symbols: list = []              # and the outline of what was read
         self.screen_version = 0
+        # At the parcel area (role "parcels") scans open pickups instead of attempts.
+        self._load_manifest = load_manifest
+        self.pickup = pickup_mode.make_desk(store, config.result_seconds) \
+            if config.role == "parcels" else None
+        if self.pickup is not None:
+            pickup_mode.refresh(self, load_manifest)
         self.fault: str | None = None             # the last failure of the loop, shown
         self._fault_at = time.monotonic()
         self._alarm_until: float | None = None
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self._frames = None  # the running loop's frames: `call` wakes it (no frame wait)
         self.frames = 0
         door = hardware.door
         door.on_alarm = lambda kind, at: self._inbox.put(("alarm", kind))
@@ -120,7 +129,7 @@ class Gate:
             store.log_event(EventKind.STARTED, self.now(), {
                 "gate": config.gate_id, "relay_unlocked": door.is_unlocked,
                 "pins": hardware.description, "bundle_version": self.bundle.version,
-                "clock_trusted": clock_trusted()})
+                "clock_trusted": clock_trusted(), "role": config.role})
         except Exception as exc:  # a full disk must not keep the gate (and its exit) down
             log.exception("could not log the start")
             self.fault = f"{type(exc).__name__}: {exc}"[:200]
@@ -142,6 +151,8 @@ class Gate:
         if courier_mode.handles(self, text, code, now):
             self.changed()
             return []
+        if self.pickup is not None and pickup_mode.handles(self, text, code, now):
+            return []  # the parcel area decides no attempts and opens no door
         closed = self.tracker.show(code, now)
         for attempt in closed:
             self._act(attempt, now)
@@ -251,6 +262,8 @@ class Gate:
         """Run fn on the gate loop's thread (the only one that touches SQLite and pins)."""
         done: Future = Future()
         self._inbox.put(("call", (fn, done)))
+        if self._frames is not None:
+            self._frames.nudge()
         try:
             return done.result(timeout)
         except TimeoutError:
@@ -305,6 +318,7 @@ class Gate:
             self.prompt = None
             self.changed()
         courier_mode.expire(self, now)
+        pickup_mode.expire(self, now)
         if self.desk.expire(now):
             self.changed()
         if self._alarm_until is not None and now >= self._alarm_until:
@@ -316,6 +330,8 @@ class Gate:
         if now - self._bundle_checked >= BUNDLE_CHECK_S:
             self._bundle_checked = now
             self._refresh_bundle()
+            if self.pickup is not None:
+                pickup_mode.refresh(self, self._load_manifest)
         return closed
 
     def _refresh_bundle(self) -> None:
@@ -339,11 +355,13 @@ class Gate:
         the loop: the door stays locked because nothing is admitted without a committed
         log row, but the exit button, alarms and the screen keep working, and the gate
         retries once a second. The failure is shown on the screen."""
+        self._frames = frames
         while not stop.is_set():
             try:
                 frame = frames.read(timeout=0.1)
                 if frame is None:
-                    stop.wait(0.05)  # no new frame (or the file source ended): keep ticking
+                    if self._inbox.empty():  # else: woken for a screen action, do it now
+                        stop.wait(0.05)  # no new frame (or the file source ended): keep ticking
                 else:
                     self.handle_frame(frame.image)
                 self.tick()

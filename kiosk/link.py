@@ -4,7 +4,8 @@ Up: the outbox, in batches, QoS 1, until the hub acknowledges each row end to en
 after its own commit (a PUBACK only means the broker holds it in memory). Rows not
 acknowledged are sent again after a reconnect or a timeout; the hub ingests by event
 id, so a resend is stored once. New events go ahead of an old backlog.
-Down: the signed bundle (retained), acks, and the hub's signed time beacon.
+Down: the signed bundle (retained), acks, and the hub's signed time beacon; at a
+parcel-area kiosk (role "parcels") also the signed shelf manifest (retained).
 
 paho's callbacks only queue work; one worker thread owns the SQLite connection.
 """
@@ -30,7 +31,9 @@ from gatehouse.codes.keys import TrustedKey
 from gatehouse.events import Ack, EventBatch, Heartbeat, WireError, dump, parse
 from gatehouse.home import write_atomic
 from gatehouse.net import close_client, nodelay
+from gatehouse.parcels import ManifestError, unseal_manifest
 from kiosk.clock import ClockJudge
+from kiosk.manifest import manifest_version
 from kiosk.store import Store
 
 log = logging.getLogger(__name__)
@@ -49,6 +52,7 @@ class LinkConfig:
     resend_after: float = 20.0       # seconds without an ack before sending again
     heartbeat_s: float = 10.0
     ca_file: Path | None = None      # TLS to the broker, trusting the hub's CA
+    role: str = "gate"               # "parcels": also takes the hub's shelf manifest
 
 
 @dataclass
@@ -68,6 +72,8 @@ class LinkState:
     bundle_version: int = 0
     rejected_bundles: int = 0
     confirmed_at: float | None = None  # the hub's time when it said our bundle is current
+    manifest_version: int = 0          # the shelf manifest saved (parcel-area kiosks)
+    rejected_manifests: int = 0        # forged, broken or older than the one we hold
     extra: dict = field(default_factory=dict)
 
 
@@ -75,15 +81,21 @@ class HubLink:
     def __init__(self, config: LinkConfig, store_path: Path, bundle_path: Path,
                  hub_key: TrustedKey, clock: ClockJudge,
                  status: Callable[[], dict] | None = None,
-                 current_bundle_version: Callable[[], int] = lambda: 0):
+                 current_bundle_version: Callable[[], int] = lambda: 0,
+                 manifest_path: Path | None = None):
+        if config.role == "parcels" and manifest_path is None:
+            raise ValueError("a parcel-area kiosk needs a path for the shelf manifest")
         self.config = config
         self.store_path = store_path
         self.bundle_path = bundle_path
+        self.manifest_path = manifest_path
         self.hub_key = hub_key
         self.clock = clock
         self.status = status or (lambda: {})
         self.current_bundle_version = current_bundle_version
         self.state = LinkState()
+        if manifest_path is not None:  # never go back behind the copy saved before a restart
+            self.state.manifest_version = manifest_version(manifest_path, hub_key)
         self._last_beacon = 0.0  # hub time of the last beacon accepted: never go back
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self._stop = threading.Event()
@@ -122,8 +134,11 @@ class HubLink:
         # retained last-will "offline" would stay otherwise.
         client.publish(topics.gate_status(self.config.gate_id), topics.ONLINE, qos=1,
                        retain=True)
-        client.subscribe([(topics.HUB_BUNDLE, 1), (topics.gate_ack(self.config.gate_id), 1),
-                          (topics.HUB_TIME, 0)])
+        wanted = [(topics.HUB_BUNDLE, 1), (topics.gate_ack(self.config.gate_id), 1),
+                  (topics.HUB_TIME, 0)]
+        if self.config.role == "parcels":
+            wanted.append((topics.HUB_PARCELS, 1))
+        client.subscribe(wanted)
         self._queue("up", None)
 
     # Life cycle -------------------------------------------------------------
@@ -227,6 +242,8 @@ class HubLink:
             self.state.last_ack = time.time()
         elif topic == topics.HUB_BUNDLE:
             self._bundle(payload)
+        elif topic == topics.HUB_PARCELS and self.manifest_path is not None:
+            self._manifest(payload)
         elif topic == topics.HUB_TIME:
             try:
                 hub_time, version = unseal_time(payload, self.hub_key)
@@ -254,6 +271,26 @@ class HubLink:
         write_atomic(self.bundle_path, payload)
         self.state.bundle_version = bundle.version
         log.info("bundle version %d received", bundle.version)
+
+    def _manifest(self, payload: bytes) -> None:
+        """Verify a shelf manifest and keep it if it is newer than the one saved."""
+        try:
+            manifest = unseal_manifest(payload, self.hub_key)
+        except ManifestError as exc:
+            self.state.rejected_manifests += 1
+            log.error("refused a shelf manifest: %s", exc)
+            return
+        if manifest.version == self.state.manifest_version:
+            return  # the retained copy again, after a reconnect
+        if manifest.version < self.state.manifest_version:
+            self.state.rejected_manifests += 1
+            log.error("refused a shelf manifest: version %d is older than %d (a replay?)",
+                      manifest.version, self.state.manifest_version)
+            return
+        write_atomic(self.manifest_path, payload)
+        self.state.manifest_version = manifest.version
+        log.info("shelf manifest version %d received: %d parcels", manifest.version,
+                 len(manifest.parcels))
 
     def _heartbeat(self, store: Store) -> None:
         s = self.status()

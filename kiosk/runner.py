@@ -2,7 +2,8 @@
 
 Start-up, in order: pins (door locked from the first instant), log, the hub link
 (when this gate has broker credentials), the first bundle (a new gate waits for it,
-locked), decoder and camera, then the loop.
+locked), decoder and camera, then the loop. A parcel-area kiosk (role "parcels") also
+reads the shelf manifest the link saves, and starts from the last copy when offline.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from kiosk.config import KioskConfig
 from kiosk.gate import Gate
 from kiosk.gpio import GateHardware, create_hardware
 from kiosk.link import HubLink, LinkConfig
+from kiosk.manifest import ManifestCache
 from kiosk.scanner import LatestFrame, make_decoder, open_source
 from kiosk.store import Store
 
@@ -55,9 +57,11 @@ def start_link(home: Home, config: KioskConfig, clock: ClockJudge, cache: Bundle
     ca = home.kiosk / "ca.crt"
     use_tls = ep.tls_port is not None and ca.exists()  # enrolled with the hub's CA
     link = HubLink(LinkConfig(config.gate_id, ep.host, ep.tls_port if use_tls else ep.port,
-                              ep.username, ep.password, ca_file=ca if use_tls else None),
+                              ep.username, ep.password, ca_file=ca if use_tls else None,
+                              role=config.role),
                    home.kiosk_db, home.kiosk_bundle, hub_key(home), clock, status,
-                   current_bundle_version=lambda: cache.version)
+                   current_bundle_version=lambda: cache.version,
+                   manifest_path=home.kiosk_manifest if config.role == "parcels" else None)
     link.start()
     log.info("hub link to %s:%s%s", ep.host, ep.tls_port if use_tls else ep.port,
              " over TLS" if use_tls else "")
@@ -113,19 +117,24 @@ def run(home: Home, config: KioskConfig, stop: threading.Event | None = None,
         link = start_link(home, config, clock, cache, status)
         if not first_bundle(cache, link, stop):
             return
+        manifests = ManifestCache(home.kiosk_manifest, hub_key(home)) \
+            if config.role == "parcels" else None
         gate = status.gate = Gate(
             config=config, store=store, hardware=hardware,
             decoder=make_decoder(config.decoder), load_bundle=cache.get,
             clock_trusted=clock.trusted,
             confirmed_at=lambda: time.time() if cache.live else (
-                link.state.confirmed_at if link else None))
+                link.state.confirmed_at if link else None),
+            load_manifest=manifests.get if manifests else lambda: None)
         frames = status.frames = LatestFrame(open_source(config.camera))
         screen = ScreenServer(gate, link, home, config) \
             if config.web_port is not None else None
         if started:
             started(gate, screen)
-        log.info("gate %s running, direction %s, bundle %s, camera %s", config.gate_id,
-                 config.direction, gate.bundle.version, config.camera)
+        log.info("gate %s running, %s, bundle %s, camera %s", config.gate_id,
+                 f"direction {config.direction}" if config.role == "gate" else
+                 f"parcel area, shelf manifest {manifests.version or 'none yet'}",
+                 gate.bundle.version, config.camera)
         try:
             gate.run(frames, stop)
         finally:

@@ -1,7 +1,8 @@
 """What the volunteer's screen shows, as one JSON snapshot (kiosk/web streams it).
 
 Personal data appears only while a result is on screen (its countdown), names masked,
-never an ID number.
+never an ID number. At the parcel area the household of the open pickup is masked too
+(7-**2) and leaves the screen result_seconds after the pickup ends.
 """
 from __future__ import annotations
 
@@ -25,11 +26,12 @@ def snapshot(gate, link_state=None, now: float | None = None) -> dict:
     b = gate.bundle
     doc: dict = {
         "version": gate.screen_version,
-        "gate": {"id": gate.config.gate_id, "direction": gate.direction.value},
+        "gate": {"id": gate.config.gate_id, "direction": gate.direction.value,
+                 "role": gate.config.role},
         "mode": None,
         "ready": {"zh": PROMPT_ALL[gate.direction.value][0],
                   "en": PROMPT_ALL[gate.direction.value][1]},
-        "prompt": None, "result": None, "courier": None,
+        "prompt": None, "result": None, "courier": None, "pickup": None,
         "volunteer": None,
         "volunteers": [{"id": v.id, "name": v.name, "role": v.role,
                         "locked": gate.desk.locked(v.id, now) is not None}
@@ -48,8 +50,9 @@ def snapshot(gate, link_state=None, now: float | None = None) -> dict:
     }
     # The loop thread replaces these while we read: take each reference once.
     volunteer, prompt, r = gate.desk.signed_in, gate.prompt, gate.result
-    referral, courier = gate.referral, gate.courier
-    doc["mode"] = "courier" if courier else ("result" if r else "ready")
+    referral, courier, pickup = gate.referral, gate.courier, gate.pickup
+    doc["mode"] = "courier" if courier else (
+        "pickup" if pickup is not None else ("result" if r else "ready"))
     if volunteer:
         doc["volunteer"] = {"id": volunteer.id, "name": volunteer.name, "role": volunteer.role}
     if prompt is not None and prompt.missing:
@@ -76,6 +79,8 @@ def snapshot(gate, link_state=None, now: float | None = None) -> dict:
         }
     if courier is not None:
         doc["courier"] = courier.to_json()
+    if pickup is not None:
+        doc["pickup"] = pickup.to_json(now, doc["status"]["clock_trusted"])
     return doc
 
 

@@ -123,6 +123,15 @@ class Store:
         out_since = last["at"] if last and last_dir is Direction.OUT else None
         return History(last_dir, exits, out_since)
 
+    def pickups_taken(self) -> list[tuple[str, str]]:
+        """(parcel id, waybill) of every parcel this kiosk handed out (its PICKUP events),
+        so a restart before the hub's next manifest never offers one again."""
+        rows = self.db.execute(
+            "select json_extract(detail, '$.parcel'), json_extract(detail, '$.waybill') "
+            "from events where kind = ? and json_extract(detail, '$.outcome') = 'taken' "
+            "order by seq", [EventKind.PICKUP.value]).fetchall()
+        return [(r[0], r[1]) for r in rows if r[0]]
+
     # The outbox, as the hub link reads it ------------------------------------
 
     def pending(self, after_seq: int, limit: int) -> list[Event]:

@@ -15,6 +15,7 @@ PROMPTS = {
     "refuse": "禁止通行",
     "show_pass": "请出示出入证",
     "show_health": "请出示健康码",
+    "wrong_parcel": "拿错了，请放回",
     **{f"test_{n}": f"核酸{'零一二三四五六七'[n]}天" for n in range(8)},
 }
 

@@ -133,6 +133,10 @@ class Forwarder:
             except OSError:
                 client.close()
                 continue
+            if self._server is not srv:   # cut while connecting
+                client.close()
+                upstream.close()
+                continue
             self._conns += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
                 self._threads.Thread(target=self._pump, args=(a, b), daemon=True).start()
@@ -150,6 +154,7 @@ class Forwarder:
                     s.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+                s.close()
 
     def cut(self) -> None:
         """Refuse new connections and drop the open ones, like a pulled cable."""

@@ -220,3 +220,47 @@ def test_the_manifest_lists_what_is_on_the_shelves_signed_by_the_hub(compound, d
     blob = seal_manifest(m, compound.key)
     back = unseal_manifest(blob, compound.hub_trusted_key())
     assert back.parcels[0].slot == p["slot"] and back.parcels[0].hold_until == p["hold_until"]
+
+
+def test_refusals_the_volunteers_would_otherwise_trip_on(compound, db):
+    p = drop(db)
+    with pytest.raises(ParcelError, match="只有破损或放错位置"):
+        intake.reshelve(db, p["id"], T0 + MIN, "v001")      # still standing its hold
+    tick(db, T0 + 31 * MIN)
+    with pytest.raises(ParcelError, match="没有封控"):
+        runs.make_sheet(db, "1", T0 + 2 * 3600, "v001")    # building 1 picks up itself
+    compound.set_building("1", BuildingStatus.SEALED, T0 + 3600)
+    run = runs.make_sheet(db, "1", T0 + 2 * 3600, "v001")
+    runs.close_run(db, run, T0 + 3 * 3600, "v001")
+    with pytest.raises(ParcelError, match="本趟已结束"):
+        runs.close_run(db, run, T0 + 3 * 3600, "v001")
+    sheet = audit_sheet.open_sheet(db, T0 + 4 * 3600, "v002")
+    audit_sheet.close_sheet(db, sheet, T0 + 4 * 3600, "v002")
+    with pytest.raises(ParcelError, match="盘点表已结束"):
+        audit_sheet.record(db, sheet, p["slot"], p["waybill"], T0 + 4 * 3600, "v002")
+
+
+def test_a_named_recipient_waits_for_a_slot_when_the_area_is_full(db):
+    db["residents"].insert({"building": "5", "unit": "", "room": "301", "household": "5-301",
+                            "name": "张*", "phone": "1"})
+    for _ in range(4):
+        drop(db, "5-301")                                    # shelf B (open) is now full
+    odd = drop(db, "9-999")
+    assert intake.set_room(db, odd["id"], "5-301", T0 + MIN, "office") is S.UNKNOWN_RECIPIENT
+    assert row(db, odd["id"])["household"] == "5-301" and row(db, odd["id"])["waiting"]
+    gone = next(db.query("select id from parcels where slot = 'B-1-01'"))["id"]
+    db["parcels"].update(gone, {"state": "shelved"})
+    handout.return_to_courier(db, gone, T0 + 2 * MIN, "v001")
+    assert tick(db, T0 + 3 * MIN)["placed"] == 1
+    assert row(db, odd["id"])["state"] == "holding" and row(db, odd["id"])["slot"] == "B-1-01"
+
+
+def test_retention_forgets_finished_parcels_but_never_one_on_a_shelf(db):
+    from hub import retention
+    done, waiting = drop(db), drop(db)
+    tick(db, T0 + 31 * MIN)
+    handout.return_to_courier(db, done["id"], T0 + 40 * MIN, "v001")
+    counts = retention.purge(db, T0 + 40 * 86400, 28)
+    assert counts["parcels"] == 1
+    assert [r["id"] for r in db.query("select id from parcels")] == [waiting["id"]]
+    assert not db["parcel_events"].count_where("parcel = ?", [done["id"]])

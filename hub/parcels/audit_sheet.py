@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite_utils
 
 from gatehouse.db import write_transaction
-from hub.parcels.states import ParcelState, move
+from hub.parcels.states import ParcelError, ParcelState, move
 
 S = ParcelState
 ON_SHELF = ("holding", "shelved")  # out-for-delivery parcels are not at the shelf
@@ -33,6 +33,9 @@ def record(db: sqlite_utils.Database, sheet: int, slot: str, found: str, at: flo
     Returns the result: ok, missing, other (another parcel in it) or extra."""
     found = found.strip().upper()
     with write_transaction(db):
+        if db.execute("select closed_at from audit_sheets where id = ?",
+                      [sheet]).fetchone()[0]:
+            raise ParcelError("这张盘点表已结束 (this audit sheet is closed)")
         line = next(db.query("select * from audit_lines where sheet = ? and slot = ?",
                              [sheet, slot]), None)
         if line is None:

@@ -138,15 +138,19 @@ def _slot(db, p: dict, at: float, actor: str, to: ParcelState) -> ParcelState:
 def place_waiting(db: sqlite_utils.Database, at: float, limit: int = 500) -> int:
     """Parcels that found the area full, fresh and frozen first, then oldest first."""
     placed = 0
-    rows = list(db.query("select id from parcels where state = 'received' and waiting is not "
+    # (an unknown recipient the office has named also waits here when the area was full)
+    rows = list(db.query("select * from parcels where state in ('received', "
+                         "'unknown_recipient') and household is not null and waiting is not "
                          "null order by (fresh or frozen) desc, received_at limit ?", [limit]))
     for r in rows:
-        if place_parcel(db, r["id"], at, "shelf-rule") is S.HOLDING:
-            placed += 1
+        with write_transaction(db):
+            if _slot(db, r, at, "shelf-rule", S.HOLDING) is S.HOLDING:
+                placed += 1
     return placed
 
 
-def set_room(db: sqlite_utils.Database, parcel: str, room: str, at: float, actor: str) -> None:
+def set_room(db: sqlite_utils.Database, parcel: str, room: str, at: float,
+             actor: str) -> ParcelState:
     """The office found the recipient of an unknown-recipient parcel: slot it now."""
     hh = household_of_room(room)
     if hh is None:
@@ -159,7 +163,9 @@ def set_room(db: sqlite_utils.Database, parcel: str, room: str, at: float, actor
             raise ParcelError("只有收件人不明的快递可以改房号 (only an unknown-recipient parcel)")
         db["parcels"].update(parcel, {"room": room, "household": hh[0], "building": hh[1]})
         row = next(db.query("select * from parcels where id = ?", [parcel]))
-        _slot(db, row, at, actor, S.HOLDING)
+        # Named, but with the area full it stays here with `waiting` set and is placed
+        # with the other waiting parcels when a slot frees.
+        return _slot(db, row, at, actor, S.HOLDING)
 
 
 def reshelve(db: sqlite_utils.Database, parcel: str, at: float, actor: str) -> None:
@@ -170,6 +176,9 @@ def reshelve(db: sqlite_utils.Database, parcel: str, at: float, actor: str) -> N
             raise ParcelError(f"没有这件快递 no parcel {parcel}")
         if p["state"] == S.MISSHELVED.value:
             move(db, parcel, S.SHELVED, at, actor, detail={"slot": p["slot"]})
+        elif p["state"] != S.DAMAGED.value:
+            raise ParcelError(f"{p['waybill']}: 只有破损或放错位置的快递可以重新上架 "
+                              "(only a damaged or mis-shelved parcel is reshelved)")
         elif _slot(db, p, at, actor, S.SHELVED) is not S.SHELVED:
             raise ParcelError(f"没有空位 no free slot: {p['waiting'] or ''}")
 

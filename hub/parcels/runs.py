@@ -57,6 +57,9 @@ def make_sheet(db: sqlite_utils.Database, building: str, at: float, actor: str) 
     zone = store.current_policy(db).zone
     day = datetime.fromtimestamp(at, zone).strftime("%Y-%m-%d")
     with write_transaction(db):
+        if not door_run(db, building, at):
+            raise ParcelError(f"{building}栋没有封控，住户自己取件 (building {building} is not "
+                              "sealed: its residents pick up themselves)")
         rows = list(db.query("select id, household, fresh, frozen from parcels where "
                              "building = ? and state = 'shelved'", [building]))
         if not rows:
@@ -86,7 +89,7 @@ def start_delivery(db: sqlite_utils.Database, run_id: str, code_text: str, trust
                    at: float, actor: str) -> None:
     """The volunteer is at the building: its venue code, scanned there, opens delivery."""
     run = _run(db, run_id)
-    code = verify(code_text.strip(), trust, at)
+    code = verify(code_text.strip("\r\n\t"), trust, at)  # a space belongs to base45
     if isinstance(code, CodeError):
         raise ParcelError(f"场所码无效 venue code not valid: {code.problem.value}")
     if code.kind is not CodeKind.VENUE or code.claims.venue_kind is not VenueKind.BUILDING:
@@ -122,7 +125,8 @@ def deliver(db: sqlite_utils.Database, run_id: str, waybill: str, at: float,
 def close_run(db: sqlite_utils.Database, run_id: str, at: float, actor: str) -> int:
     """End a run; undelivered parcels go back to their slot. Returns how many went back."""
     with write_transaction(db):
-        _run(db, run_id)
+        if _run(db, run_id)["closed_at"]:
+            raise ParcelError("本趟已结束 (this run is closed)")
         back = [r["id"] for r in db.query("select id from parcels where run = ? and state = "
                                           "'out_for_delivery'", [run_id])]
         for pid in back:

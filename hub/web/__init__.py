@@ -64,8 +64,10 @@ def create_app(config: WebConfig) -> Flask:
         admin,
         auth,
         buildings,
+        groupbuy,
         notifications,
         overview,
+        parcels,
         passes,
         policy,
         residents,
@@ -88,7 +90,7 @@ def create_app(config: WebConfig) -> Flask:
     )
     auth.install(app)
     for bp in (auth.bp, overview.bp, buildings.bp, residents.bp, passes.bp, tracing.bp, policy.bp,
-               visitors.bp, notifications.bp, admin.bp):
+               visitors.bp, notifications.bp, groupbuy.bp, parcels.bp, admin.bp):
         app.register_blueprint(bp)
     from hub.web import (
         enroll,  # gate enrollment: the admin's QR page and the gates' /enroll

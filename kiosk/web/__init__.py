@@ -26,9 +26,10 @@ from flask import (
 
 from gatehouse.events import EventKind
 from gatehouse.identity import normalize_id
+from gatehouse.parcels import valid_waybill
 from gatehouse.pins import check_pin
 from gatehouse.policy import Direction, Outcome
-from kiosk import courier_mode
+from kiosk import courier_mode, pickup_mode
 from kiosk.scanner.preview import preview_jpeg
 from kiosk.screen import snapshot, start_of_day
 
@@ -226,15 +227,50 @@ def create_app(gate, link_state: Callable[[], object] = lambda: None,
                 s.frozen = bool(data["frozen"])
             if "room_from_pass" in data:
                 s.room_from_pass = bool(data["room_from_pass"])
+            if "waybill" in data and not courier_mode.add_waybill(
+                    gate, str(data["waybill"])[:40], time.time(), v.id):
+                return "bad_waybill"
             if data.get("undo"):
                 courier_mode.undo_last(gate, time.time(), v.id)
             if data.get("end"):
                 courier_mode.end(gate, time.time(), v.id)
             gate.changed()
             return True
-        if not gate.call(act):
+        done = gate.call(act)
+        if done == "bad_waybill":
+            return jsonify({"ok": False, "reason": "运单号格式不对 not a waybill number"}), 400
+        if not done:
             return jsonify({"ok": False, "reason": "no courier at the gate"}), 409
         return jsonify({"ok": True})
+
+    @app.post("/api/pickup")
+    def pickup():
+        """The parcel area: a resident keys their pickup code (no sign-in: it is their SMS),
+        taps 完成, or a signed-in volunteer keys a waybill the camera cannot read."""
+        data = body()
+        if gate.pickup is None:
+            return jsonify({"ok": False, "reason": "not a parcel-area kiosk"}), 409
+        if data.get("done") is True:
+            return jsonify({"ok": gate.call(lambda: pickup_mode.done(gate, gate.now()))})
+        if "code" in data:
+            code = str(data["code"])[:40]
+            r = gate.call(lambda: pickup_mode.key_code(gate, code, gate.now()))
+            if r.ok:
+                return jsonify({"ok": True, "slot": r.parcel.slot})
+            status = {"paused": 429, "unknown": 404}.get(r.reason, 409)
+            return jsonify({"ok": False, "reason": r.reason, "tries_left": r.tries_left,
+                            "paused_until": r.paused_until}), status
+        if "waybill" in data:
+            v = volunteer()
+            text = str(data["waybill"]).strip()[:40]
+            if not valid_waybill(text):
+                abort(400, "a waybill is 6-40 letters, digits and dashes")
+            verdict = gate.call(lambda: pickup_mode.waybill(gate, text, gate.now(), v.id))
+            if verdict is None:
+                return jsonify({"ok": False, "reason": "no pickup open"}), 409
+            return jsonify({"ok": verdict.taken, "outcome": "taken" if verdict.taken
+                            else "wrong", "why": verdict.why.value if verdict.why else None})
+        abort(400, "send code, waybill or done")
 
     @app.errorhandler(400)
     @app.errorhandler(401)

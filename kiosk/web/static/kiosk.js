@@ -6,6 +6,7 @@ const REASONS = JSON.parse($("reasons").textContent);
 let state = null, lang = localStorage.getItem("lang") || "zh";
 let voice = localStorage.getItem("voice") !== "off";
 let countdown = null, lastResultKey = null;
+let pkCode = "", pkMsgUntil = 0, lastFlashAt = null, pkShelves = null;
 
 const T = {
   online: ["已连接", "Online"], offline: ["离线", "Offline"], none: ["单机", "Standalone"],
@@ -19,6 +20,14 @@ const T = {
     "Locked: try later or ask a lead"], needVolunteer: ["请志愿者登录处理", "A volunteer must sign in"],
   admitBtn: ["放行", "Admit"], refuseBtn: ["拒绝", "Refuse"], why: ["请选择原因", "Choose a reason"],
   today: ["今日统计", "Today"], voiceOn: ["语音 开", "Voice on"], voiceOff: ["语音 关", "Voice off"],
+  parcels: ["取件区", "Parcels"], noManifest: ["尚未收到包裹清单", "No shelf list yet"],
+  badCode: ["取件码不存在，还可尝试 ", "No such pickup code, tries left: "],
+  paused: ["输错次数过多，请稍候再试：", "Too many wrong codes, wait: "],
+  noParcels: ["没有待取的包裹", "No parcels for you"],
+  ready: ["可取", "ready"], held: ["静置中", "on hold"], taken: ["已取", "taken"],
+  doneShort: ["已完成", "Done"], minutes: ["还需静置 %s 分钟", "%s min to go"],
+  fresh: ["生鲜", "fresh"], frozen: ["冷冻", "frozen"], keyWaybill: ["输入运单号", "Key a waybill"],
+  noPickup: ["请先出示出入证或输入取件码", "Show a pass or key a pickup code first"],
 };
 const t = (k) => T[k][lang === "zh" ? 0 : 1];
 
@@ -47,8 +56,11 @@ function renderStrip(s) {
   $("s-volunteer").textContent = s.volunteer ? "👤 " + s.volunteer.name : "";
   $("s-volunteer").className = s.volunteer ? "pill ok" : "";
   $("b-signin").firstChild.textContent = s.volunteer ? t("signout") : t("signin");
-  $("b-direction").hidden = !s.volunteer;
-  $("b-manual").hidden = !s.volunteer;
+  const parcels = s.gate.role === "parcels";
+  if (parcels) pill("s-gate", s.gate.id + " · " + t("parcels"), "strong");
+  $("b-direction").hidden = !s.volunteer || parcels;
+  $("b-manual").hidden = !s.volunteer || parcels;
+  $("b-waybill").hidden = !s.volunteer || !parcels;
   $("b-visitor").hidden = !s.volunteer;
   $("b-counts").hidden = !s.volunteer;
 }
@@ -114,7 +126,115 @@ function render(s) {
   } else if (s.mode === "courier") {
     renderResult(null);
     renderCourier(s.courier);
+  } else if (s.mode === "pickup") {
+    renderResult(null);
+    renderPickup(s.pickup);
   }
+  document.body.classList.toggle("pk-wrong", s.mode === "pickup" && !!s.pickup.flash);
+}
+
+// The parcel area: the slots of the open pickup, a red flash for a wrong parcel.
+const both = (zh, en) => lang === "zh" ? [zh, en] : [en, zh];
+
+function pickupRow(p) {
+  const li = document.createElement("li");
+  li.className = "pk-" + p.state; li.dataset.parcel = p.parcel; li.dataset.state = p.state;
+  const mark = document.createElement("span"); mark.className = "pk-mark";
+  mark.textContent = p.state === "taken" ? "✓" : p.state === "held" ? "○" : "▸";
+  const slot = document.createElement("b"); slot.className = "pk-slot";
+  slot.textContent = p.state === "held" ? t("minutes").replace("%s", p.minutes_left) : p.slot;
+  const info = document.createElement("span"); info.className = "pk-info";
+  info.textContent = [p.code, p.carrier, p.waybill, p.fresh ? t("fresh") : "", p.frozen ? t("frozen") : ""]
+    .filter(Boolean).join(" · ");
+  li.append(mark, slot, info);
+  return li;
+}
+
+function renderPickup(pk) {
+  const open = pk.pickup;
+  $("pk-idle").hidden = !!open;
+  $("pk-open").hidden = !open;
+  if (open) {
+    $("pk-household").textContent = open.household;
+    const counts = `${t("ready")}${open.ready} ${t("held")}${open.held} ${t("taken")}${open.taken}`;
+    $("pk-summary").textContent = open.ended ? `${t("doneShort")} · ${t("taken")} ${open.taken}`
+      : open.parcels.length ? counts : t("noParcels");
+    $("pk-list").replaceChildren(...open.parcels.map(pickupRow));
+    $("pk-done").hidden = open.ended;
+  }
+  const f = pk.flash;
+  $("pk-flash").hidden = !f;
+  if (f) {
+    const [main, other] = both(f.zh, f.en);
+    $("pk-flash-word").textContent = "✗ " + main;
+    $("pk-flash-text").textContent = other;
+    const lines = [];  // [main language, the other one below, small]
+    if (f.put_back) lines.push(both("请放回 " + f.put_back, "Put it back at " + f.put_back));
+    const slots = f.right_slots.join("  ");
+    lines.push(f.right_slots.length ? both("您的包裹在 " + slots, "Yours: " + slots)
+      : both("您暂无可取的包裹", "Nothing ready for you"));
+    $("pk-flash-slots").replaceChildren(...lines.map(([main, other]) => {
+      const d = document.createElement("div"); d.textContent = main;
+      const s = document.createElement("small"); s.textContent = other;
+      d.append(s); return d;
+    }));
+    if (f.at !== lastFlashAt) { lastFlashAt = f.at; say("wrong_parcel"); }
+  }
+  const paused = pk.paused_s > 0;
+  for (const b of document.querySelectorAll("#pk-keys button, #pk-letters button")) b.disabled = paused;
+  $("pk-note").textContent = paused ? t("paused") + pk.paused_s + " s"
+    : pk.notice ? (lang === "zh" ? pk.notice.zh : pk.notice.en)
+    : pk.manifest_version === null ? t("noManifest") : "";
+  const shelves = pk.shelves.join(",");
+  if (shelves !== pkShelves) {  // a letter key per shelf the manifest uses
+    pkShelves = shelves;
+    $("pk-letters").replaceChildren(...pk.shelves.map((l) => pickupKey(l)));
+  }
+  if (Date.now() > pkMsgUntil) $("pk-msg").textContent = "";
+}
+
+function showPickupCode() { $("pk-code").textContent = pkCode || "\u00a0"; }
+
+function pickupKey(k) {
+  const b = button(k, k === "OK" ? "primary" : "", async () => {
+    if (k === "⌫") pkCode = pkCode.slice(0, -1);
+    else if (k === "C") pkCode = "";
+    else if (k !== "OK") pkCode = (pkCode + k).slice(0, 16);
+    showPickupCode();
+    if (k === "OK" && pkCode) {
+      const r = await post("/api/pickup", {code: pkCode});
+      pkCode = ""; showPickupCode();
+      pkMsgUntil = Date.now() + 5000;
+      $("pk-msg").textContent = r.ok ? "" : r.reason === "unknown" ? t("badCode") + r.tries_left
+        : r.reason === "paused" ? t("paused") + Math.max(0, Math.ceil(r.paused_until - Date.now() / 1000)) + " s"
+        : r.reason === "no_manifest" ? t("noManifest") : (r.reason || "");
+    }
+  });
+  b.dataset.key = k;
+  return b;
+}
+
+function pickupKeys() {
+  $("pk-keys").replaceChildren(...["1", "2", "3", "⌫", "4", "5", "6", "-", "7", "8", "9", "C", "0", "OK"]
+    .map(pickupKey));
+  $("pk-done").onclick = () => post("/api/pickup", {done: true});
+  $("b-waybill").onclick = keyWaybill;
+  showPickupCode();
+}
+
+function keyWaybill() {
+  // A label the camera cannot read: the volunteer keys the number.
+  const input = document.createElement("input");
+  input.id = "wb-input"; input.className = "field"; input.autocomplete = "off";
+  input.placeholder = lang === "zh" ? "运单号，如 SF1234567890123" : "Waybill, e.g. SF1234567890123";
+  const ok = button(lang === "zh" ? "核对 Check" : "Check", "primary", async () => {
+    const r = await post("/api/pickup", {waybill: input.value.trim().toUpperCase()});
+    if (r.status === 200) { closeOverlay(); return; }
+    $("o-msg").textContent = r.status === 409 ? t("noPickup") : (r.reason || "");
+  });
+  ok.id = "wb-ok";
+  overlay(t("keyWaybill"), [input, ok]);
+  input.focus();
 }
 
 function button(text, cls, onclick) {
@@ -267,11 +387,15 @@ function setup() {
   $("b-voice").onclick = () => { voice = !voice; localStorage.setItem("voice", voice ? "on" : "off"); showVoice(); };
   showVoice();
   courierKeys();
+  pickupKeys();
   setInterval(() => {
     if (countdown > 0) { countdown -= 1; $("r-count").textContent = countdown > 0 ? countdown : ""; }
   }, 1000);
   setInterval(() => {  // the preview: the newest frame, a few times a second
     if (state && state.mode === "ready") $("preview").src = "/preview.jpg?t=" + Date.now();
+    if (state && state.mode === "pickup" && !state.pickup.pickup) {
+      $("pk-preview").src = "/preview.jpg?t=" + Date.now();
+    }
   }, 250);
   const es = new EventSource("/events");
   es.onmessage = (e) => render(JSON.parse(e.data));

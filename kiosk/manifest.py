@@ -1,0 +1,68 @@
+"""The shelf manifest a parcel-area kiosk hands parcels out from: the last signed copy
+the hub link saved in the home, so a restart offline still knows every slot."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from gatehouse.codes.keys import TrustedKey
+from gatehouse.parcels import Manifest, ManifestError, unseal_manifest
+
+log = logging.getLogger(__name__)
+
+
+def load_manifest(path: Path, key: TrustedKey) -> Manifest | None:
+    """The manifest saved at `path`, verified again; None when there is none (yet)."""
+    try:
+        blob = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    return unseal_manifest(blob, key)
+
+
+def manifest_version(path: Path, key: TrustedKey) -> int:
+    """The version saved at `path`; 0 when there is none or it does not verify."""
+    try:
+        m = load_manifest(path, key)
+    except (ManifestError, OSError):
+        return 0
+    return m.version if m else 0
+
+
+class ManifestCache:
+    """The newest valid manifest on disk, re-read only when its file changed.
+
+    The gate asks several times a second; a stat() is all that costs until the hub
+    link writes a new version. A copy that no longer verifies (a bad SD card) is
+    logged and the one in memory is kept; a version never goes back.
+    """
+
+    def __init__(self, path: Path, key: TrustedKey):
+        self.path, self.key = path, key
+        self._mark: tuple | None = None
+        self._manifest: Manifest | None = None
+
+    def _stat(self) -> tuple | None:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return st.st_mtime_ns, st.st_size, st.st_ino
+
+    def get(self) -> Manifest | None:
+        mark = self._stat()
+        if mark is not None and mark != self._mark:
+            self._mark = mark
+            try:
+                m = load_manifest(self.path, self.key)
+            except (ManifestError, OSError) as exc:
+                log.error("the saved shelf manifest does not verify: %s", exc)
+                return self._manifest
+            if m is not None and (self._manifest is None or m.version > self._manifest.version):
+                self._manifest = m
+                log.info("shelf manifest version %d: %d parcels", m.version, len(m.parcels))
+        return self._manifest
+
+    @property
+    def version(self) -> int:
+        return self._manifest.version if self._manifest else 0
