@@ -1,6 +1,7 @@
 """The demo: a compound on one machine. Mosquitto, the hub and two simulated gates
 (file cameras playing a scripted morning, gpiozero mock pins), with a live feed of what
-the hub sees. Ctrl-C stops everything cleanly.
+the hub sees; the parcel area's shelves, its pickup kiosk, and the admin page.
+Ctrl-C stops everything cleanly.
 
 Run it with ./scripts/demo (python -m demo); --seconds N stops it by itself.
 """
@@ -18,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from demo.parcels import FRESH_HOLD_MINUTES, HOLD_MINUTES
 from demo.scenario import Scenario, build
 from gatehouse.home import Home
 from gatehouse.timeutil import iso
@@ -82,6 +84,21 @@ def feed(db_path: Path, seen: set, zone: str) -> None:
             if ("alert", aid) not in seen:
                 seen.add(("alert", aid))
                 print(f"          \033[1mALERT\033[0m {gate}: {kind}", flush=True)
+        # Parcels a gate recorded (the courier's drop-off), and pickups at the shelves.
+        for pid, gate, waybill, state, slot in db.execute(
+                "select id, gate, waybill, state, slot from parcels where gate is not null "
+                "order by received_at").fetchall():
+            if ("parcel", pid) not in seen:
+                seen.add(("parcel", pid))
+                print(f"          \033[1mPARCEL\033[0m {gate}: {waybill} {state}"
+                      f"{' ' + slot if slot else ''}", flush=True)
+        for eid, place, waybill, code in db.execute(
+                "select e.id, e.place, p.waybill, p.code from parcel_events e join parcels p "
+                "on p.id = e.parcel where e.state_to = 'picked_up'").fetchall():
+            if ("pickup", eid) not in seen:  # (a wrong parcel is an alert, above)
+                seen.add(("pickup", eid))
+                print(f"          \033[1mPICKUP\033[0m {place}: {code} {waybill} taken",
+                      flush=True)
     except sqlite3.OperationalError:
         pass  # the hub is still creating its tables
     finally:
@@ -101,15 +118,24 @@ def main() -> None:
     stop = {"now": False}
     signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    office = f"http://localhost:{scenario.web_port}"
+    area = scenario.parcels
     print(f"Gatehouse demo in {root}\n"
           f"  broker   127.0.0.1:{scenario.port} (logs: {root}/*.log)\n"
           f"  hub      {hub_home.root}  (try: .venv/bin/hub gate list --home {hub_home.root})\n"
-          f"  gates    north (entry) and south (exit), mock pins, file cameras\n"
+          f"  gates    north (entry) and south (exit), mock pins, file cameras; parcels-1 at "
+          f"the parcel shelves\n"
           + "".join(f"  screen   {g.id}: http://127.0.0.1:{g.web_port}/\n"
                     for g in scenario.gates) +
-          f"  office   http://localhost:{scenario.web_port}/  (admin / {scenario.admin_password})\n"
+          f"  office   {office}/  (admin / {scenario.admin_password})\n"
+          f"  parcels  {office}/parcels/  (board; holds of {HOLD_MINUTES:g} min, fresh "
+          f"{FRESH_HOLD_MINUTES:g}), {office}/groupbuy/, {office}/notifications/\n"
+          f"           messages to residents go to {area.notifications}\n"
           f"  volunteer 王*姨 PIN {scenario.volunteer_pin} at the gate screens\n"
           f"  at {scenario.seal_after:.0f} s the office seals building 7\n"
+          f"  try: key a ready pickup code from the board (e.g. {area.sample_code}, household "
+          f"{area.sample_household}) on the parcels-1 screen;\n"
+          f"       after the seal, make building 7's run sheet at {office}/parcels/runs\n"
           "Ctrl-C stops everything.\n", flush=True)
     try:
         services.start("mosquitto", ["mosquitto", "-c", scenario.broker_conf])
@@ -117,7 +143,7 @@ def main() -> None:
         services.start("hub", [BIN / "hub", "serve", "--home", hub_home.root])
         services.start("web", [BIN / "hub", "web", "--home", hub_home.root,
                                "--port", scenario.web_port])
-        for gate in scenario.gates:
+        for gate in scenario.gates:  # the role (gate or parcels) is in each home's config
             services.start(gate.id, [BIN / "kiosk", "run", "--home", gate.home.root,
                                      "--camera", gate.camera, "--direction", gate.direction,
                                      "--gate-id", gate.id, "--pin-factory", "mock",

@@ -1,4 +1,4 @@
-"""The demo's compound and its scripted morning at two gates."""
+"""The demo's compound, its scripted morning at two gates, and its parcel area."""
 from __future__ import annotations
 
 import secrets
@@ -7,7 +7,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from demo.scenes import phone_frame, write_frames
+from demo.parcels import ParcelArea, stock
+from demo.scenes import label_frame, phone_frame, write_frames
 from gatehouse.codes.base45 import ALPHABET
 from gatehouse.codes.kinds import Colour
 from gatehouse.home import Home
@@ -18,6 +19,7 @@ from hub.compound import Compound
 from hub.gates import add_gate, setup_broker
 
 FPS = 15
+COURIER_WAYBILLS = ("SF1402338799001", "YT7712345600123", "JT3012345600456", "78123456789012")
 DAY, HOUR = 86400, 3600
 # Made-up people; the ID numbers have valid check digits and are never shown.
 ZHANG, LI, WANG, CHILD, VISITOR = ("110101199003070011", "310104195812010025",
@@ -32,6 +34,7 @@ class GateSpec:
     camera: str
     direction: str
     web_port: int
+    role: str = "gate"          # "parcels": the pickup kiosk at the shelves
 
 
 @dataclass
@@ -44,6 +47,7 @@ class Scenario:
     web_port: int
     admin_password: str
     volunteer_pin: str
+    parcels: ParcelArea
     gates: list[GateSpec] = field(default_factory=list)
 
     def seal(self) -> None:
@@ -80,13 +84,21 @@ class _Reel:
             self.wait(gap)
         return self.wait(1.5)
 
+    def labels(self, *waybills: str, hold: float = 0.8, gap: float = 0.5) -> _Reel:
+        """A courier holding each parcel's waybill label (Code128) up in turn."""
+        for waybill in waybills:
+            self.frames += [label_frame(waybill)] * int(hold * FPS)
+            self.wait(gap)
+        return self.wait(1.5)
+
     @property
     def seconds(self) -> float:
         return len(self.frames) / FPS
 
 
 def build(root: Path) -> Scenario:
-    """Create the compound, its broker config, two registered gates and their cameras."""
+    """Create the compound, its broker config, two registered gates and their cameras,
+    the parcel area (demo.parcels) and its pickup kiosk."""
     now = int(time.time())
     hub_home = Home.at(root / "hub-home")
     c = Compound.create(hub_home, "示范小区 Demo Compound", now - 100 * DAY)
@@ -114,7 +126,10 @@ def build(root: Path) -> Scenario:
              .show(child, health(CHILD))
              .show(health(VISITOR, name="王小明"),
                    a.itinerary(VISITOR, ["上海", "苏州"], True, now - HOUR))
-             .show(courier))
+             .show(courier)
+             # The courier's drop-off: each label becomes a parcel at the hub. Nobody keys
+             # a room here, so the hub lists them as unknown recipient for the office.
+             .labels(*COURIER_WAYBILLS))
     seal_after = 14.0
     south = _Reel().wait(6).show(li).show(wang)
     south.wait(max(0.0, seal_after + 3 - south.seconds)).show(zhang)
@@ -123,11 +138,21 @@ def build(root: Path) -> Scenario:
     password = secrets.token_urlsafe(9)
     users.add_user(c.db, "admin", password, users.Role.ADMIN, now)
     c.add_volunteer("王阿姨", "2468", now, "lead")
-    scenario = Scenario(port, files.conf, zone, seal_after, c, _free_port(), password, "2468")
+    area = stock(c, root, now)
+    scenario = Scenario(port, files.conf, zone, seal_after, c, _free_port(), password, "2468",
+                        area)
     for gate_id, reel, direction in (("gate-north", north, "in"), ("gate-south", south, "out")):
         home = Home.at(root / gate_id)
         add_gate(c, gate_id, {"gate-north": "北门", "gate-south": "南门"}[gate_id], home)
         folder = write_frames(root / "cameras" / gate_id, reel.frames)
         scenario.gates.append(GateSpec(gate_id, home, f"file:{folder}?fps={FPS}", direction,
                                        _free_port()))
+    # The parcel area's kiosk: same program, role "parcels" in its home's config.toml.
+    # Its camera shows an empty phone screen: codes are keyed on its screen.
+    home = Home.at(root / "parcels-1")
+    add_gate(c, "parcels-1", "快递区", home)
+    (home.kiosk / "config.toml").write_text('role = "parcels"\n')
+    folder = write_frames(root / "cameras" / "parcels-1", [phone_frame(None)])
+    scenario.gates.append(GateSpec("parcels-1", home, f"file:{folder}?fps=5&loop=1", "in",
+                                   _free_port(), "parcels"))
     return scenario

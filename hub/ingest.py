@@ -8,6 +8,7 @@ have allowed together is recorded as a conflict for the office, never dropped.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,7 +145,8 @@ def _events(db, gate: str, events: list[Event], received_at: float, policy: Poli
         elif e.kind in (EventKind.DOOR_FORCED, EventKind.DOOR_HELD):
             _alert(db, e.at, gate, e.kind.value, e.id, {})
         elif e.kind is EventKind.PARCEL and p.get("waybill") and p.get("id"):
-            parcels.receive(db, gate, p, e.at)
+            # Slotted now, inside the write lock: after any move that freed a slot.
+            parcels.receive(db, gate, p, e.at, max(received_at, time.time()))
         elif e.kind is EventKind.PARCEL_VOID and p.get("parcel"):
             parcels.void(db, str(p["parcel"]), gate, e.at, f"{gate}/{p.get('by')}")
         elif e.kind is EventKind.PICKUP:

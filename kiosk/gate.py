@@ -119,6 +119,7 @@ class Gate:
         self._alarm_until: float | None = None
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self._frames = None  # the running loop's frames: `call` wakes it (no frame wait)
+        self._wake = threading.Event()
         self.frames = 0
         door = hardware.door
         door.on_alarm = lambda kind, at: self._inbox.put(("alarm", kind))
@@ -262,6 +263,7 @@ class Gate:
         """Run fn on the gate loop's thread (the only one that touches SQLite and pins)."""
         done: Future = Future()
         self._inbox.put(("call", (fn, done)))
+        self._wake.set()
         if self._frames is not None:
             self._frames.nudge()
         try:
@@ -359,10 +361,12 @@ class Gate:
         while not stop.is_set():
             try:
                 frame = frames.read(timeout=0.1)
-                if frame is None:
-                    if self._inbox.empty():  # else: woken for a screen action, do it now
-                        stop.wait(0.05)  # no new frame (or the file source ended): keep ticking
-                else:
+                if frame is None and self._inbox.empty():
+                    # No new frame (or the source ended): keep ticking, but a tap on the
+                    # screen (`call`) wakes the loop at once.
+                    self._wake.wait(0.05)
+                    self._wake.clear()
+                if frame is not None:
                     self.handle_frame(frame.image)
                 self.tick()
                 if self.fault and time.monotonic() - self._fault_at > FAULT_SHOWN_S:

@@ -115,6 +115,8 @@ def run(home: Home, config: KioskConfig, stop: threading.Event | None = None,
         clock, cache, status = ClockJudge(config.clock), BundleCache(home), _Status(config)
         store = Store(home.kiosk_db)
         link = start_link(home, config, clock, cache, status)
+        if link is not None:
+            store.on_outbox = link.wake
         if not first_bundle(cache, link, stop):
             return
         manifests = ManifestCache(home.kiosk_manifest, hub_key(home)) \

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +59,9 @@ class Store:
         self.db.execute("PRAGMA synchronous = FULL")
         self.db.execute("PRAGMA busy_timeout = 5000")
         migrations.apply(self.db)
+        # Told after each committed outbox row (the hub link sends at once, not at its
+        # next poll); set by the runner.
+        self.on_outbox: Callable[[], None] = lambda: None
 
     def close(self) -> None:
         self.db.close()
@@ -90,6 +94,7 @@ class Store:
             payload = {**row, "reasons": [f.reason.value for f in decision.findings],
                        "codes": codes, "alert": decision.alert}
             self._outbox(seq, attempt_id, EventKind.ATTEMPT, payload, at)
+        self.on_outbox()
         return LoggedAttempt(attempt_id, seq)
 
     def log_event(self, kind: EventKind, at: float, detail: dict | None = None,
@@ -103,6 +108,7 @@ class Store:
                                       "detail": json.dumps(detail or {}, ensure_ascii=False)})
             self._outbox(seq, event_id, kind, {"id": event_id, "at": at, "kind": kind.value,
                                               "attempt_id": attempt_id, **(detail or {})}, at)
+        self.on_outbox()
         return event_id
 
     def history(self, person_ref: str | None, household: str | None, policy: Policy,

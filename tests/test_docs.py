@@ -1,4 +1,5 @@
 """The docs keep up with the code: every reason and every command is documented."""
+import re
 from pathlib import Path
 
 import click
@@ -32,3 +33,20 @@ def test_every_command_has_help_text():
 def test_readme_opens_with_the_two_commands():
     head = README.split("## ")[0]
     assert "./scripts/demo" in head and "./scripts/test" in head
+
+
+def test_the_permission_table_in_the_admin_doc_is_the_code_s():
+    from hub.users import ROLE_PERMISSIONS, Perm, Role
+    text = (DOCS / "admin.md").read_text()
+    roles = (Role.ADMIN, Role.OFFICE, Role.LEAD, Role.OBSERVER)  # the table's columns
+    for perm in Perm:
+        row = re.search(rf"^\| `{perm.value}` \|(.*)$", text, re.MULTILINE)
+        assert row, f"permission {perm.value} is not in docs/admin.md"
+        marks = [cell.strip() == "✓" for cell in row[1].split("|")[:len(roles)]]
+        assert marks == [perm in ROLE_PERMISSIONS[r] for r in roles], perm.value
+
+
+def test_every_screen_the_docs_show_exists():
+    for doc in [*DOCS.glob("*.md"), DOCS.parent / "README.md"]:
+        for target in re.findall(r"\]\(((?:docs/)?screens/[^)]+)\)", doc.read_text()):
+            assert (doc.parent / target).is_file(), f"{doc.name}: {target}"

@@ -1,7 +1,7 @@
 """One gate end to end, offline: file camera -> decoder -> attempt -> policy -> log -> pins."""
 import sqlite3
-import time
 import threading
+import time
 
 import pytest
 

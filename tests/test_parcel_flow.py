@@ -14,7 +14,15 @@ from gatehouse.events import Event, EventBatch, dump
 from gatehouse.parcels import unseal_manifest
 from gatehouse.policy.model import BuildingStatus
 from hub.ingest import Incoming, ingest
-from hub.parcels import ParcelError, ParcelState, audit_sheet, handout, intake, runs, settings
+from hub.parcels import (
+    ParcelError,
+    ParcelState,
+    audit_sheet,
+    handout,
+    intake,
+    runs,
+    settings,
+)
 from hub.parcels.manifest import build
 from hub.parcels.shelving import Shelf, define_shelf
 from hub.parcels.worker import tick
@@ -264,3 +272,11 @@ def test_retention_forgets_finished_parcels_but_never_one_on_a_shelf(db):
     assert counts["parcels"] == 1
     assert [r["id"] for r in db.query("select id from parcels")] == [waiting["id"]]
     assert not db["parcel_events"].count_where("parcel = ?", [done["id"]])
+
+
+def test_fresh_food_leaves_the_last_cold_slots_to_frozen_food(db):
+    define_shelf(db, Shelf("C", "冷柜", 2, 4, True, ()))      # 8 cold slots, 2 kept
+    fresh = [drop(db, fresh=True) for _ in range(8)]
+    assert [p["slot"][0] for p in fresh] == ["C"] * 6 + ["A"] * 2
+    frozen = [drop(db, frozen=True) for _ in range(2)]
+    assert all(p["slot"].startswith("C-") for p in frozen)

@@ -17,7 +17,6 @@ from tests.conftest import HOUR, resident_ids
 from tests.processes import hub_process, kiosk_process, wait_until
 
 
-
 @pytest.fixture
 def world(compound, authority, broker_proc, gate_home, tmp_path):
     """A hub process, a registered gate with a finite burst on its camera."""

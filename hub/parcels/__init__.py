@@ -10,9 +10,9 @@ notices   what residents are told (through hub.notify's outbox)
 manifest  what parcel-area kiosks hand out from
 worker    the timers: holds ending, waiting parcels, overdue
 """
+from hub.parcels.intake import receive, void
 from hub.parcels.schema import SLOTTED, migrations
 from hub.parcels.states import ALLOWED, FINAL, ParcelError, ParcelState, move
-from hub.parcels.intake import receive, void
 
 __all__ = ["ALLOWED", "FINAL", "SLOTTED", "ParcelError", "ParcelState", "migrations", "move",
            "receive", "void"]

@@ -20,6 +20,7 @@ from hub.parcels import notices, settings, shelving
 from hub.parcels.states import ParcelError, ParcelState, _event, move
 
 S = ParcelState
+RELEASE_CHUNK = 200
 _SPLIT = re.compile(r"[\s\-_#/\\.,，、栋幢号楼单元室]+")
 
 
@@ -39,9 +40,12 @@ def _known_household(db: sqlite_utils.Database, household: str) -> bool:
                            [household]).fetchone())
 
 
-def receive(db: sqlite_utils.Database, gate: str, p: dict, at: float) -> bool:
-    """A `parcel` event from a gate; False when that waybill is already here (one parcel
-    however often it is scanned, at whatever gate)."""
+def receive(db: sqlite_utils.Database, gate: str, p: dict, at: float,
+            placed_at: float | None = None) -> bool:
+    """A `parcel` event from a gate (`at`: the drop-off, by the gate's clock; the hold
+    counts from it); False when that waybill is already here (one parcel however often
+    it is scanned, at whatever gate). `placed_at`: when the hub has it and gives it a
+    slot — later than `at` when the gate was offline."""
     waybill = str(p["waybill"]).strip().upper()
     known = next(db.query("select id from parcels where waybill = ?", [waybill]), None)
     if known is not None:
@@ -53,7 +57,7 @@ def receive(db: sqlite_utils.Database, gate: str, p: dict, at: float) -> bool:
            actor=f"{gate}/{p.get('courier')}", place=gate, fresh=bool(p.get("fresh")),
            frozen=bool(p.get("frozen")), gate=gate, courier=p.get("courier"),
            company=p.get("company"), carrier=p.get("carrier") or (carrier and carrier[0]),
-           carrier_name=p.get("carrier_name") or (carrier and carrier[1]))
+           carrier_name=p.get("carrier_name") or (carrier and carrier[1]), placed_at=placed_at)
     # The volunteer's undo can reach the hub before the parcel it undoes.
     if db.execute("select 1 from gate_events where gate = ? and kind = 'parcel_void' and "
                   "json_extract(payload, '$.parcel') = ?", [gate, p["id"]]).fetchone():
@@ -85,20 +89,22 @@ def create(db: sqlite_utils.Database, *, id: str, waybill: str, room: str, at: f
            actor: str, place: str, fresh: bool = False, frozen: bool = False,
            batch: str | None = None, item: str | None = None, gate: str | None = None,
            courier: str | None = None, company: str | None = None,
-           carrier: str | None = None, carrier_name: str | None = None) -> str:
+           carrier: str | None = None, carrier_name: str | None = None,
+           placed_at: float | None = None) -> str:
     with write_transaction(db):
         if db.execute("select 1 from parcels where waybill = ?", [waybill]).fetchone():
             raise ParcelError(f"运单号{waybill}已登记 waybill {waybill} is already recorded")
         hh = household_of_room(room)
-        db["parcels"].insert({
-            "id": id, "waybill": waybill, "carrier": carrier, "carrier_name": carrier_name,
-            "room": room or None, "household": hh[0] if hh else None,
-            "building": hh[1] if hh else None, "fresh": int(fresh), "frozen": int(frozen),
-            "gate": gate, "courier": courier, "company": company, "batch": batch,
-            "item": item, "state": S.RECEIVED.value, "received_at": at, "changed_at": at})
+        row = {"id": id, "waybill": waybill, "carrier": carrier, "carrier_name": carrier_name,
+               "room": room or None, "household": hh[0] if hh else None,
+               "building": hh[1] if hh else None, "fresh": int(fresh), "frozen": int(frozen),
+               "gate": gate, "courier": courier, "company": company, "batch": batch,
+               "item": item, "state": S.RECEIVED.value, "received_at": at, "changed_at": at}
+        db.execute(f"insert into parcels ({', '.join(row)}) values "
+                   f"({', '.join('?' * len(row))})", list(row.values()))
         _event(db, id, None, S.RECEIVED.value, at, actor, place,
                {"batch": batch} if batch else None)
-        place_parcel(db, id, at, "shelf-rule")
+        place_parcel(db, id, max(at, placed_at or at), "shelf-rule")
     return id
 
 
@@ -186,16 +192,21 @@ def reshelve(db: sqlite_utils.Database, parcel: str, at: float, actor: str) -> N
 def release_due(db: sqlite_utils.Database, now: float) -> int:
     """Holds that have ended: the parcel is on the shelf and may be handed out; each
     household hears once (a sealed building's parcels wait for a door run instead)."""
-    rows = list(db.query("select id, hold_until, household, building from parcels where "
-                         "state = 'holding' and hold_until <= ? order by hold_until", [now]))
-    households: dict[str, str] = {}
-    with write_transaction(db):
-        for r in rows:
-            move(db, r["id"], S.SHELVED, r["hold_until"], "hold-timer")
-            households[r["household"]] = r["building"]
-        for household, building in households.items():
-            notices.pickup_ready(db, household, building, now)
-    return len(rows)
+    released = 0
+    while True:  # in short transactions: after a long outage the gates' ingest must not wait
+        rows = list(db.query("select id, hold_until, household, building from parcels where "
+                             "state = 'holding' and hold_until <= ? order by hold_until "
+                             "limit ?", [now, RELEASE_CHUNK]))
+        households: dict[str, str] = {}
+        with write_transaction(db):
+            for r in rows:
+                move(db, r["id"], S.SHELVED, r["hold_until"], "hold-timer")
+                households[r["household"]] = r["building"]
+            for household, building in households.items():
+                notices.pickup_ready(db, household, building, now)
+        released += len(rows)
+        if len(rows) < RELEASE_CHUNK:
+            return released
 
 
 def flag_overdue(db: sqlite_utils.Database, now: float) -> int:

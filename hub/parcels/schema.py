@@ -52,3 +52,33 @@ def m002_shelves(db: sqlite_utils.Database) -> None:
                               "waybill": str, "found": str, "result": str, "at": float,
                               "actor": str}, pk="id")
     db["audit_lines"].create_index(["sheet", "slot"])
+
+
+@migrations()
+def m003_slot_occupant(db: sqlite_utils.Database) -> None:
+    # Each slot knows its parcel, kept by triggers on every change of a parcel's state
+    # or slot, so finding a free slot is one index lookup however full the shelves are.
+    live = ", ".join(f"'{s}'" for s in SLOTTED)
+    db["slots"].add_column("parcel", str)
+    db.execute("create index slots_free on slots(shelf, tier, pos) where parcel is null")
+    db.execute(f"""create trigger parcels_slot_in after update of state, slot on parcels
+        when new.slot is not null and new.state in ({live})
+        begin update slots set parcel = new.id where id = new.slot; end""")
+    db.execute(f"""create trigger parcels_slot_out after update of state, slot on parcels
+        when old.slot is not null and old.state in ({live})
+             and (new.state not in ({live}) or new.slot is not old.slot)
+        begin update slots set parcel = null where id = old.slot and parcel = old.id; end""")
+    db.execute(f"""create trigger parcels_slot_new after insert on parcels
+        when new.slot is not null and new.state in ({live})
+        begin update slots set parcel = new.id where id = new.slot; end""")
+    db.execute("""create trigger parcels_slot_gone after delete on parcels
+        when old.slot is not null
+        begin update slots set parcel = null where id = old.slot and parcel = old.id; end""")
+    fill_occupants(db)
+
+
+def fill_occupants(db: sqlite_utils.Database, shelf: str | None = None) -> None:
+    """Set each slot's parcel from the parcels table (after slots were made anew)."""
+    live = ", ".join(f"'{s}'" for s in SLOTTED)
+    db.execute(f"update slots set parcel = (select id from parcels p where p.slot = slots.id "
+               f"and p.state in ({live})) where ? is null or shelf = ?", [shelf, shelf])

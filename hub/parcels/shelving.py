@@ -1,7 +1,8 @@
 """Shelves, tiers and slots, and the rule that gives each parcel one slot and a code.
 
 The rule, in order: frozen goes to a cold shelf and nowhere else; fresh prefers a cold
-shelf; every parcel prefers a shelf kept for its building (door runs and pickups stay
+shelf while more than a quarter of the cold slots are free (the rest is kept for
+frozen food, which has nowhere else to go); every parcel prefers a shelf kept for its building (door runs and pickups stay
 on one shelf), then a shelf open to all buildings. Within a shelf, the lowest tier
 and position first. A slot holds one parcel (the database refuses a second). When no
 candidate has room the caller hears which area is full, in words.
@@ -17,8 +18,9 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 
 from gatehouse.db import write_transaction
-from hub.parcels.schema import SLOTTED
+from hub.parcels.schema import SLOTTED, fill_occupants
 
+COLD_RESERVE = 0.25  # of the cold slots, kept for frozen food once fresh food fills the rest
 SHELF_ID = re.compile(r"^[A-Z][A-Z0-9]{0,3}$")
 _LIVE = ", ".join(f"'{s}'" for s in SLOTTED)
 
@@ -64,6 +66,7 @@ def define_shelf(db: sqlite_utils.Database, shelf: Shelf) -> None:
         db.execute("delete from slots where shelf = ?", [shelf.id])
         db["slots"].insert_all({"id": k, "shelf": shelf.id, "tier": t, "pos": p}
                                for k, (t, p) in wanted.items())
+        fill_occupants(db, shelf.id)
         db["shelves"].upsert({"id": shelf.id, "name": shelf.name or shelf.id,
                               "tiers": shelf.tiers, "slots": shelf.slots,
                               "cold": int(shelf.cold),
@@ -87,8 +90,10 @@ def shelves(db: sqlite_utils.Database) -> list[Shelf]:
 
 
 def candidates(all_shelves: list[Shelf], building: str, fresh: bool,
-               frozen: bool) -> list[Shelf]:
-    """The shelves a parcel may go to, best first (the rule in the module's docstring)."""
+               frozen: bool, cold_room: bool = True) -> list[Shelf]:
+    """The shelves a parcel may go to, best first (the rule in the module's docstring).
+    `cold_room`: whether fresh food may still take a cold slot (frozen food has no
+    other place, so the last part of the cold shelves is kept for it)."""
     def mine(s):
         return building in s.buildings
 
@@ -99,24 +104,30 @@ def candidates(all_shelves: list[Shelf], building: str, fresh: bool,
     if frozen:
         return [s for s in cold if mine(s)] + [s for s in cold if open_(s)]
     order = [s for s in plain if mine(s)] + [s for s in plain if open_(s)]
-    if fresh:
+    if fresh and cold_room:
         order = [s for s in cold if mine(s)] + [s for s in cold if open_(s)] + order
     return order
 
 
 def free_slot(db: sqlite_utils.Database, shelf: str) -> tuple[str, int] | None:
-    row = next(db.query(
-        f"select id, tier from slots where shelf = ? and id not in "
-        f"(select slot from parcels where slot is not null and state in ({_LIVE})) "
-        f"order by tier, pos limit 1", [shelf]), None)
-    return (row["id"], row["tier"]) if row else None
+    row = db.execute("select id, tier from slots where shelf = ? and parcel is null "
+                     "order by tier, pos limit 1", [shelf]).fetchone()
+    return (row[0], row[1]) if row else None
 
 
 def choose_slot(db: sqlite_utils.Database, building: str, fresh: bool,
                 frozen: bool) -> tuple[Shelf, str, int]:
     """(shelf, slot, tier) for a parcel, or ShelfFull saying which area has no room."""
     all_shelves = shelves(db)
-    order = candidates(all_shelves, building, fresh, frozen)
+    cold_room = True
+    if fresh and not frozen:
+        cold = [s for s in all_shelves if s.cold]
+        if cold:
+            marks = ",".join("?" * len(cold))
+            free = db.execute(f"select count(*) from slots where parcel is null and shelf in "
+                              f"({marks})", [s.id for s in cold]).fetchone()[0]
+            cold_room = free > COLD_RESERVE * sum(s.capacity for s in cold)
+    order = candidates(all_shelves, building, fresh, frozen, cold_room)
     for shelf in order:
         found = free_slot(db, shelf.id)
         if found:
@@ -137,8 +148,8 @@ def next_code(db: sqlite_utils.Database, shelf: str, tier: int, at: float, zone:
               start: int) -> str:
     """shelf-tier-number, the number from the day's counter; never one a live parcel has."""
     day = local_day(at, zone)
-    row = next(db.query("select n from pickup_counter where day = ?", [day]), None)
-    n = row["n"] + 1 if row else start
+    row = db.execute("select n from pickup_counter where day = ?", [day]).fetchone()
+    n = row[0] + 1 if row else start
     while True:
         code = f"{shelf}-{tier}-{n}"
         clash = db.execute(f"select 1 from parcels where code = ? and state in ({_LIVE})",
@@ -146,7 +157,7 @@ def next_code(db: sqlite_utils.Database, shelf: str, tier: int, at: float, zone:
         if not clash:
             break
         n += 1
-    db["pickup_counter"].upsert({"day": day, "n": n}, pk="day")
+    db.execute("insert or replace into pickup_counter (day, n) values (?, ?)", [day, n])
     return code
 
 

@@ -61,9 +61,10 @@ class ParcelError(ValueError):
 
 def _event(db, parcel: str, before: str | None, after: str, at: float, actor: str,
            place: str = "", detail: dict | None = None) -> None:
-    db["parcel_events"].insert({"parcel": parcel, "state_from": before, "state_to": after,
-                                "at": at, "actor": actor, "place": place,
-                                "detail": json.dumps(detail or {}, ensure_ascii=False)})
+    db.execute("insert into parcel_events (parcel, state_from, state_to, at, actor, place, "
+               "detail) values (?, ?, ?, ?, ?, ?, ?)",
+               [parcel, before, after, at, actor, place,
+                json.dumps(detail or {}, ensure_ascii=False)])
 
 
 def move(db: sqlite_utils.Database, parcel: str, to: ParcelState, at: float, actor: str,
@@ -72,13 +73,15 @@ def move(db: sqlite_utils.Database, parcel: str, to: ParcelState, at: float, act
     """Change a parcel's state if the table allows it; row, extra `columns` and the event
     in one transaction. `expect` narrows the states it may come from. Returns the old one."""
     with write_transaction(db):
-        row = next(db.query("select state, waybill from parcels where id = ?", [parcel]), None)
+        row = db.execute("select state, waybill from parcels where id = ?", [parcel]).fetchone()
         if row is None:
             raise ParcelError(f"没有这件快递 no parcel {parcel}")
-        before = ParcelState(row["state"])
+        before = ParcelState(row[0])
         if to not in ALLOWED[before] or (expect is not None and before not in expect):
-            raise ParcelError(f"{row['waybill']}: 状态为{ZH[before]}的快递不能改为{ZH[to]} "
+            raise ParcelError(f"{row[1]}: 状态为{ZH[before]}的快递不能改为{ZH[to]} "
                               f"(a parcel {before.value} cannot become {to.value})")
-        db["parcels"].update(parcel, {"state": to.value, "changed_at": at, **columns})
+        changes = {"state": to.value, "changed_at": at, **columns}
+        db.execute(f"update parcels set {', '.join(f'[{k}] = ?' for k in changes)} where id = ?",
+                   [*changes.values(), parcel])
         _event(db, parcel, before.value, to.value, at, actor, place, detail)
         return before
