@@ -78,6 +78,12 @@ class Home:
         return self.kiosk / "bundle.cose"
 
     @property
+    def kiosk_bundle_good(self) -> Path:
+        """A copy of the newest bundle that verified: what the gate falls back to when
+        its SD card spoils the current one."""
+        return self.kiosk / "bundle.good.cose"
+
+    @property
     def kiosk_hub_public(self) -> Path:
         return self.kiosk / "hub.pub"
 

@@ -8,15 +8,18 @@ have allowed together is recorded as a conflict for the office, never dropped.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlite_utils
+from pydantic import ValidationError
 
 from gatehouse import topics
 from gatehouse.db import write_transaction
 from gatehouse.events import (
+    MAX_EVENTS_PER_BATCH,
     Ack,
     Event,
     EventBatch,
@@ -31,6 +34,7 @@ from hub import parcels
 from hub.parcels import handout
 from hub.store import building_status_at
 
+log = logging.getLogger(__name__)
 QUARANTINE_KEEP_BYTES = 64 * 1024
 VISITOR_HOURS = 4  # a walk-in's registration is valid this long
 
@@ -85,11 +89,21 @@ def _one(db, m: Incoming, policy: Policy, gates: set[str], result: Ingested) -> 
         raise WireError(f"gate {gate!r} is not registered (or retired)")
     leaf = m.topic.rsplit("/", 1)[1]
     if leaf == "events":
-        batch = parse(EventBatch, m.payload)
-        if batch.gate != gate:
-            raise WireError(f"batch names gate {batch.gate!r} on gate {gate!r}'s topic")
-        _events(db, gate, batch.events, m.received_at, policy, result)
-        result.acks.append((gate, Ack(ranges=ranges([e.seq for e in batch.events]))))
+        try:
+            batch = parse(EventBatch, m.payload)
+            named, good, bad = batch.gate, batch.events, []
+        except WireError as exc:
+            named, good, bad = _salvage(m.payload, exc)
+        if named != gate:
+            raise WireError(f"batch names gate {named!r} on gate {gate!r}'s topic")
+        _events(db, gate, good, m.received_at, policy, result)
+        for seq, raw, reason in bad:  # kept (with its seq) so the gate can stop resending
+            _quarantine(db, m, f"event {seq}: {reason}",
+                        json.dumps(raw, ensure_ascii=False).encode())
+        result.quarantined += len(bad)
+        seqs = [e.seq for e in good] + [seq for seq, _, _ in bad if seq]
+        if seqs:
+            result.acks.append((gate, Ack(ranges=ranges(sorted(seqs)))))
     elif leaf == "status":
         if m.payload not in (topics.ONLINE, topics.OFFLINE):
             raise WireError("status is online or offline")
@@ -135,30 +149,13 @@ def _events(db, gate: str, events: list[Event], received_at: float, policy: Poli
           p.get("who"), json.dumps(p.get("reasons", [])), p.get("policy_version"))
          for e in attempts for p in (e.payload,)])
     for e in new.values():
-        p = e.payload
-        if e.kind is EventKind.ATTEMPT:
-            if p.get("alert"):
-                _alert(db, e.at, gate, (p.get("reasons") or ["alert"])[0], e.id,
-                       {"name": p.get("name"), "household": p.get("household")})
-            if p.get("outcome") == "admit" and p.get("person_ref"):
-                result.conflicts += _conflicts(db, e.id, policy)
-        elif e.kind in (EventKind.DOOR_FORCED, EventKind.DOOR_HELD):
-            _alert(db, e.at, gate, e.kind.value, e.id, {})
-        elif e.kind is EventKind.PARCEL and p.get("waybill") and p.get("id"):
-            # Slotted now, inside the write lock: after any move that freed a slot.
-            parcels.receive(db, gate, p, e.at, max(received_at, time.time()))
-        elif e.kind is EventKind.PARCEL_VOID and p.get("parcel"):
-            parcels.void(db, str(p["parcel"]), gate, e.at, f"{gate}/{p.get('by')}")
-        elif e.kind is EventKind.PICKUP:
-            handout.pickup_event(db, gate, e.id, p, e.at)
-        elif e.kind is EventKind.VISITOR:
-            db["visitors"].insert({  # a walk-in registered at the gate, masked there
-                "name": p.get("name"), "phone": p.get("phone"),
-                "host_household": p.get("host_household"), "from_at": int(e.at),
-                "until_at": int(e.at) + VISITOR_HOURS * 3600, "purpose": p.get("purpose"),
-                "created_at": int(received_at), "created_by": f"{gate}/{p.get('by')}"})
-        elif e.kind is EventKind.OVERRIDE and p.get("attempt_id"):
-            _override(db, gate, p)
+        try:
+            with db.atomic():  # a savepoint: a bug in one event's effects spares the rest
+                _apply(db, gate, e, received_at, policy, result)
+        except Exception as exc:
+            log.exception("event %s of %s stored but not applied", e.id, gate)
+            _alert(db, e.at, gate, "event_not_applied", e.id,
+                   {"kind": e.kind.value, "error": f"{type(exc).__name__}: {exc}"[:300]})
     # A volunteer's decision can arrive before its attempt (new events go first after a
     # reconnect): apply any stored one to the attempts that just arrived.
     for e in attempts:
@@ -166,6 +163,35 @@ def _events(db, gate: str, events: list[Event], received_at: float, policy: Poli
                 "select payload from gate_events where gate = ? and kind = 'override' and "
                 "json_extract(payload, '$.attempt_id') = ?", [gate, e.id]).fetchall():
             _override(db, gate, json.loads(row[0]))
+
+
+def _apply(db, gate: str, e: Event, received_at: float, policy: Policy,
+           result: Ingested) -> None:
+    """What one stored event changes: passages' alerts and conflicts, parcels, visitors."""
+    p = e.payload
+    if e.kind is EventKind.ATTEMPT:
+        if p.get("alert"):
+            _alert(db, e.at, gate, (p.get("reasons") or ["alert"])[0], e.id,
+                   {"name": p.get("name"), "household": p.get("household")})
+        if p.get("outcome") == "admit" and p.get("person_ref"):
+            result.conflicts += _conflicts(db, e.id, policy)
+    elif e.kind in (EventKind.DOOR_FORCED, EventKind.DOOR_HELD):
+        _alert(db, e.at, gate, e.kind.value, e.id, {})
+    elif e.kind is EventKind.PARCEL and p.get("waybill") and p.get("id"):
+        # Slotted now, inside the write lock: after any move that freed a slot.
+        parcels.receive(db, gate, p, e.at, max(received_at, time.time()))
+    elif e.kind is EventKind.PARCEL_VOID and p.get("parcel"):
+        parcels.void(db, str(p["parcel"]), gate, e.at, f"{gate}/{p.get('by')}")
+    elif e.kind is EventKind.PICKUP:
+        handout.pickup_event(db, gate, e.id, p, e.at)
+    elif e.kind is EventKind.VISITOR:
+        db["visitors"].insert({  # a walk-in registered at the gate, masked there
+            "name": p.get("name"), "phone": p.get("phone"),
+            "host_household": p.get("host_household"), "from_at": int(e.at),
+            "until_at": int(e.at) + VISITOR_HOURS * 3600, "purpose": p.get("purpose"),
+            "created_at": int(received_at), "created_by": f"{gate}/{p.get('by')}"})
+    elif e.kind is EventKind.OVERRIDE and p.get("attempt_id"):
+        _override(db, gate, p)
 
 
 def _override(db, gate: str, p: dict) -> None:
@@ -222,10 +248,36 @@ def _alert(db, at: float, gate: str, kind: str, event_id: str | None, detail: di
                [at, gate, kind, event_id, json.dumps(detail, ensure_ascii=False)])
 
 
-def _quarantine(db, m: Incoming, reason: str) -> None:
+def _quarantine(db, m: Incoming, reason: str, payload: bytes | None = None) -> None:
     db["quarantine"].insert({"at": m.received_at, "topic": m.topic[:200],
                              "gate": topics.gate_of(m.topic), "reason": reason,
-                             "payload": bytes(m.payload[:QUARANTINE_KEEP_BYTES])})
+                             "payload": bytes((payload or m.payload)[:QUARANTINE_KEEP_BYTES])})
+
+
+def _salvage(payload: bytes, exc: WireError) -> tuple[str, list[Event], list]:
+    """A batch whose envelope is sound but some events are not: the good ones go in, the
+    bad ones are set aside one by one (seq, raw, reason). One broken event must not hold
+    back the others, nor make its gate resend the whole batch every 20 s. A broken
+    envelope raises the original error (the whole message is quarantined)."""
+    try:
+        doc = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        raise exc from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("gate"), str) or \
+            not isinstance(doc.get("events"), list) or \
+            not 1 <= len(doc["events"]) <= MAX_EVENTS_PER_BATCH:
+        raise exc
+    good, bad = [], []
+    for raw in doc["events"]:
+        try:
+            good.append(Event.model_validate(raw))
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "event"
+            seq = raw.get("seq") if isinstance(raw, dict) else None
+            ok_seq = isinstance(seq, int) and not isinstance(seq, bool) and seq >= 1
+            bad.append((seq if ok_seq else None, raw, f"{where}: {first['msg']}"))
+    return doc["gate"], good, bad
 
 
 def gaps(db: sqlite_utils.Database, gate: str) -> list[tuple[int, int]]:

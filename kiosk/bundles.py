@@ -1,12 +1,16 @@
 """The bundle a kiosk decides with: the newest one signed by its hub that it holds."""
 from __future__ import annotations
 
+import logging
+
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gatehouse.bundle import Bundle, BundleError, newer, unseal
 from gatehouse.codes.keys import TrustedKey
-from gatehouse.home import Home
+from gatehouse.home import Home, write_atomic
+
+log = logging.getLogger(__name__)
 
 
 class KioskSetupError(Exception):
@@ -29,13 +33,14 @@ def load_bundle(home: Home) -> Bundle:
     """Verify every bundle copy in the home and return the newest valid one."""
     key = hub_key(home)
     best, problems = None, []
-    for path in (home.kiosk_bundle, home.hub_bundle):
+    for path in (home.kiosk_bundle, home.kiosk_bundle_good, home.hub_bundle):
         if not path.exists():
             continue
         try:
             candidate = unseal(path.read_bytes(), key)
         except BundleError as exc:
             problems.append(f"{path}: {exc}")
+            log.warning("ignoring a bundle copy: %s: %s", path, exc)
             continue
         if newer(candidate, best):
             best = candidate
@@ -70,9 +75,19 @@ class BundleCache:
     def get(self) -> Bundle:
         mark = self._stat()
         if mark != self._mark or self._bundle is None:
-            bundle = load_bundle(self.home)
+            try:
+                bundle = load_bundle(self.home)
+            except KioskSetupError as exc:
+                if self._bundle is None:
+                    raise
+                # A spoiled copy: keep running on the one we have, say so once (not at
+                # every check), and look again when a file changes.
+                log.error("%s; keeping bundle version %s", exc, self._bundle.version)
+                self._mark = mark
+                return self._bundle
             if self._bundle is None or newer(bundle, self._bundle):
                 self._bundle = bundle
+                self._keep_good()
             self._mark = mark
             self.live = self.home.hub_bundle.exists() and \
                 _version_at(self.home.hub_bundle, self.home) == self._bundle.version
@@ -81,6 +96,17 @@ class BundleCache:
     @property
     def version(self) -> int:
         return self._bundle.version if self._bundle else 0
+
+    def _keep_good(self) -> None:
+        """Copy the gate's own bundle file once it verified as the newest."""
+        try:
+            blob = self.home.kiosk_bundle.read_bytes()
+            if unseal(blob, hub_key(self.home)).version == self._bundle.version and (
+                    not self.home.kiosk_bundle_good.exists()
+                    or self.home.kiosk_bundle_good.read_bytes() != blob):
+                write_atomic(self.home.kiosk_bundle_good, blob)
+        except (OSError, BundleError, KioskSetupError) as exc:
+            log.warning("could not keep a good copy of the bundle: %s", exc)
 
 
 def _version_at(path, home: Home) -> int:

@@ -29,7 +29,7 @@ from kiosk.courier import CourierSession
 from kiosk.gpio import DoorAlarm, GateHardware, Pattern
 from kiosk.scanner import Decoder, LatestFrame, SeenFilter
 from kiosk.store import Store
-from kiosk.volunteers import Desk
+from kiosk.volunteers import LOCK_SECONDS, Desk
 
 log = logging.getLogger(__name__)
 FAULT_SHOWN_S = 30.0  # a failure stays on the screen this long after the last one
@@ -104,6 +104,8 @@ class Gate:
         self.courier: CourierSession | None = None
         self.desk = Desk()
         self.desk.update(self.bundle.volunteers)
+        started = self.now()
+        self.desk.replay(store.sign_ins(started - LOCK_SECONDS), started)
         self.last_frame = None                    # for the screen's camera preview
         self.last_frame_at: float | None = None   # wall time of it: is the camera alive?
         self.last_symbols: list = []              # and the outline of what was read

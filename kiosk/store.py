@@ -129,6 +129,15 @@ class Store:
         out_since = last["at"] if last and last_dir is Direction.OUT else None
         return History(last_dir, exits, out_since)
 
+    def sign_ins(self, since: float) -> list[tuple[float, str, str]]:
+        """(at, volunteer, action) of the screen's sign-in events since `since`, so that
+        lockouts and pauses survive a restart."""
+        rows = self.db.execute(
+            "select at, json_extract(detail, '$.volunteer'), json_extract(detail, '$.action') "
+            "from events where kind = ? and at >= ? order by seq",
+            [EventKind.VOLUNTEER.value, since]).fetchall()
+        return [(r[0], r[1] or "", r[2] or "") for r in rows]
+
     def pickups_taken(self) -> list[tuple[str, str]]:
         """(parcel id, waybill) of every parcel this kiosk handed out (its PICKUP events),
         so a restart before the hub's next manifest never offers one again."""

@@ -60,3 +60,21 @@ def test_kiosk_takes_the_newest_valid_copy(compound, home):
 def test_kiosk_without_any_bundle_says_so(home):
     with pytest.raises(KioskSetupError, match="hub init"):
         load_bundle(home)
+
+
+def test_a_spoiled_bundle_file_falls_back_to_the_last_good_copy(compound, tmp_path, caplog):
+    import shutil
+
+    from gatehouse.home import Home
+    from kiosk.bundles import BundleCache
+    gate = Home.at(tmp_path / "gate")
+    gate.kiosk.mkdir(parents=True)
+    shutil.copyfile(compound.home.hub_public, gate.kiosk_hub_public)
+    write_atomic(gate.kiosk_bundle, seal(compound.build_bundle(5, T0), compound.key))
+    cache = BundleCache(gate)
+    assert cache.get().version == 5 and gate.kiosk_bundle_good.exists()
+    gate.kiosk_bundle.write_bytes(b"\x00" * 100)          # the SD card spoils the file
+    assert cache.get().version == 5                        # the running gate keeps it...
+    assert cache.get().version == 5
+    assert sum("ignoring a bundle copy" in r.message for r in caplog.records) == 1  # says so once
+    assert load_bundle(gate).version == 5                  # and a restart still has it

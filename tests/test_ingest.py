@@ -63,3 +63,35 @@ def test_impossible_times_are_quarantined(compound):
         result = ingest(db, [Incoming(topics.gate_events("gate-a"), text.encode(), 1.0)],
                         policy)
         assert result.quarantined == 1 and result.stored == 0
+
+
+def test_one_broken_event_is_set_aside_and_the_rest_of_its_batch_goes_in(compound):
+    db, policy = setup(compound)
+    events = [attempt(1), attempt(2), attempt(3)]
+    raw = json.loads(dump(EventBatch(gate="gate-a", sent_at=1.0, events=events)))
+    raw["events"][1]["kind"] = "teleport"            # a kind this hub does not know
+    result = ingest(db, [Incoming(topics.gate_events("gate-a"), json.dumps(raw).encode(),
+                                  1.0)], policy)
+    assert (result.stored, result.quarantined) == (2, 1)
+    stored = {r["id"] for r in db.query("select id from gate_events")}
+    assert stored == {events[0].id, events[2].id}
+    row = next(db.query("select reason, payload from quarantine"))
+    assert row["reason"].startswith("event 2: kind") and b"teleport" in row["payload"]
+    # All three are acknowledged: the gate stops resending the batch.
+    (gate, ack), = result.acks
+    assert gate == "gate-a" and ack.ranges == [(1, 3)]
+
+
+def test_an_event_whose_effects_fail_is_kept_and_raises_an_alert(compound, monkeypatch):
+    db, policy = setup(compound)
+    from hub.parcels import handout
+
+    def broken(*a, **k):
+        raise RuntimeError("a bug")
+    monkeypatch.setattr(handout, "pickup_event", broken)
+    pickup = Event(seq=2, id=uuid.uuid4().hex, kind="pickup", at=time.time(),
+                   payload={"waybill": "X"})
+    result = ingest(db, [batch("gate-a", attempt(1), pickup)], policy)
+    assert result.stored == 2 and result.quarantined == 0 and result.acks
+    alert = next(db.query("select * from alerts where kind = 'event_not_applied'"))
+    assert alert["event_id"] == pickup.id and "a bug" in alert["detail"]

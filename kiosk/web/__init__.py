@@ -149,7 +149,7 @@ def create_app(gate, link_state: Callable[[], object] = lambda: None,
             gate.changed()
             return result
         result = gate.call(record)
-        status = 200 if result.ok else (423 if result.reason == "locked" else 403)
+        status = 200 if result.ok else (423 if result.reason in ("locked", "paused") else 403)
         return jsonify({"ok": result.ok, "reason": result.reason,
                         "tries_left": result.tries_left,
                         "locked_until": result.locked_until}), status

@@ -23,6 +23,7 @@ const T = {
   parcels: ["取件区", "Parcels"], noManifest: ["尚未收到包裹清单", "No shelf list yet"],
   badCode: ["取件码不存在，还可尝试 ", "No such pickup code, tries left: "],
   paused: ["输错次数过多，请稍候再试：", "Too many wrong codes, wait: "],
+  pinPaused: ["本屏密码错误过多，暂停登录：", "Too many wrong PINs on this screen, wait: "],
   noParcels: ["没有待取的包裹", "No parcels for you"],
   ready: ["可取", "ready"], held: ["静置中", "on hold"], taken: ["已取", "taken"],
   doneShort: ["已完成", "Done"], minutes: ["还需静置 %s 分钟", "%s min to go"],
@@ -273,7 +274,9 @@ function pinPad(v) {
       const r = await post("/api/signin", {volunteer: v.id, pin});
       pin = ""; show();
       if (r.ok) { closeOverlay(); return; }
-      $("o-msg").textContent = r.reason === "locked" ? t("locked") : t("wrong") + r.tries_left;
+      $("o-msg").textContent = r.reason === "locked" ? t("locked")
+        : r.reason === "paused" ? t("pinPaused") + Math.ceil(r.locked_until - Date.now() / 1000) + " s"
+        : t("wrong") + r.tries_left;
     });
     b.dataset.key = k;
     pad.append(b);
