@@ -95,16 +95,11 @@ def seal_manifest(m: Manifest, key) -> bytes:
 
 def unseal_manifest(blob: bytes, hub) -> Manifest:
     """Verify a manifest against the hub's public key; ManifestError when it must be refused."""
-    if not isinstance(blob, (bytes, bytearray)) or len(blob) > MAX_MANIFEST_BYTES:
-        raise ManifestError("manifest missing or too large")
     try:
-        msg = cose.parse1(bytes(blob))
+        doc = cose.open_signed(blob, hub, MAX_MANIFEST_BYTES, "manifest")
     except ValueError as exc:
-        raise ManifestError(f"not a signed manifest: {exc}") from None
-    if msg.kid != hub.kid or not hub.verifies(msg.signature, msg.to_be_signed):
-        raise ManifestError("manifest not signed by the hub")
+        raise ManifestError(str(exc)) from None
     try:
-        doc = cose.strict_loads(msg.payload)
         parcels = tuple(ShelfParcel(str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]),
                                     float(r[5]), bool(r[6]), bool(r[7]), str(r[8]))
                         for r in doc["p"])

@@ -71,3 +71,20 @@ def strict_loads(data: bytes) -> Any:
 
 def _sig_structure(protected: bytes, payload: bytes) -> bytes:
     return cbor2.dumps(["Signature1", protected, b"", payload])
+
+
+def open_signed(blob: Any, signer: Any, max_bytes: int, what: str) -> Any:
+    """The payload of a COSE_Sign1 message only `signer` (a TrustedKey) may have made:
+    the bundle, the time beacon and the shelf manifest all come this way from the hub.
+    ValueError, saying what is wrong, for anything else."""
+    if not isinstance(blob, (bytes, bytearray)) or len(blob) > max_bytes:
+        raise ValueError(f"{what} missing or too large")
+    try:
+        msg = parse1(bytes(blob))
+    except ValueError as exc:
+        raise ValueError(f"not a signed {what}: {exc}") from None
+    if msg.kid != signer.kid:
+        raise ValueError(f"{what} signed by key {msg.kid.hex()}, not by the hub")
+    if not signer.verifies(msg.signature, msg.to_be_signed):
+        raise ValueError(f"{what} signature does not match the hub's key")
+    return strict_loads(msg.payload)
