@@ -149,6 +149,7 @@ class CodeResult:
     parcel: ShelfParcel | None = None
     tries_left: int = CODE_TRIES
     paused_until: float | None = None
+    pause_began: bool = False     # this wrong code started the pause (logged once)
 
 
 class PickupDesk:
@@ -192,7 +193,8 @@ class PickupDesk:
             if len(self._failures) >= CODE_TRIES:
                 self._failures = []
                 self.paused_until = now + CODE_PAUSE_S
-                return CodeResult(False, "paused", tries_left=0, paused_until=self.paused_until)
+                return CodeResult(False, "paused", tries_left=0, paused_until=self.paused_until,
+                                  pause_began=True)
             return CodeResult(False, "unknown", tries_left=CODE_TRIES - len(self._failures))
         self.open(parcel.household, Via.CODE, now, parcel.code)
         return CodeResult(True, parcel=parcel)

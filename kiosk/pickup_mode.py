@@ -14,7 +14,7 @@ from gatehouse.codes.kinds import CodeKind
 from gatehouse.events import EventKind
 from gatehouse.parcels import Manifest, valid_waybill
 from kiosk.gpio import Pattern
-from kiosk.pickup import CodeResult, PickupDesk, Verdict, Via, find_code
+from kiosk.pickup import CODE_TRIES, CodeResult, PickupDesk, Verdict, Via, find_code
 
 log = logging.getLogger(__name__)
 SOUND_TAKEN = Pattern.ADMIT    # one short beep: the right parcel
@@ -61,8 +61,11 @@ def key_code(gate, text: str, now: float) -> CodeResult:
     result = gate.pickup.key_code(text, now)
     if not result.ok:
         gate.hardware.sounder.play(Pattern.REFER)
-        if result.reason == "paused":
+        if result.pause_began:  # someone guessing codes: the office hears of it
             log.warning("wrong pickup codes: keyed codes paused until %.0f", result.paused_until)
+            gate.store.log_event(EventKind.PICKUP, now, {
+                "outcome": "codes_paused", "paused_until": result.paused_until,
+                "wrong_codes": CODE_TRIES})
     gate.changed()
     return result
 

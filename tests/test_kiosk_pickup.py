@@ -282,6 +282,8 @@ def test_a_pickup_code_opens_the_whole_household_and_wrong_codes_pause(parcel_ar
         r = pickup_mode.key_code(gate, "B-1-0000", gate.now())
     assert r.reason == "paused" and shown(gate)["paused_s"] == 60
     assert not pickup_mode.key_code(gate, "C-2-1003", gate.now()).ok
+    # The office hears of the guessing once, not for every refused code.
+    assert [p["wrong_codes"] for p in pickups(gate) if p["outcome"] == "codes_paused"] == [5]
     gate.scan(parcel_area.codes["bob_pass"])          # a pass still works meanwhile
     assert shown(gate)["pickup"]["household"] == "12-***1"
     parcel_area.clock[0] += 61

@@ -280,3 +280,10 @@ def test_fresh_food_leaves_the_last_cold_slots_to_frozen_food(db):
     assert [p["slot"][0] for p in fresh] == ["C"] * 6 + ["A"] * 2
     frozen = [drop(db, frozen=True) for _ in range(2)]
     assert all(p["slot"].startswith("C-") for p in frozen)
+
+
+def test_guessed_pickup_codes_reach_the_office_as_an_alert(compound, db):
+    _pickup(compound, "parcels-1", {"outcome": "codes_paused", "paused_until": T0 + 60,
+                                    "wrong_codes": 5}, T0)
+    alert = next(db.query("select * from alerts where kind = 'pickup_codes_paused'"))
+    assert alert["gate"] == "parcels-1" and json.loads(alert["detail"])["wrong_codes"] == 5

@@ -28,6 +28,10 @@ def pickup_event(db: sqlite_utils.Database, gate: str, event_id: str, p: dict,
                         "or waybill = ? limit 1",
                         [str(p.get("parcel", "")), str(p.get("waybill", "")).upper()]), None)
     actor = f"{gate}/{p.get('volunteer') or p.get('via') or 'resident'}"
+    if p.get("outcome") == "codes_paused":  # wrong pickup codes keyed one after another
+        _alert(db, at, gate, "pickup_codes_paused", event_id,
+               {"paused_until": p.get("paused_until"), "wrong_codes": p.get("wrong_codes")})
+        return
     if p.get("outcome") != "taken":
         if row is not None:
             _event(db, row["id"], None, "wrong_pickup", at, actor, gate,
