@@ -27,6 +27,7 @@ Every process started here is stopped in a `finally`; every wait has a deadline.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import html.parser
 import http.client
@@ -58,7 +59,7 @@ from hub import store
 from hub.compound import Compound
 from hub.gates import add_gate, setup_broker
 from hub.ingest import Incoming, ingest
-from hub.parcels import settings, shelving
+from hub.parcels import intake, settings, shelving
 from hub.parcels.shelving import Shelf, define_shelf
 from hub.parcels.worker import tick
 from kiosk.courier import Parcel
@@ -80,7 +81,7 @@ COURIERS = (("李*", "顺丰速运"), ("王*", "中通快递"), ("张*", "圆通
 
 @dataclass(frozen=True)
 class Plan:
-    sizes: tuple[int, ...] = (5_000,)              # parcels ingested from an empty hub
+    sizes: tuple[int, ...] = (5_000, 20_000)       # parcels ingested from an empty hub
     repeats: int = 3                               # runs per size (median reported)
     baseline: tuple[int, ...] = (5_000, 20_000)    # volunteer events, same batches
     occupancy: tuple[int, ...] = (10_000, 20_000)  # one batch of 500 ending at this many
@@ -200,17 +201,23 @@ def new_hub(root: Path, shelves_for: int) -> Compound:
 
 def prefill(db, payloads: list[dict]) -> None:
     """Live parcels on the shelves without the ingest: each placed where the slot rule
-    (shelving.candidates, lowest tier and position first) would have put it, with a
-    code from the day's counter; one transaction."""
+    (shelving.candidates with its cold reserve, lowest tier and position first) would
+    have put it, with a code from the day's counter; one transaction. The slots learn
+    their parcels from the insert trigger, as after a real placement."""
     shelves = shelving.shelves(db)
     used = {s.id: 0 for s in shelves}
+    cold = [s for s in shelves if s.cold]
+    cold_capacity = sum(s.capacity for s in cold)
     zone = store.current_policy(db).zone
     cfg = settings.load(db)
     rows = []
     n = cfg.code_start - 1
     for p in payloads:
         building = p["room"].split("-")[0]
-        shelf = next(s for s in shelving.candidates(shelves, building, p["fresh"], p["frozen"])
+        cold_free = cold_capacity - sum(used[s.id] for s in cold)
+        cold_room = cold_free > shelving.COLD_RESERVE * cold_capacity
+        shelf = next(s for s in shelving.candidates(shelves, building, p["fresh"], p["frozen"],
+                                                    cold_room)
                      if used[s.id] < s.capacity)
         tier, pos = divmod(used[shelf.id], shelf.slots)
         used[shelf.id] += 1
@@ -269,8 +276,15 @@ def run_ingest(db, msgs: list[bytes], expected: list[int]) -> tuple[float, list[
 
 
 def slotted(db) -> int:
-    return db.execute("select count(*) from parcels where state = 'holding' and slot is not "
-                      "null and code is not null").fetchone()[0]
+    """Parcels holding with a slot and a code; checked against the slots that name them
+    (slots.parcel, kept by the triggers in hub/parcels/schema.py)."""
+    n = db.execute("select count(*) from parcels where state = 'holding' and slot is not "
+                   "null and code is not null").fetchone()[0]
+    occupied = db.execute("select count(*) from slots s join parcels p on p.id = s.parcel "
+                          "and p.slot = s.id").fetchone()[0]
+    if occupied != n:
+        raise AssertionError(f"{n} parcels slotted but {occupied} slots name theirs")
+    return n
 
 
 @dataclass
@@ -279,6 +293,33 @@ class Timer:
     released: int
     households: int
     messages: int
+    transactions: list[float]   # each write transaction of the pass (BEGIN to COMMIT), s
+
+    @property
+    def longest(self) -> float:
+        return max(self.transactions, default=0.0)
+
+
+@contextlib.contextmanager
+def timed_transactions(into: list[float]):
+    """Time every outermost write transaction hub.parcels.intake opens (release_due,
+    place_waiting, flag_overdue take theirs from there): how long the write lock is
+    held at a stretch, which is what an ingest waits behind."""
+    real = intake.write_transaction
+
+    @contextlib.contextmanager
+    def timed(db):
+        outer = not db.conn.in_transaction
+        t0 = time.perf_counter()
+        with real(db) as d:
+            yield d
+        if outer:
+            into.append(time.perf_counter() - t0)
+    intake.write_transaction = timed
+    try:
+        yield into
+    finally:
+        intake.write_transaction = real
 
 
 def parcels_from_empty(root: Path, n: int, timer: bool) -> tuple[Run, Timer | None]:
@@ -296,16 +337,18 @@ def parcels_from_empty(root: Path, n: int, timer: bool) -> tuple[Run, Timer | No
             return run, None
         # Every hold has ended: one pass releases all and queues one message per household.
         end = db.execute("select max(hold_until) from parcels").fetchone()[0] + 1
-        t0 = time.perf_counter()
-        done = tick(db, end)
-        seconds = time.perf_counter() - t0
+        transactions: list[float] = []
+        with timed_transactions(transactions):
+            t0 = time.perf_counter()
+            done = tick(db, end)
+            seconds = time.perf_counter() - t0
         households = db.execute("select count(distinct household) from parcels").fetchone()[0]
         queued = db.execute("select count(*) from notifications where kind = 'pickup'"
                             ).fetchone()[0]
         if done["released"] != n or queued != households:
             raise AssertionError(f"timer pass: {done}, {queued} messages for {households} "
                                  f"households")
-        return run, Timer(seconds, done["released"], households, queued)
+        return run, Timer(seconds, done["released"], households, queued, transactions)
     finally:
         compound.db.close()
 
@@ -329,6 +372,8 @@ def parcels_at(root: Path, total: int) -> Run:
         drops = Drops(SEED + total)
         at0 = time.time() - 3600
         prefill(db, drops.payloads(total - BATCH, at0))
+        if slotted(db) != total - BATCH:
+            raise AssertionError(f"prefill: {slotted(db)} of {total - BATCH} on the shelves")
         payloads = drops.payloads(BATCH, time.time())
         seconds, batches = run_ingest(db, messages(EventKind.PARCEL, payloads), [BATCH])
         if slotted(db) != total:
@@ -364,7 +409,8 @@ def hub_side(root: Path, plan: Plan) -> HubResults:
                 res.timers.append(timer)
             say(f"  {n:,} parcels: {run.rate:,.0f}/s ({run.seconds:.1f} s; first 500 "
                 f"{run.batch_rate(0):,.0f}/s, last 500 {run.batch_rate(-1):,.0f}/s)"
-                + (f"; timer pass {timer.seconds:.2f} s" if timer else ""))
+                + (f"; timer pass {timer.seconds:.2f} s in {len(timer.transactions)} "
+                   f"transactions, longest {timer.longest * 1000:.0f} ms" if timer else ""))
     for total in plan.occupancy:
         k += 1
         run = parcels_at(root / f"h{k}", total)
@@ -508,8 +554,9 @@ class World:
         blank = phone_frame(None)
         # 1 s of nothing, the badge held up for 3 s, nothing again; played in a loop, so
         # that frames keep coming as from a live camera (the same badge seen again does
-        # not open a new drop-off). A file camera that has ended leaves the gate loop in
-        # 50 ms sleeps that a screen action does not cut short (kiosk/gate.py Gate.run).
+        # not open a new drop-off). Gate.call now wakes the loop (Gate._wake) when there
+        # are no frames, so an ended file would no longer slow screen actions (by the
+        # code; not timed here); looping keeps the loop as busy as with a live camera.
         self.frames = write_frames(root / "frames",
                                    [blank] * 15 + [phone_frame(badge)] * 45 + [blank] * 4)
         self.web_port = free_port()
@@ -664,8 +711,10 @@ def hub_table(res: HubResults) -> str:
     if res.timers:
         t = sorted(res.timers, key=lambda t: t.seconds)[len(res.timers) // 2]
         out.append(f"| Timer pass after every hold ended (`worker.tick`): {t.released:,} "
-                   f"released, {t.messages:,} household messages queued | {t.released:,} | "
-                   f"{t.seconds:.2f} | {t.released / t.seconds:,.0f} | | |")
+                   f"released, {t.messages:,} household messages queued; "
+                   f"{len(t.transactions)} write transactions, **longest "
+                   f"{t.longest * 1000:.0f} ms** | {t.released:,} | {t.seconds:.2f} | "
+                   f"{t.released / t.seconds:,.0f} | | |")
     return "\n".join(out)
 
 

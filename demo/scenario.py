@@ -150,7 +150,7 @@ def build(root: Path) -> Scenario:
     # The parcel area's kiosk: same program, role "parcels" in its home's config.toml.
     # Its camera shows an empty phone screen: codes are keyed on its screen.
     home = Home.at(root / "parcels-1")
-    add_gate(c, "parcels-1", "快递区", home)
+    add_gate(c, "parcels-1", "快递区", home, role="parcels")
     (home.kiosk / "config.toml").write_text('role = "parcels"\n')
     folder = write_frames(root / "cameras" / "parcels-1", [phone_frame(None)])
     scenario.gates.append(GateSpec("parcels-1", home, f"file:{folder}?fps=5&loop=1", "in",

@@ -24,7 +24,8 @@ HUB_USER = "hub"
 
 # Pattern lines apply to every user; %u is the MQTT username, which is the gate id.
 ACL = f"""\
-# Gatehouse broker ACL: by username, never by client id.
+# Gatehouse broker ACL: by username, never by client id. Written by the hub
+# (hub gate add / role / retire); edits by hand are lost.
 user {HUB_USER}
 topic readwrite {topics.ROOT}/#
 
@@ -32,8 +33,22 @@ pattern write {topics.ROOT}/gate/%u/events
 pattern write {topics.ROOT}/gate/%u/status
 pattern write {topics.ROOT}/gate/%u/heartbeat
 pattern read {topics.ROOT}/gate/%u/ack
-pattern read {topics.ROOT}/hub/#
+pattern read {topics.HUB_BUNDLE}
+pattern read {topics.HUB_TIME}
+pattern read {topics.HUB_STATUS}
 """
+
+
+def acl_text(parcel_gates: list[str]) -> str:
+    """The ACL with the shelf manifest (households, waybills, pickup codes) readable only
+    by the parcel-area kiosks: a gate's credentials do not reveal the codes."""
+    extra = "".join(f"\nuser {g}\ntopic read {topics.HUB_PARCELS}\n"
+                    for g in sorted(parcel_gates) if topics.GATE_ID.match(g))
+    return ACL + extra
+
+
+def write_acl(files: BrokerFiles, parcel_gates: list[str]) -> None:
+    write_atomic(files.acl, acl_text(parcel_gates).encode())
 
 
 @dataclass(frozen=True)
@@ -97,13 +112,14 @@ include_dir {files.conf_d}
 """
 
 
-def write_broker_files(folder: Path, port: int, bind: str = "127.0.0.1") -> BrokerFiles:
+def write_broker_files(folder: Path, port: int, bind: str = "127.0.0.1",
+                       parcel_gates: tuple[str, ...] = ()) -> BrokerFiles:
     """Write mosquitto.conf, the ACL and an empty password file into `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     files = BrokerFiles.in_folder(folder)
     files.data.mkdir(exist_ok=True)
     files.conf_d.mkdir(exist_ok=True)
-    write_atomic(files.acl, ACL.encode())
+    write_acl(files, list(parcel_gates))
     if not files.passwd.exists():
         files.passwd.touch(mode=0o600)
     write_atomic(files.conf, broker_conf(files, port, bind).encode())

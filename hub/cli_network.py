@@ -13,7 +13,7 @@ from gatehouse.cli_common import fail, home_option, print_json, resolve_home
 from gatehouse.home import Home
 from hub import broker, notify
 from hub.compound import Compound, HubError
-from hub.gates import add_gate, read_endpoint, setup_broker
+from hub.gates import ROLES, add_gate, read_endpoint, set_role, setup_broker
 from hub.ingest import gaps
 from hub.parcels.worker import ParcelWorker
 from hub.sync import HubSync, SyncConfig
@@ -68,17 +68,34 @@ def gate_group() -> None:
 @click.option("--kiosk-home", type=click.Path(file_okay=False), default=None,
               help="Write the gate's credentials and the hub key into this kiosk home.")
 @click.option("--host", default=None, help="Broker address as the gate sees it.")
-def gate_add(home, gate_id, name, kiosk_home, host) -> None:
+@click.option("--role", type=click.Choice(ROLES), default="gate", show_default=True,
+              help="parcels: the pickup kiosk at the shelves (may read the shelf manifest).")
+def gate_add(home, gate_id, name, kiosk_home, host, role) -> None:
     """Register a gate and give it a broker password (printed, or written to --kiosk-home)."""
     c = _open(home)
     try:
-        ep = add_gate(c, gate_id, name, Home.at(kiosk_home) if kiosk_home else None, host)
+        ep = add_gate(c, gate_id, name, Home.at(kiosk_home) if kiosk_home else None, host,
+                      role)
     except (HubError, OSError) as exc:
         fail(str(exc))
     if kiosk_home:
         click.echo(f"gate {gate_id} registered; credentials written to {kiosk_home}")
     else:
         print_json(ep.to_json())
+
+
+@gate_group.command("role")
+@home_option
+@click.argument("gate_id")
+@click.argument("role", type=click.Choice(ROLES))
+def gate_role(home, gate_id, role) -> None:
+    """Make a gate the parcel area's pickup kiosk (parcels) or an entrance (gate); only
+    a parcels kiosk may read the shelf manifest (the broker is told at once)."""
+    try:
+        set_role(_open(home), gate_id, role)
+    except HubError as exc:
+        fail(str(exc))
+    click.echo(f"gate {gate_id}: {role}")
 
 
 @gate_group.command("list")

@@ -26,10 +26,42 @@ def _write_secret(path: Path, doc: dict) -> None:
     write_private(path, json.dumps(doc, indent=1).encode())
 
 
+ROLES = ("gate", "parcels")
+
+
+def parcel_gates(db) -> list[str]:
+    return [r["id"] for r in db.query("select id from gates where role = 'parcels' and "
+                                      "retired_at is null")]
+
+
+def write_acl(compound: Compound) -> None:
+    """The broker's ACL from the gates' roles, re-read by a running broker."""
+    files = broker.BrokerFiles.in_folder(compound.home.hub_broker)
+    broker.write_acl(files, parcel_gates(compound.db))
+    broker.reload(files)
+
+
+def set_role(compound: Compound, gate_id: str, role: str) -> None:
+    if role not in ROLES:
+        raise HubError(f"a gate's role is one of {', '.join(ROLES)}")
+    if not compound.db["gates"].count_where("id = ? and retired_at is null", [gate_id]):
+        raise HubError(f"no gate {gate_id}")
+    compound.db.execute("update gates set role = ? where id = ?", [role, gate_id])
+    write_acl(compound)
+
+
 def setup_broker(home: Home, port: int = 1883, bind: str = "127.0.0.1",
                  host: str = "127.0.0.1") -> broker.BrokerFiles:
     """Write the broker's files and the hub's own credentials (kept when they exist)."""
-    files = broker.write_broker_files(home.hub_broker, port, bind)
+    known: tuple[str, ...] = ()
+    if home.hub_db.exists():
+        from hub import store
+        db = store.open_db(home.hub_db)
+        try:
+            known = tuple(parcel_gates(db))
+        finally:
+            db.close()
+    files = broker.write_broker_files(home.hub_broker, port, bind, known)
     password = broker.new_password()
     broker.set_password(files.passwd, broker.HUB_USER, password)
     _write_secret(home.hub_mqtt, Endpoint(host, port, broker.HUB_USER, password).to_json())
@@ -38,7 +70,8 @@ def setup_broker(home: Home, port: int = 1883, bind: str = "127.0.0.1",
 
 
 def add_gate(compound: Compound, gate_id: str, name: str | None = None,
-             kiosk_home: Home | None = None, host: str | None = None) -> Endpoint:
+             kiosk_home: Home | None = None, host: str | None = None,
+             role: str = "gate") -> Endpoint:
     """Register a gate, give it a broker password; with kiosk_home, hand it over there."""
     if not topics.GATE_ID.match(gate_id) or gate_id == broker.HUB_USER:
         raise HubError(f"a gate id is 1-40 letters, digits, . _ - (and not {broker.HUB_USER!r})")
@@ -46,9 +79,12 @@ def add_gate(compound: Compound, gate_id: str, name: str | None = None,
     files = broker.BrokerFiles.in_folder(compound.home.hub_broker)
     password = broker.new_password()
     broker.set_password(files.passwd, gate_id, password)
+    if role not in ROLES:
+        raise HubError(f"a gate's role is one of {', '.join(ROLES)}")
     compound.db["gates"].upsert({"id": gate_id, "name": name or gate_id,
                                  "added_at": int(time.time()), "retired_at": None,
-                                 "online": 0}, pk="id")
+                                 "online": 0, "role": role}, pk="id")
+    broker.write_acl(files, parcel_gates(compound.db))
     broker.reload(files)
     endpoint = Endpoint(host or hub_endpoint.host, hub_endpoint.port, gate_id, password)
     if kiosk_home is not None:
@@ -74,4 +110,6 @@ def retire_gate(compound: Compound, gate_id: str, at: int) -> bool:
         compound.db.execute("update gates set retired_at = ?, online = 0 where id = ?",
                             [at, gate_id])
         compound.db.conn.commit()
+    if files.acl.exists():
+        broker.write_acl(files, parcel_gates(compound.db))
     return broker.reload(files)

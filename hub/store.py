@@ -110,6 +110,14 @@ def m004_roster(db: sqlite_utils.Database) -> None:
     db["issued_codes"].create_index(["roster_ref"])
 
 
+@migrations()
+def m005_gate_role(db: sqlite_utils.Database) -> None:
+    # "gate" (an entrance) or "parcels" (the pickup kiosk at the shelves): only the
+    # latter may read the shelf manifest (the broker's ACL is written from this).
+    db["gates"].add_column("role", str)
+    db.execute("update gates set role = 'gate'")
+
+
 def open_db(path: Path) -> sqlite_utils.Database:
     """Open (creating if needed) the hub database, in WAL mode, migrated to the latest schema."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -21,8 +21,9 @@ def broker_proc(compound, tmp_path):
 @pytest.fixture
 def gate_home(compound, broker_proc, tmp_path):
     """Make a registered gate's home: credentials and hub key, nothing else."""
-    def make(gate_id: str = "gate-1") -> Home:
+    def make(gate_id: str = "gate-1", role: str | None = None) -> Home:
         home = Home.at(tmp_path / f"kiosk-{gate_id}")
-        add_gate(compound, gate_id, kiosk_home=home)
+        add_gate(compound, gate_id, kiosk_home=home,
+                 role=role or ("parcels" if gate_id.startswith("parcels") else "gate"))
         return home
     return make

@@ -96,3 +96,28 @@ def test_wrong_password_and_anonymous_are_refused(compound, broker_proc):
         wait_until(lambda: c.refused is not None, 5, message="refusal")
         assert not c.connected.is_set()
         c.close()
+
+
+def test_only_a_parcel_area_kiosk_reads_the_shelf_manifest(compound, clients, gate_home):
+    """The manifest names households and pickup codes: an entrance gate's credentials
+    (on an SD card at the gate) must not reveal them."""
+    from hub.gates import set_role
+    make, hub_ep, gate1 = clients
+    gate_home("parcels-1")
+    parcels = Endpoint.read(compound.home.root.parent / "kiosk-parcels-1" / "kiosk" /
+                            "mqtt.json")
+    hub = make(hub_ep, "hub-pub")
+    assert hub.publish(topics.HUB_PARCELS, b"manifest v1", retain=True).getName() in (
+        "Success", "No matching subscribers")
+    entrance, counter = make(gate1, "gate-1-peek"), make(parcels, "parcels-1-reader")
+    for c in (entrance, counter):
+        c.c.subscribe([(topics.HUB_PARCELS, 1), (topics.HUB_BUNDLE, 1)])
+    wait_until(lambda: (topics.HUB_PARCELS, b"manifest v1") in counter.received, 5)
+    assert hub.publish(topics.HUB_BUNDLE, b"bundle", retain=True).getName() == "Success"
+    wait_until(lambda: (topics.HUB_BUNDLE, b"bundle") in entrance.received, 5)
+    assert all(t != topics.HUB_PARCELS for t, _ in entrance.received)
+    # The office makes gate-1 a parcel kiosk: the broker lets it read from then on.
+    set_role(compound, "gate-1", "parcels")
+    late = make(gate1, "gate-1-now-parcels")
+    late.c.subscribe([(topics.HUB_PARCELS, 1)])
+    wait_until(lambda: (topics.HUB_PARCELS, b"manifest v1") in late.received, 5)

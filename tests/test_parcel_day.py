@@ -127,7 +127,8 @@ def day(compound, broker_proc, tmp_path):
     offline = Forwarder(broker_proc.port)
     for gate in (*GATES, "parcels-1"):
         home = Home.at(tmp_path / f"kiosk-{gate}")
-        add_gate(compound, gate, kiosk_home=home)
+        add_gate(compound, gate, kiosk_home=home,
+                 role="parcels" if gate == "parcels-1" else "gate")
         if gate == "gate-e":   # this gate reaches the broker through a cable we can pull
             mqtt = json.loads(home.kiosk_mqtt.read_text())
             home.kiosk_mqtt.write_text(json.dumps({**mqtt, "port": offline.port}))
