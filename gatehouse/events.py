@@ -75,6 +75,7 @@ class Heartbeat(_Wire):
     decoder: str = ""
     camera_ok: bool = True
     direction: str = "in"
+    manifest_version: int | None = None  # a parcel-area kiosk's shelf manifest
 
 
 class WireError(ValueError):

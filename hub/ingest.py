@@ -148,14 +148,23 @@ def _events(db, gate: str, events: list[Event], received_at: float, policy: Poli
           p.get("pass_id"), p.get("household"), p.get("building"), p.get("name"),
           p.get("who"), json.dumps(p.get("reasons", [])), p.get("policy_version"))
          for e in attempts for p in (e.payload,)])
-    for e in new.values():
-        try:
-            with db.atomic():  # a savepoint: a bug in one event's effects spares the rest
+    conflicts = result.conflicts
+    try:
+        with db.atomic():  # one savepoint for the batch: the common case, and fast
+            for e in new.values():
                 _apply(db, gate, e, received_at, policy, result)
-        except Exception as exc:
-            log.exception("event %s of %s stored but not applied", e.id, gate)
-            _alert(db, e.at, gate, "event_not_applied", e.id,
-                   {"kind": e.kind.value, "error": f"{type(exc).__name__}: {exc}"[:300]})
+    except Exception:
+        # A bug in one event's effects: undone above; apply again one by one, so that
+        # only that event is set aside (a savepoint each costs a third of the speed).
+        result.conflicts = conflicts
+        for e in new.values():
+            try:
+                with db.atomic():
+                    _apply(db, gate, e, received_at, policy, result)
+            except Exception as exc:
+                log.exception("event %s of %s stored but not applied", e.id, gate)
+                _alert(db, e.at, gate, "event_not_applied", e.id,
+                       {"kind": e.kind.value, "error": f"{type(exc).__name__}: {exc}"[:300]})
     # A volunteer's decision can arrive before its attempt (new events go first after a
     # reconnect): apply any stored one to the attempts that just arrived.
     for e in attempts:

@@ -91,7 +91,10 @@ def test_an_event_whose_effects_fail_is_kept_and_raises_an_alert(compound, monke
     monkeypatch.setattr(handout, "pickup_event", broken)
     pickup = Event(seq=2, id=uuid.uuid4().hex, kind="pickup", at=time.time(),
                    payload={"waybill": "X"})
-    result = ingest(db, [batch("gate-a", attempt(1), pickup)], policy)
+    forced = Event(seq=1, id=uuid.uuid4().hex, kind="door_forced", at=time.time(), payload={})
+    result = ingest(db, [batch("gate-a", forced, pickup)], policy)
     assert result.stored == 2 and result.quarantined == 0 and result.acks
     alert = next(db.query("select * from alerts where kind = 'event_not_applied'"))
     assert alert["event_id"] == pickup.id and "a bug" in alert["detail"]
+    # The other event's effects stand: the forced door reaches the office.
+    assert db["alerts"].count_where("kind = 'door_forced' and event_id = ?", [forced.id]) == 1

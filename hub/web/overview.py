@@ -33,6 +33,13 @@ ALERT_LABELS = {
     "clock_untrusted": "门岗时间未校准 Clock untrusted",
     "conflict:passback_across_gates": "跨门重复进出 Passback across gates",
     "conflict:quota_exceeded": "超出出门次数 Exit quota exceeded",
+    "parcel_area_full": "快递区货架已满 Parcel shelves full",
+    "parcel_wrong_pickup": "取错快递 Wrong parcel taken",
+    "parcel_early_release": "静置未满即取件 Handed out before its hold ended",
+    "parcel_pickup_conflict": "取件与状态不符 Pickup of a parcel not on the shelf",
+    "parcel_pickup_unknown": "取件不明快递 Pickup of an unknown parcel",
+    "pickup_codes_paused": "取件码多次输错 Pickup codes guessed",
+    "event_not_applied": "门岗事件未能处理 Gate event not applied",
 }
 
 
