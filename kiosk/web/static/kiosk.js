@@ -61,7 +61,7 @@ function renderStrip(s) {
   if (parcels) pill("s-gate", s.gate.id + " · " + t("parcels"), "strong");
   $("b-direction").hidden = !s.volunteer || parcels;
   $("b-manual").hidden = !s.volunteer || parcels;
-  $("b-waybill").hidden = !s.volunteer || !parcels;
+  $("b-waybill").hidden = !s.volunteer || !(parcels || s.mode === "courier");
   $("b-visitor").hidden = !s.volunteer;
   $("b-counts").hidden = !s.volunteer;
 }
@@ -224,12 +224,15 @@ function pickupKeys() {
 }
 
 function keyWaybill() {
-  // A label the camera cannot read: the volunteer keys the number.
+  // A label the camera cannot read: the volunteer keys the number (a drop-off's parcel,
+  // or the parcel a resident is taking).
+  const courier = state && state.mode === "courier";
   const input = document.createElement("input");
   input.id = "wb-input"; input.className = "field"; input.autocomplete = "off";
   input.placeholder = lang === "zh" ? "运单号，如 SF1234567890123" : "Waybill, e.g. SF1234567890123";
   const ok = button(lang === "zh" ? "核对 Check" : "Check", "primary", async () => {
-    const r = await post("/api/pickup", {waybill: input.value.trim().toUpperCase()});
+    const r = await post(courier ? "/api/courier" : "/api/pickup",
+                         {waybill: input.value.trim().toUpperCase()});
     if (r.status === 200) { closeOverlay(); return; }
     $("o-msg").textContent = r.status === 409 ? t("noPickup") : (r.reason || "");
   });
@@ -377,6 +380,7 @@ function courierKeys() {
 
 function setup() {
   $("o-close").onclick = closeOverlay;
+  $("b-waybill").onclick = keyWaybill;
   $("b-signin").onclick = () => state && state.volunteer ? post("/api/signout") : openSignIn();
   $("b-direction").onclick = () => post("/api/direction",
     {direction: state.gate.direction === "in" ? "out" : "in"});
