@@ -81,6 +81,14 @@ class Manifest:
         return next((p for p in self.parcels if p.waybill == w), None)
 
 
+PICKUP_CODE = re.compile(r"^[A-Z][A-Z0-9]{0,3}-\d{1,2}-\d{3,6}$")
+
+
+def looks_like_code(text: str) -> bool:
+    """Shaped like a pickup code (shelf-tier-number), whether or not one is on a shelf."""
+    return bool(PICKUP_CODE.match(normalize_pickup_code(text)))
+
+
 def normalize_pickup_code(text: str) -> str:
     """'b 3 1045', 'B-3-1045', 'b31045'? Only the first two: separators and case."""
     parts = [p for p in re.split(r"[\s\-_.]+", text.strip().upper()) if p]

@@ -153,6 +153,10 @@ class Compound:
         changed = store.set_building_status(self.db, str(building), status, at, actor, note)
         if changed:
             self.publish(at)
+            from hub.parcels import (
+                notices,  # residents may come for their parcels again
+            )
+            notices.building_reopened(self.db, str(building), at)
         return changed
 
     def set_policy(self, policy: Policy, at: int, actor: str = "cli", note: str = "") -> Policy:

@@ -81,9 +81,10 @@ def post(url: str, data: bytes, headers: dict[str, str], timeout: float) -> tupl
         raise SendError(f"HTTP {status} {reply[:200]}".strip(),
                         retry=status in RETRY_STATUS or status >= 500) from None
     except urllib.error.URLError as exc:
-        raise SendError(f"{url}: {exc.reason}", retry=True) from None
+        raise SendError(f"{shown_url(url)}: {exc.reason}", retry=True) from None
     except (TimeoutError, ConnectionError, http.client.HTTPException, OSError) as exc:
-        raise SendError(f"{url}: {type(exc).__name__} {exc}".strip(), retry=True) from None
+        raise SendError(f"{shown_url(url)}: {type(exc).__name__} {exc}".strip(),
+                        retry=True) from None
 
 
 def signature(secret: str | bytes, raw: bytes) -> str:
@@ -292,11 +293,21 @@ def sender_from_config(home: Home) -> Sender | None:
     return None
 
 
+def shown_url(url: str) -> str:
+    """A URL fit for a page or a log: no query (WeCom/DingTalk robots carry their key in
+    it) and no user:password."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
 def describe(config: NotifyConfig) -> str:
     """One line for the page and `hub notify show`: the channel and where, no secrets."""
     if config.channel is Channel.OFF:
         return "off"
-    where = config.path if config.channel is Channel.FILE else config.url
+    where = config.path if config.channel is Channel.FILE else shown_url(config.url or "")
     if config.channel is Channel.SMS:
         where += f" (sign {config.sign})"
     return f"{config.channel.value} → {where}"

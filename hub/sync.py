@@ -181,7 +181,7 @@ class HubSync:
                 if not self.connected.is_set():
                     continue
                 try:
-                    version = parcel_manifest.version(db)
+                    version = parcel_manifest.changes(db)
                     if version != published or self._manifest_again.is_set():
                         self._manifest_again.clear()
                         blob = seal_manifest(parcel_manifest.build(db, time.time()), self.key)

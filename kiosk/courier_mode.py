@@ -45,6 +45,8 @@ def add_waybill(gate, text: str, now: float, keyed_by: str | None = None) -> boo
         gate.store.log_event(EventKind.PARCEL, now, {
             "session": gate.courier.id, "courier": gate.courier.name,
             "company": gate.courier.company, **parcel.to_json(),
+            # the hub counts the hold from arrival when the gate's own clock is unsure
+            "clock_trusted": bool(gate.clock_trusted()),
             **({"keyed_by": keyed_by} if keyed_by else {})})
         gate.hardware.sounder.play(gate.SOUND_PARCEL)
     gate.changed()

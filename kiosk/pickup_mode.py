@@ -12,7 +12,7 @@ from collections.abc import Callable
 from gatehouse.codes.format import CodeError, CodeProblem, VerifiedCode
 from gatehouse.codes.kinds import CodeKind
 from gatehouse.events import EventKind
-from gatehouse.parcels import Manifest, valid_waybill
+from gatehouse.parcels import Manifest, looks_like_code, valid_waybill
 from kiosk.gpio import Pattern
 from kiosk.pickup import CODE_TRIES, CodeResult, PickupDesk, Verdict, Via, find_code
 
@@ -41,8 +41,10 @@ def handles(gate, text: str, code, now: float) -> bool:
             desk.open(code.claims.household, Via.PASS, now)
     elif isinstance(code, CodeError) and code.problem is CodeProblem.NOT_OURS:
         m = desk.manifest
-        if m is not None and m.by_waybill(text) is None and find_code(m, text) is not None:
-            key_code(gate, text, now)  # a pickup code shown as a QR or barcode
+        if m is not None and m.by_waybill(text) is None and (
+                find_code(m, text) is not None or looks_like_code(text)):
+            key_code(gate, text, now)  # a pickup code shown as a QR or barcode (a wrong
+            # one counts toward the pause like a keyed one: no guessing by phone screen)
         elif valid_waybill(text):
             waybill(gate, text, now)
         else:

@@ -264,7 +264,10 @@ def test_a_door_run_without_the_script_scan_by_scan(as_user, compound, area):
     assert run_id == "2026-11-23-1-2"                   # 12:00: the day's second run
     sheet = client.get(f"/parcels/runs/{run_id}").get_data(as_text=True)
     assert re.findall(r'data-waybill="(\w+)"', sheet) == [area["ready"]["waybill"]]
-    assert "1-1-**1" in sheet and 'id="scan"' in sheet and "autofocus" in sheet
+    # The lead carrying the run sees the door; an observer sees it masked.
+    assert "1-1-101" in sheet and 'id="scan"' in sheet and "autofocus" in sheet
+    masked = as_user("observer").get(f"/parcels/runs/{run_id}").get_data(as_text=True)
+    assert "1-1-**1" in masked and "1-1-101" not in masked
 
     def scan(text):
         resp = client.post(f"/parcels/runs/{run_id}/scan", data={"scan": text},

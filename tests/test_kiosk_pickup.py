@@ -549,3 +549,12 @@ def test_the_pickup_screen_key_a_code_see_the_slot_take_the_parcel(home, compoun
     page.wait_for_function("document.getElementById('pk-summary').textContent.includes('已完成')",
                            timeout=5000)
     assert low_pulses(k.pins.pin(RELAY).states[1:]) == []
+
+
+def test_wrong_codes_shown_to_the_camera_count_like_keyed_ones(parcel_area):
+    from kiosk import pickup_mode
+    gate = parcel_area()
+    for n in range(5):
+        gate.scan(f"B-1-{9000 + n}")         # a phone screen cycling made-up codes
+    assert shown(gate)["paused_s"] == 60
+    assert not pickup_mode.key_code(gate, "B-1-1001", gate.now()).ok

@@ -461,7 +461,8 @@ def test_hub_notify_set_show_send_due(compound, tmp_path, monkeypatch):
 def web(compound):
     from hub import users
     from hub.web import WebConfig, create_app
-    for name, role in (("admin", "admin"), ("office", "office"), ("lead", "lead")):
+    for name, role in (("admin", "admin"), ("office", "office"), ("lead", "lead"),
+                       ("observer", "observer")):
         users.add_user(compound.db, name, PASSWORD, role, T0)
     add_residents(compound.db)
     app = create_app(WebConfig(home=compound.home, clock=lambda: DUE + 3600,
@@ -515,3 +516,12 @@ def test_the_page_needs_a_login(web, compound):
     client = web("admin").application.test_client()
     resp = client.get("/notifications/")
     assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+
+
+def test_an_observer_sees_households_masked_and_no_pickup_codes(compound, web):
+    pickup(compound.db, PARCEL)
+    html = web("observer").get("/notifications/").get_data(as_text=True)
+    code = PARCEL[0][0]
+    assert "7-2-**1" in html and "7-2-301" not in html
+    assert code not in html and "仅通知/快递人员可见" in html
+    assert code in web("office").get("/notifications/").get_data(as_text=True)

@@ -136,7 +136,7 @@ def test_an_unknown_room_waits_without_a_slot_until_the_office_names_it(db):
 def _pickup(compound, gate, payload, at):
     db = compound.db
     if not db["gates"].count_where("id = ?", [gate]):
-        db["gates"].insert({"id": gate, "name": gate})
+        db["gates"].insert({"id": gate, "name": gate, "role": "parcels"})
     e = Event(seq=db["gate_events"].count_where("gate = ?", [gate]) + 1, id=uuid.uuid4().hex,
               kind="pickup", at=at, payload=payload)
     ingest(db, [Incoming(topics.gate_events(gate),
@@ -203,8 +203,8 @@ def test_the_audit_sheet_lists_slots_and_marks_parcels_not_found(db):
     counts = audit_sheet.close_sheet(db, sheet, T0 + 3 * MIN, "v002")
     assert counts == {"ok": 1, "missing": 1, "unchecked": 1, "extra": 1}
     assert row(db, b["id"])["state"] == "misshelved"
-    intake.reshelve(db, b["id"], T0 + 4 * MIN, "v002")   # found again
-    assert row(db, b["id"])["state"] == "shelved"
+    intake.reshelve(db, b["id"], T0 + 4 * MIN, "v002")   # found again, hold not over
+    assert row(db, b["id"])["state"] == "holding"
 
 
 def test_overdue_parcels_are_flagged_once_and_can_go_back_to_the_courier(db):
@@ -287,3 +287,76 @@ def test_guessed_pickup_codes_reach_the_office_as_an_alert(compound, db):
                                     "wrong_codes": 5}, T0)
     alert = next(db.query("select * from alerts where kind = 'pickup_codes_paused'"))
     assert alert["gate"] == "parcels-1" and json.loads(alert["detail"])["wrong_codes"] == 5
+
+
+def test_only_a_parcel_kiosk_hands_parcels_out_and_only_to_their_household(compound, db):
+    p = drop(db, "1-1-101")
+    tick(db, T0 + 31 * MIN)
+    db["gates"].insert({"id": "gate-n", "name": "北门", "role": "gate"})
+    _pickup(compound, "gate-n", {"parcel": p["id"], "waybill": p["waybill"],
+                                 "outcome": "taken"}, T0 + 40 * MIN)
+    assert row(db, p["id"])["state"] == "shelved"
+    _pickup(compound, "parcels-1", {"parcel": p["id"], "waybill": p["waybill"],
+                                    "household": "2-2-202", "outcome": "taken"},
+            T0 + 41 * MIN)
+    assert row(db, p["id"])["state"] == "shelved"
+    kinds = {r["kind"] for r in db.query("select kind from alerts")}
+    assert {"pickup_from_other_gate", "parcel_pickup_conflict"} <= kinds
+
+
+def test_undone_and_scanned_again_is_one_live_parcel(compound, db):
+    first = drop(db, "1-1-109", waybill="SF5555555555555")
+    db["gates"].insert({"id": "gate-a", "name": "a", "role": "gate"})
+    assert intake.void(db, first["id"], "gate-a", T0 + 5, "gate-a/v1")
+    assert intake.receive(db, "gate-a", {"id": uuid.uuid4().hex, "waybill": "SF5555555555555",
+                                         "room": "1-1-101"}, T0 + 10)
+    rows = list(db.query("select state, waybill, household from parcels order by received_at"))
+    assert [r["state"] for r in rows] == ["voided", "holding"]
+    assert rows[1]["waybill"] == "SF5555555555555" and rows[1]["household"] == "1-1-101"
+
+
+def test_a_shelved_parcel_cannot_be_undone_by_its_gate(db):
+    p = drop(db)
+    tick(db, T0 + 31 * MIN)
+    assert not intake.void(db, p["id"], "gate-a", T0 + 40 * MIN, "gate-a/v1")
+    assert row(db, p["id"])["state"] == "shelved"
+
+
+def test_a_parcel_from_a_gate_with_an_unsure_clock_stands_its_hold_from_arrival(db):
+    pid = uuid.uuid4().hex
+    intake.receive(db, "gate-a", {"id": pid, "waybill": "SF6666666666666", "room": "1-1-101",
+                                  "clock_trusted": False}, T0 - 5 * 3600, placed_at=T0)
+    assert row(db, pid)["hold_until"] == T0 + 30 * MIN
+
+
+def test_a_reshelved_parcel_still_in_its_hold_goes_back_to_holding(db):
+    p = drop(db)
+    handout.mark(db, p["id"], S.DAMAGED, T0 + MIN, "v001", "箱子破了")
+    intake.reshelve(db, p["id"], T0 + 2 * MIN, "v001")
+    assert row(db, p["id"])["state"] == "holding"
+    tick(db, T0 + 31 * MIN)
+    assert row(db, p["id"])["state"] == "shelved"
+
+
+def test_a_pickup_code_is_not_given_again_for_a_week(db):
+    first = drop(db, "1-1-101")
+    tick(db, T0 + 31 * MIN)
+    handout.return_to_courier(db, first["id"], T0 + 40 * MIN, "v001")   # off the shelf
+    next_day = drop(db, "1-1-102", at=T0 + 86400)
+    assert next_day["slot"] == first["slot"]                  # the same slot again...
+    assert next_day["code"] != first["code"]                  # ...but not the same code
+    week_later = drop(db, "1-1-103", at=T0 + 8 * 86400)
+    assert week_later["code"] == first["code"]                # a week on, it may return
+
+
+def test_when_a_sealed_building_opens_its_households_get_their_pickup_codes(compound, db):
+    db["residents"].insert({"building": "1", "unit": "1", "room": "101",
+                            "household": "1-1-101", "name": "张*", "phone": "13800000001"})
+    compound.set_building("1", BuildingStatus.SEALED, T0 - 3600)
+    p = drop(db)
+    tick(db, T0 + 31 * MIN)
+    told = [r["body"] for r in db.query("select body from notifications")]
+    assert len(told) == 1 and p["code"] not in told[0]          # "to your door"
+    compound.set_building("1", BuildingStatus.NORMAL, T0 + 3600)
+    told = [r["body"] for r in db.query("select body from notifications")]
+    assert any(p["code"] in b for b in told)

@@ -113,7 +113,8 @@ def import_batch(db: sqlite_utils.Database, *, title: str, leader: str, orders: 
             raise GroupBuyError(f"这些订单已作为「{repeat['title']}」导入过 these orders were "
                                 f"already imported (batch {repeat['id'][:8]})")
         db["groupbuy_batches"].insert({
-            "id": batch, "title": title.strip()[:80] or "团购", "leader": leader.strip()[:40],
+            "id": batch, "title": title.strip()[:80] or "团购",
+            "leader": mask_name(leader.strip()[:40]),
             "source": source, "created_at": at, "actor": actor, "fresh": int(fresh),
             "frozen": int(frozen), "households": len(orders),
             "pieces": sum(o.pieces for o in orders), "digest": digest(orders)})

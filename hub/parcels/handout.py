@@ -28,6 +28,13 @@ def pickup_event(db: sqlite_utils.Database, gate: str, event_id: str, p: dict,
                         "or waybill = ? limit 1",
                         [str(p.get("parcel", "")), str(p.get("waybill", "")).upper()]), None)
     actor = f"{gate}/{p.get('volunteer') or p.get('via') or 'resident'}"
+    role = db.execute("select role from gates where id = ?", [gate]).fetchone()
+    if not role or role[0] != "parcels":
+        # Only the kiosks at the shelves hand parcels out: an entrance gate's word (or a
+        # stolen gate login's) moves nothing.
+        _alert(db, at, gate, "pickup_from_other_gate", event_id,
+               {"waybill": p.get("waybill"), "outcome": p.get("outcome")})
+        return
     if p.get("outcome") == "codes_paused":  # wrong pickup codes keyed one after another
         _alert(db, at, gate, "pickup_codes_paused", event_id,
                {"paused_until": p.get("paused_until"), "wrong_codes": p.get("wrong_codes")})
@@ -42,6 +49,10 @@ def pickup_event(db: sqlite_utils.Database, gate: str, event_id: str, p: dict,
     if row is None:
         _alert(db, at, gate, "parcel_pickup_unknown", event_id, {"waybill": p.get("waybill")})
         return
+    if p.get("household") and row["household"] and p["household"] != row["household"]:
+        _alert(db, at, gate, "parcel_pickup_conflict", event_id,
+               {"waybill": p.get("waybill"), "household": p.get("household")})
+        return
     with write_transaction(db):
         state = ParcelState(row["state"])
         if state is S.HOLDING:
@@ -52,7 +63,10 @@ def pickup_event(db: sqlite_utils.Database, gate: str, event_id: str, p: dict,
             move(db, row["id"], S.SHELVED, min(at, row["hold_until"] or at), "hold-timer",
                  detail={"early": early} if early else None)
             state = S.SHELVED
-        if state is not S.SHELVED:
+        if state is S.MISSHELVED:  # the audit missed it because it had been taken
+            _alert(db, at, gate, "parcel_pickup_conflict", event_id,
+                   {"waybill": p.get("waybill"), "state": state.value})
+        elif state is not S.SHELVED:
             _alert(db, at, gate, "parcel_pickup_conflict", event_id,
                    {"waybill": p.get("waybill"), "state": state.value})
             return

@@ -14,13 +14,14 @@ import uuid
 import sqlite_utils
 
 from gatehouse.db import write_transaction
-from gatehouse.parcels import carrier_of
+from gatehouse.parcels import carrier_of, valid_waybill
 from hub import store
 from hub.parcels import notices, settings, shelving
 from hub.parcels.states import ParcelError, ParcelState, _event, move
 
 S = ParcelState
 RELEASE_CHUNK = 200
+VOIDABLE = {S.RECEIVED.value, S.HOLDING.value, S.UNKNOWN_RECIPIENT.value}
 _SPLIT = re.compile(r"[\s\-_#/\\.,，、栋幢号楼单元室]+")
 
 
@@ -47,13 +48,22 @@ def receive(db: sqlite_utils.Database, gate: str, p: dict, at: float,
     it is scanned, at whatever gate). `placed_at`: when the hub has it and gives it a
     slot — later than `at` when the gate was offline."""
     waybill = str(p["waybill"]).strip().upper()
-    known = next(db.query("select id from parcels where waybill = ?", [waybill]), None)
-    if known is not None:
+    if not valid_waybill(waybill):
+        raise ParcelError(f"not a waybill number: {waybill[:40]!r}")
+    known = next(db.query("select id, state from parcels where waybill = ?", [waybill]), None)
+    if known is not None and known["state"] == S.VOIDED.value:
+        # Undone at the gate (a wrong room, say) and scanned again: the voided row keeps
+        # its history under a marked waybill, the new scan is the parcel.
+        db.execute("update parcels set waybill = ? where id = ?",
+                   [f"{waybill}~{known['id'][:8]}", known["id"]])
+    elif known is not None:
         _event(db, known["id"], None, "duplicate_scan", at, f"{gate}/{p.get('courier')}",
                gate, {"event_parcel": p.get("id")})
         return False
     carrier = carrier_of(waybill)
-    create(db, id=str(p["id"]), waybill=waybill, room=p.get("room") or "", at=at,
+    if p.get("clock_trusted") is False and placed_at:
+        at = max(at, placed_at)  # the gate's clock was unsure: the hold counts from now
+    create(db, id=str(p["id"]), waybill=waybill, room=str(p.get("room") or ""), at=at,
            actor=f"{gate}/{p.get('courier')}", place=gate, fresh=bool(p.get("fresh")),
            frozen=bool(p.get("frozen")), gate=gate, courier=p.get("courier"),
            company=p.get("company"), carrier=p.get("carrier") or (carrier and carrier[0]),
@@ -70,6 +80,11 @@ def void(db: sqlite_utils.Database, parcel: str, gate: str, at: float, actor: st
     row = next(db.query("select state from parcels where id = ? and gate = ?",
                         [parcel, gate]), None)
     if row is None or row["state"] == S.VOIDED.value:
+        return False
+    if row["state"] not in VOIDABLE:  # already on a shelf and handed on: not an undo
+        db.execute("insert or ignore into alerts (at, gate, kind, event_id, detail) values "
+                   "(?, ?, 'parcel_void_refused', ?, ?)",
+                   [at, gate, parcel, json.dumps({"state": row["state"]})])
         return False
     move(db, parcel, S.VOIDED, at, actor, gate)
     return True
@@ -127,7 +142,7 @@ def _slot(db, p: dict, at: float, actor: str, to: ParcelState) -> ParcelState:
     except shelving.ShelfFull as full:
         if p["waiting"] != str(full):
             db["parcels"].update(p["id"], {"waiting": str(full)})
-            db.execute("insert into alerts (at, gate, kind, event_id, detail) "
+            db.execute("insert or ignore into alerts (at, gate, kind, event_id, detail) "
                        "values (?, ?, 'parcel_area_full', ?, ?)",
                        [at, "hub", p["id"], json.dumps({"message": str(full)},
                                                        ensure_ascii=False)])
@@ -145,12 +160,15 @@ def place_waiting(db: sqlite_utils.Database, at: float, limit: int = 500) -> int
     """Parcels that found the area full, fresh and frozen first, then oldest first."""
     placed = 0
     # (an unknown recipient the office has named also waits here when the area was full)
-    rows = list(db.query("select * from parcels where state in ('received', "
-                         "'unknown_recipient') and household is not null and waiting is not "
-                         "null order by (fresh or frozen) desc, received_at limit ?", [limit]))
-    for r in rows:
-        with write_transaction(db):
-            if _slot(db, r, at, "shelf-rule", S.HOLDING) is S.HOLDING:
+    ids = [r["id"] for r in db.query(
+        "select id from parcels where state in ('received', 'unknown_recipient') and "
+        "household is not null and waiting is not null order by (fresh or frozen) desc, "
+        "received_at limit ?", [limit])]
+    for pid in ids:
+        with write_transaction(db):  # the row read again inside: it may have moved on
+            r = next(db.query("select * from parcels where id = ? and state in ('received', "
+                              "'unknown_recipient') and waiting is not null", [pid]), None)
+            if r is not None and _slot(db, r, at, "shelf-rule", S.HOLDING) is S.HOLDING:
                 placed += 1
     return placed
 
@@ -180,13 +198,17 @@ def reshelve(db: sqlite_utils.Database, parcel: str, at: float, actor: str) -> N
         p = next(db.query("select * from parcels where id = ?", [parcel]), None)
         if p is None:
             raise ParcelError(f"没有这件快递 no parcel {parcel}")
+        # Still standing its hold: back to holding (the timer releases it), else ready.
+        to = S.HOLDING if (p["hold_until"] or 0) > at else S.SHELVED
         if p["state"] == S.MISSHELVED.value:
-            move(db, parcel, S.SHELVED, at, actor, detail={"slot": p["slot"]})
+            move(db, parcel, to, at, actor, detail={"slot": p["slot"]})
         elif p["state"] != S.DAMAGED.value:
             raise ParcelError(f"{p['waybill']}: 只有破损或放错位置的快递可以重新上架 "
                               "(only a damaged or mis-shelved parcel is reshelved)")
-        elif _slot(db, p, at, actor, S.SHELVED) is not S.SHELVED:
+        elif _slot(db, p, at, actor, to) is not to:
             raise ParcelError(f"没有空位 no free slot: {p['waiting'] or ''}")
+        elif to is S.SHELVED:  # a new slot and code: the household hears the new code
+            notices.pickup_ready(db, p["household"], p["building"], at)
 
 
 def release_due(db: sqlite_utils.Database, now: float) -> int:
@@ -194,11 +216,11 @@ def release_due(db: sqlite_utils.Database, now: float) -> int:
     household hears once (a sealed building's parcels wait for a door run instead)."""
     released = 0
     while True:  # in short transactions: after a long outage the gates' ingest must not wait
-        rows = list(db.query("select id, hold_until, household, building from parcels where "
-                             "state = 'holding' and hold_until <= ? order by hold_until "
-                             "limit ?", [now, RELEASE_CHUNK]))
         households: dict[str, str] = {}
-        with write_transaction(db):
+        with write_transaction(db):  # read inside: a parcel marked damaged meanwhile stays so
+            rows = list(db.query("select id, hold_until, household, building from parcels "
+                                 "where state = 'holding' and hold_until <= ? order by "
+                                 "hold_until limit ?", [now, RELEASE_CHUNK]))
             for r in rows:
                 move(db, r["id"], S.SHELVED, r["hold_until"], "hold-timer")
                 households[r["household"]] = r["building"]

@@ -43,6 +43,18 @@ def pickup_ready(db: sqlite_utils.Database, household: str, building: str | None
                  household=household, building=building)
 
 
+def building_reopened(db: sqlite_utils.Database, building: str, at: float) -> None:
+    """A building's residents may come out again: those with parcels on the shelf get
+    their pickup codes (they were told the parcels would come to the door)."""
+    if door_run(db, building, at):
+        return
+    households = [r["household"] for r in db.query(
+        "select distinct household from parcels where building = ? and state = 'shelved'",
+        [building])]
+    for household in households:
+        pickup_ready(db, household, building, at)
+
+
 def overdue(db: sqlite_utils.Database, household: str, at: float) -> None:
     rows = list(db.query("select code from parcels where household = ? and state = 'shelved' "
                          "and overdue_at is not null order by code", [household]))

@@ -82,3 +82,9 @@ def fill_occupants(db: sqlite_utils.Database, shelf: str | None = None) -> None:
     live = ", ".join(f"'{s}'" for s in SLOTTED)
     db.execute(f"update slots set parcel = (select id from parcels p where p.slot = slots.id "
                f"and p.state in ({live})) where ? is null or shelf = ?", [shelf, shelf])
+
+
+@migrations()
+def m004_code_index(db: sqlite_utils.Database) -> None:
+    # Pickup codes are not given again for a week: looked up among all recent parcels.
+    db["parcels"].create_index(["code"], index_name="parcels_code_any")

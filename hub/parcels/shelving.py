@@ -20,6 +20,7 @@ import sqlite_utils
 from gatehouse.db import write_transaction
 from hub.parcels.schema import SLOTTED, fill_occupants
 
+CODE_REUSE_S = 7 * 86400  # a pickup code is not given again for a week
 COLD_RESERVE = 0.25  # of the cold slots, kept for frozen food once fresh food fills the rest
 SHELF_ID = re.compile(r"^[A-Z][A-Z0-9]{0,3}$")
 _LIVE = ", ".join(f"'{s}'" for s in SLOTTED)
@@ -152,8 +153,10 @@ def next_code(db: sqlite_utils.Database, shelf: str, tier: int, at: float, zone:
     n = row[0] + 1 if row else start
     while True:
         code = f"{shelf}-{tier}-{n}"
-        clash = db.execute(f"select 1 from parcels where code = ? and state in ({_LIVE})",
-                           [code]).fetchone()
+        # Never one a live parcel has, nor one given out in the last week: yesterday's
+        # message must not open someone else's parcels today.
+        clash = db.execute(f"select 1 from parcels where code = ? and (state in ({_LIVE}) "
+                           f"or received_at > ?)", [code, at - CODE_REUSE_S]).fetchone()
         if not clash:
             break
         n += 1

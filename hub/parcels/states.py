@@ -37,12 +37,13 @@ S = ParcelState
 ALLOWED: dict[ParcelState, set[ParcelState]] = {
     S.RECEIVED: {S.HOLDING, S.UNKNOWN_RECIPIENT, S.DAMAGED, S.RETURNED, S.VOIDED},
     S.HOLDING: {S.SHELVED, S.MISSHELVED, S.DAMAGED, S.UNKNOWN_RECIPIENT, S.VOIDED},
-    S.SHELVED: {S.PICKED_UP, S.OUT_FOR_DELIVERY, S.MISSHELVED, S.RETURNED, S.DAMAGED,
-                S.VOIDED},
+    S.SHELVED: {S.PICKED_UP, S.OUT_FOR_DELIVERY, S.MISSHELVED, S.RETURNED, S.DAMAGED},
     S.OUT_FOR_DELIVERY: {S.DELIVERED, S.SHELVED, S.DAMAGED},
     S.UNKNOWN_RECIPIENT: {S.HOLDING, S.RETURNED, S.VOIDED},
-    S.DAMAGED: {S.SHELVED, S.RETURNED},
-    S.MISSHELVED: {S.SHELVED, S.DAMAGED},
+    # Back on a shelf: still standing its hold (holding) or not (shelved).
+    S.DAMAGED: {S.HOLDING, S.SHELVED, S.RETURNED},
+    # Not found in its slot: found again, or a kiosk's late report that it was taken.
+    S.MISSHELVED: {S.HOLDING, S.SHELVED, S.DAMAGED, S.PICKED_UP},
     S.PICKED_UP: set(), S.DELIVERED: set(), S.RETURNED: set(), S.VOIDED: set(),
 }
 # A parcel is released (handed out or carried to a door) only from these.

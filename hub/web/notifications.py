@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from gatehouse.privacy import mask_phone
+from gatehouse.privacy import mask_household, mask_phone
 from hub import notify
 from hub.notify_senders import describe
 from hub.users import Perm
@@ -32,8 +32,14 @@ def index():
         state = ""
     db = core.db()
     rows = notify.listing(db, state or None)
+    # Households masked; a message's text (its pickup codes open parcels) only for those
+    # who handle notifications or parcels.
+    bodies = core.allowed(Perm.NOTIFY) or core.allowed(Perm.PARCELS)
     for r in rows:
         r["phone"] = mask_phone(r["recipient"]) if r["recipient"] else ""
+        r["household"] = mask_household(r["household"]) if r["household"] else None
+        if not bodies:
+            r["body"] = "（仅通知/快递人员可见 shown to notification and parcel staff）"
     return render_template("notifications.html", rows=rows, counts=notify.counts(db),
                            state=state, states=STATE_LABELS, kinds=KIND_LABELS,
                            channel=_channel())

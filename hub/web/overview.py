@@ -40,6 +40,8 @@ ALERT_LABELS = {
     "parcel_pickup_unknown": "取件不明快递 Pickup of an unknown parcel",
     "pickup_codes_paused": "取件码多次输错 Pickup codes guessed",
     "event_not_applied": "门岗事件未能处理 Gate event not applied",
+    "pickup_from_other_gate": "非快递区门岗报告取件 Pickup reported by a non-parcel gate",
+    "parcel_void_refused": "已上架快递不能撤销 Void of a shelved parcel refused",
 }
 
 

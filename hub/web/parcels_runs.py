@@ -84,8 +84,11 @@ def sheet(run_id: str):
     db = core.db()
     run = _run(db, run_id)
     lines = runs.sheet(db, run_id)
+    # The volunteer carrying the run needs the door: the full room for those who do
+    # parcel work (the printout goes with them), masked for everyone else.
+    full = core.allowed(Perm.PARCELS)
     for ln in lines:
-        ln["masked"] = mask_household(ln["household"]) or "—"
+        ln["masked"] = (ln["household"] if full else mask_household(ln["household"])) or "—"
     return render_template("parcels_run_sheet.html", run=run, lines=lines,
                            counts=run_counts(db, run_id))
 
