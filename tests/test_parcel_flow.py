@@ -360,3 +360,14 @@ def test_when_a_sealed_building_opens_its_households_get_their_pickup_codes(comp
     compound.set_building("1", BuildingStatus.NORMAL, T0 + 3600)
     told = [r["body"] for r in db.query("select body from notifications")]
     assert any(p["code"] in b for b in told)
+
+
+def test_a_room_keyed_without_its_unit_or_with_zeros_finds_its_household(db):
+    db["residents"].insert_all([
+        {"building": "7", "unit": "2", "room": "301", "household": "7-2-301", "name": "张*"},
+        {"building": "7", "unit": "1", "room": "502", "household": "7-1-502", "name": "李*"},
+        {"building": "7", "unit": "2", "room": "502", "household": "7-2-502", "name": "王*"}])
+    assert drop(db, "7-301")["household"] == "7-2-301"
+    assert drop(db, "07-02-0301")["household"] == "7-2-301"
+    assert drop(db, "7栋2单元301")["household"] == "7-2-301"
+    assert drop(db, "7-502")["state"] == "unknown_recipient"     # two 502s: ask

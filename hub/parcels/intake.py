@@ -30,7 +30,19 @@ def household_of_room(room: str | None) -> tuple[str, str] | None:
     parts = [p for p in _SPLIT.split((room or "").strip().upper()) if p]
     if not 2 <= len(parts) <= 3 or not all(re.fullmatch(r"[A-Z0-9]{1,6}", p) for p in parts):
         return None
+    parts = [p.lstrip("0") or "0" if p.isdigit() else p for p in parts]  # 07-2-0301
     return "-".join(parts), parts[0]
+
+
+def _resolve(db: sqlite_utils.Database, household: str) -> str:
+    """A room keyed without its unit (7-301) is the one household the residents list has
+    for it (7-2-301); anything else stays as keyed."""
+    parts = household.split("-")
+    if len(parts) != 2 or _known_household(db, household):
+        return household
+    rows = db.execute("select distinct household from residents where building = ? and "
+                      "room = ?", parts).fetchall()
+    return rows[0][0] if len(rows) == 1 else household
 
 
 def _known_household(db: sqlite_utils.Database, household: str) -> bool:
@@ -127,6 +139,9 @@ def place_parcel(db: sqlite_utils.Database, parcel: str, at: float, actor: str) 
     """Give a received parcel its slot, code and hold; or mark why it cannot have one."""
     with write_transaction(db):
         p = next(db.query("select * from parcels where id = ?", [parcel]))
+        if p["household"] and (found := _resolve(db, p["household"])) != p["household"]:
+            db.execute("update parcels set household = ? where id = ?", [found, parcel])
+            p = {**p, "household": found}
         if not p["household"] or not _known_household(db, p["household"]):
             move(db, parcel, S.UNKNOWN_RECIPIENT, at, actor,
                  detail={"room": p["room"]}, waiting=None)

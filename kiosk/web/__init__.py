@@ -255,8 +255,9 @@ def create_app(gate, link_state: Callable[[], object] = lambda: None,
         if "code" in data:
             code = str(data["code"])[:40]
             r = gate.call(lambda: pickup_mode.key_code(gate, code, gate.now()))
-            if r.ok:
-                return jsonify({"ok": True, "slot": r.parcel.slot})
+            if r.ok:  # a parcel still standing its hold: no slot to go and take it from
+                return jsonify({"ok": True, "slot": r.parcel.slot
+                                if r.parcel.ready(gate.now()) else None})
             status = {"paused": 429, "unknown": 404}.get(r.reason, 409)
             return jsonify({"ok": False, "reason": r.reason, "tries_left": r.tries_left,
                             "paused_until": r.paused_until}), status
