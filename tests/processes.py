@@ -168,3 +168,42 @@ class Forwarder:
             except OSError:
                 pass
         self._conns = []
+
+
+class ScreenClient:
+    """A kiosk screen's JSON API, used as its own page uses it (the CSRF token read from
+    the page, JSON bodies)."""
+
+    def __init__(self, url: str):
+        self.url = url.rstrip("/") + "/"
+        self.token: str | None = None
+
+    def up(self) -> bool:
+        """Whether the screen answers; reads its CSRF token when it does."""
+        import re
+        import urllib.request
+        try:
+            page = urllib.request.urlopen(self.url, timeout=2).read().decode()
+        except OSError:
+            return False
+        self.token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+        return True
+
+    def state(self) -> dict:
+        import json
+        import urllib.request
+        return json.loads(urllib.request.urlopen(self.url + "api/state", timeout=5).read())
+
+    def post(self, path: str, body: dict) -> tuple[int, dict]:
+        import json
+        import urllib.error
+        import urllib.request
+        req = urllib.request.Request(self.url + path.lstrip("/"), json.dumps(body).encode(),
+                                     method="POST",
+                                     headers={"Content-Type": "application/json",
+                                              "X-CSRF-Token": self.token or ""})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"{}")

@@ -43,7 +43,7 @@ from kiosk.screen import snapshot
 from kiosk.store import Store
 from tests.conftest import ALICE_ID, BOB_ID
 from tests.gpio_fixtures import high_pulses, low_pulses, wait_for
-from tests.processes import kiosk_process, wait_until
+from tests.processes import ScreenClient, kiosk_process, wait_until
 
 RELAY, BUZZER = 17, 27
 PINS = PinConfig(unlock_seconds=0.3, contact_pin=None)
@@ -426,27 +426,13 @@ def test_a_gate_kiosk_does_not_take_the_manifest(compound, gate_home):
         close_client(hub)
 
 
-class Screen:
+class Screen(ScreenClient):
     """The screen's JSON API of a `kiosk run` process (its port is in its log)."""
 
     def __init__(self, proc):
         wait_until(lambda: "volunteer screen at" in proc.output(), 20, message="screen up")
-        self.url = re.search(r"volunteer screen at (\S+)", proc.output()).group(1)
-        page = urllib.request.urlopen(self.url, timeout=5).read().decode()
-        self.token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
-
-    def state(self) -> dict:
-        return json.loads(urllib.request.urlopen(self.url + "api/state", timeout=5).read())
-
-    def post(self, path: str, body: dict) -> tuple[int, dict]:
-        req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json",
-                                              "X-CSRF-Token": self.token})
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                return r.status, json.loads(r.read())
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read())
+        super().__init__(re.search(r"volunteer screen at (\S+)", proc.output()).group(1))
+        assert self.up()
 
 
 def test_kiosk_run_as_a_parcel_area_takes_the_hubs_manifest_and_keeps_it_offline(

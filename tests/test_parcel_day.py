@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import json
 import random
-import re
 import sqlite3
 import time
-import urllib.request
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
@@ -32,42 +30,20 @@ from gatehouse.policy import BuildingStatus
 from hub.gates import add_gate
 from hub.parcels import groupbuy, handout, intake, runs, settings
 from hub.parcels.shelving import Shelf, define_shelf
-from tests.processes import Forwarder, free_port, hub_process, kiosk_process, wait_until
+from tests.processes import (
+    Forwarder,
+    ScreenClient,
+    free_port,
+    hub_process,
+    kiosk_process,
+    wait_until,
+)
 
 TOTAL = 5000
 SEALED = ("8", "9", "10")
 GATES = ("gate-n", "gate-s", "gate-e")   # gate-e goes offline
 FINAL = {"picked_up", "delivered", "returned", "voided"}
 PIN = "2468"
-
-
-class Screen:
-    """A kiosk's volunteer screen over HTTP, as its page uses it (CSRF token, JSON)."""
-
-    def __init__(self, port: int):
-        self.base = f"http://127.0.0.1:{port}"
-        self.token = None
-
-    def up(self) -> bool:
-        try:
-            html = urllib.request.urlopen(self.base + "/", timeout=2).read().decode()
-        except OSError:
-            return False
-        self.token = re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
-        return True
-
-    def state(self) -> dict:
-        return json.loads(urllib.request.urlopen(self.base + "/api/state", timeout=5).read())
-
-    def post(self, path: str, doc: dict) -> tuple[int, dict]:
-        req = urllib.request.Request(self.base + path, json.dumps(doc).encode(), method="POST",
-                                     headers={"Content-Type": "application/json",
-                                              "X-CSRF-Token": self.token})
-        try:
-            with urllib.request.urlopen(req, timeout=10) as r:
-                return r.status, json.loads(r.read())
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read() or b"{}")
 
 
 def waybills(rng: random.Random):
@@ -138,7 +114,7 @@ def day(compound, broker_proc, tmp_path):
             env["role"] = "parcels"
         procs.append(kiosk_process(home, f"file:{idle if gate == 'parcels-1' else camera}"
                                          f"?fps=15", tmp_path / f"{gate}.log", **env).start())
-        screens[gate] = Screen(port)
+        screens[gate] = ScreenClient(f"http://127.0.0.1:{port}/")
     try:
         for gate, s in screens.items():
             wait_until(s.up, 30, 0.2, f"{gate}'s screen")
