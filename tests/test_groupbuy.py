@@ -435,3 +435,31 @@ def test_an_xlsx_sample_can_be_read_back():
     wb = openpyxl.load_workbook(DATA / "ktt.xlsx", read_only=True)
     assert wb.worksheets[0]["A2"].value == "跟团号"
     wb.close()
+
+
+def test_a_batch_is_announced_per_building_to_the_leader_and_not_per_household(compound):
+    from hub.parcels import intake
+    from hub.parcels.shelving import Shelf, define_shelf
+    from hub.parcels.worker import tick
+    db = compound.db
+    define_shelf(db, Shelf("A", "", 4, 20, False, ()))
+    parsed = gb.parse_jielong("#接龙\n蔬菜包团购\n1. 7-2-301 张三 蔬菜包×2\n"
+                              "2. 7-1-502 李四 蔬菜包\n3. 8-1-101 王五 蔬菜包")
+    assert parsed.ok
+    gb.import_batch(db, title="蔬菜包团购", leader="刘团长", leader_phone="13912345678",
+                    orders=parsed.orders, at=T0, actor="office")
+    intake.create(db, id="p1", waybill="SF1111111111111", room="7-2-301", at=T0,
+                  actor="gate-a", place="gate-a")
+    tick(db, T0 + 3600)
+    batch = list(db.query("select building, recipient from notifications where kind = 'batch' "
+                          "order by building"))
+    assert [(r["building"], r["recipient"]) for r in batch] == [("7", "13912345678"),
+                                                               ("8", "13912345678")]
+    pickups = [r["body"] for r in db.query("select body from notifications where kind = "
+                                           "'pickup'")]
+    # 7-2-301's courier parcel is announced; its group-purchase item is not, again.
+    codes = dict(db.execute("select waybill, code from parcels where household = '7-2-301'"))
+    item = next(c for w, c in codes.items() if w.startswith("GB"))
+    assert len(pickups) == 1 and codes["SF1111111111111"] in pickups[0]
+    assert item not in pickups[0]
+    assert next(db.query("select leader from groupbuy_batches"))["leader"] == "刘*长"

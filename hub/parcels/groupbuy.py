@@ -94,7 +94,8 @@ def find_repeat(db: sqlite_utils.Database, orders: list[Order]) -> dict | None:
 
 def import_batch(db: sqlite_utils.Database, *, title: str, leader: str, orders: list[Order],
                  at: float, actor: str, fresh: bool = False, frozen: bool = False,
-                 source: str = "", place: str = "office", again: bool = False) -> str:
+                 source: str = "", place: str = "office", again: bool = False,
+                 leader_phone: str = "") -> str:
     """The batch and one parcel per household, in one transaction; returns the batch id.
 
     Refuses an empty batch and, unless `again`, one whose orders were imported before.
@@ -134,7 +135,7 @@ def import_batch(db: sqlite_utils.Database, *, title: str, leader: str, orders: 
             by_building.setdefault(o.building, []).append(o.household)
         for building, households in sorted(by_building.items()):  # one message a building
             notices.batch_arrived(db, building, title.strip()[:80] or "团购",
-                                  sorted(households, key=room_key), batch, at)
+                                  sorted(households, key=room_key), batch, at, leader_phone)
     return batch
 
 

@@ -26,8 +26,10 @@ def _compound(db) -> str:
 
 def pickup_ready(db: sqlite_utils.Database, household: str, building: str | None,
                  at: float) -> None:
+    # A group purchase's items are announced per building (batch_arrived), not again here.
     rows = list(db.query("select code, slot, carrier_name, fresh, frozen from parcels where "
-                         "household = ? and state = 'shelved' order by code", [household]))
+                         "household = ? and state = 'shelved' and batch is null order by code",
+                         [household]))
     if not rows:
         return
     if door_run(db, building, at):
@@ -66,8 +68,10 @@ def overdue(db: sqlite_utils.Database, household: str, at: float) -> None:
 
 
 def batch_arrived(db: sqlite_utils.Database, building: str, title: str,
-                  households: list[str], batch: str, at: float) -> None:
-    """A group purchase: one message per building (the leader's chain does the rest)."""
+                  households: list[str], batch: str, at: float, leader_phone: str = "") -> None:
+    """A group purchase: one message per building, to the group leader's phone when the
+    office has it (else to the webhook, which routes it to the building's group); the
+    leader's chain and the pick lists do the rest."""
     notify.queue(db, kind="batch", key=f"building:{building}:batch:{batch}",
                  body=notify.batch_body(building, title, households, _compound(db)), at=at,
-                 building=building)
+                 building=building, recipient=leader_phone or "")

@@ -27,7 +27,8 @@ def index():
 @core.require(Perm.PARCELS)
 def import_orders():
     data, filename = _upload()
-    form = {k: request.form.get(k, "").strip() for k in ("title", "leader", "default_item")}
+    form = {k: request.form.get(k, "").strip()
+            for k in ("title", "leader", "leader_phone", "default_item")}
     form.update(fresh=request.form.get("fresh") == "on", again=request.form.get("again") == "on",
                 text=request.form.get("text", "") if not filename else "")
     db = core.db()
@@ -38,12 +39,16 @@ def import_orders():
                                  "households were not checked")
     form["title"] = form["title"] or parsed.title
     problems = [] if form["leader"] else ["请填写团长 the group leader is required"]
+    phone = "".join(ch for ch in form["leader_phone"] if ch.isdigit())
+    if form["leader_phone"] and not 7 <= len(phone) <= 15:
+        problems.append("团长电话格式不对 the leader's phone is not a phone number")
     if not parsed.orders and not parsed.errors:
         problems.append("没有找到订单 no orders found")
     repeat = gb.find_repeat(db, parsed.orders) if parsed.orders else None
     if request.form.get("confirmed") == "yes" and parsed.ok and not problems:
         try:
             batch = gb.import_batch(db, title=form["title"], leader=form["leader"],
+                                    leader_phone=phone,
                                     orders=parsed.orders, at=core.now(), actor=core.user(),
                                     fresh=form["fresh"], source=parsed.source,
                                     again=form["again"])
