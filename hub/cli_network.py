@@ -5,6 +5,7 @@ import json
 import logging
 import os
 import signal
+import sys
 import threading
 
 import click
@@ -14,7 +15,7 @@ from gatehouse.home import Home
 from hub import broker, notify
 from hub.compound import Compound, HubError
 from hub.gates import ROLES, add_gate, read_endpoint, set_role, setup_broker
-from hub.ingest import gaps
+from hub.ingest import gaps, reapply
 from hub.parcels.worker import ParcelWorker
 from hub.sync import HubSync, SyncConfig
 
@@ -111,6 +112,21 @@ def gate_list(home) -> None:
                     "bundle_version": beat.get("bundle_version"),
                     "clock_trusted": beat.get("clock_trusted"), "fps": beat.get("fps"),
                     "gaps": gaps(c.db, row["id"])})
+
+
+@gate_group.command("reapply")
+@home_option
+def gate_reapply(home) -> None:
+    """Apply again the gate events whose effects failed at ingest (their alerts say
+    event_not_applied), e.g. after an upgrade that fixes the cause."""
+    import time as _time
+
+    from hub import store
+    c = _open(home)
+    applied, failing = reapply(c.db, store.current_policy(c.db), _time.time())
+    print_json({"applied": applied, "still_failing": failing})
+    if failing:
+        sys.exit(1)
 
 
 @click.command("serve")

@@ -295,3 +295,25 @@ def gaps(db: sqlite_utils.Database, gate: str) -> list[tuple[int, int]]:
                     "(select distinct seq from gate_events where gate = ?)", [gate])
     return [(r["prev"] + 1, r["seq"] - 1) for r in rows
             if r["prev"] is not None and r["seq"] - r["prev"] > 1]
+
+
+def reapply(db: sqlite_utils.Database, policy: Policy, at: float) -> tuple[int, int]:
+    """Apply again the stored events whose effects failed (`event_not_applied` alerts),
+    after the bug is fixed: their alert is closed when it works. (applied, still failing)"""
+    rows = list(db.query("select a.id as alert, e.* from alerts a join gate_events e on "
+                         "e.id = a.event_id where a.kind = 'event_not_applied' and "
+                         "a.acked_at is null order by e.gate, e.seq"))
+    applied = failing = 0
+    for r in rows:
+        e = Event(seq=r["seq"], id=r["id"], kind=r["kind"], at=r["at"],
+                  payload=json.loads(r["payload"]))
+        try:
+            with write_transaction(db):
+                _apply(db, r["gate"], e, r["received_at"], policy, Ingested())
+                db.execute("update alerts set acked_at = ?, acked_by = 'reapply', note = "
+                           "'applied again' where id = ?", [at, r["alert"]])
+            applied += 1
+        except Exception:
+            log.exception("event %s of %s still not applied", r["id"], r["gate"])
+            failing += 1
+    return applied, failing

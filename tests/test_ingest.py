@@ -98,3 +98,23 @@ def test_an_event_whose_effects_fail_is_kept_and_raises_an_alert(compound, monke
     assert alert["event_id"] == pickup.id and "a bug" in alert["detail"]
     # The other event's effects stand: the forced door reaches the office.
     assert db["alerts"].count_where("kind = 'door_forced' and event_id = ?", [forced.id]) == 1
+
+
+def test_an_event_that_failed_is_applied_again_once_the_cause_is_gone(compound, monkeypatch):
+    db, policy = setup(compound)
+    from hub import ingest as ingest_module
+    from hub.parcels import handout
+    real = handout.pickup_event
+
+    def broken(*a, **k):
+        raise RuntimeError("a bug")
+    monkeypatch.setattr(handout, "pickup_event", broken)
+    db.execute("update gates set role = 'parcels' where id = 'gate-a'")
+    pickup = Event(seq=1, id=uuid.uuid4().hex, kind="pickup", at=time.time(),
+                   payload={"outcome": "codes_paused", "wrong_codes": 5})
+    ingest(db, [batch("gate-a", pickup)], policy)
+    assert ingest_module.reapply(db, policy, time.time()) == (0, 1)   # still broken
+    monkeypatch.setattr(handout, "pickup_event", real)                 # the fix
+    assert ingest_module.reapply(db, policy, time.time()) == (1, 0)
+    assert db["alerts"].count_where("kind = 'pickup_codes_paused'") == 1
+    assert ingest_module.reapply(db, policy, time.time()) == (0, 0)    # once only
