@@ -79,7 +79,8 @@ def send(compound, gate, events=(), status=None, beat=None):
         msgs.append(Incoming(topics.gate_status(gate), status, NOW))
     if beat:
         hb = Heartbeat(gate=gate, at=NOW, outbox=beat.get("outbox", 0), bundle_version=1,
-                       policy_version=1, clock_trusted=beat.get("clock", True), fps=12.5)
+                       policy_version=1, clock_trusted=beat.get("clock", True), fps=12.5,
+                       manifest_version=beat.get("manifest"))
         msgs.append(Incoming(topics.gate_heartbeat(gate), dump(hb), NOW))
     if events:
         seq0 = (next(compound.db.query("select max(seq) as s from gate_events where gate = ?",
@@ -374,3 +375,13 @@ def test_retention_purge_deletes_old_personal_records_and_says_when_it_runs(as_u
     post(client, "/retention/purge")
     assert compound.db["passages"].count == 1
     assert compound.db["audit"].count_where("action = 'retention.purge'") == 1
+
+
+def test_the_overview_says_how_old_a_parcel_kiosks_shelf_list_is(as_user, compound):
+    compound.db["gates"].insert({"id": "parcels-1", "name": "快递区", "added_at": T0,
+                                 "online": 0, "role": "parcels"})
+    send(compound, "parcels-1", beat={"manifest": int((NOW - 90) * 1000)})
+    client = as_user("observer")
+    gates = {g["id"]: g for g in client.get("/api/overview").get_json()["gates"]}
+    assert gates["parcels-1"]["manifest_age"] == 90 and gates["north"]["manifest_age"] is None
+    assert "清单 list 90 s" in client.get("/").get_data(as_text=True)

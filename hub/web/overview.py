@@ -56,7 +56,10 @@ def gate_rows(db, now: float, offline_after: float) -> list[dict]:
                         r["heartbeat_at"], "%H:%M:%S") if r["heartbeat_at"] else "—",
                     "outbox": beat.get("outbox"), "policy_version": beat.get("policy_version"),
                     "bundle_version": beat.get("bundle_version"),
-                    "clock_trusted": beat.get("clock_trusted"), "fps": beat.get("fps")})
+                    "clock_trusted": beat.get("clock_trusted"), "fps": beat.get("fps"),
+                    # a parcel kiosk: how old its shelf list is (versions are the hub's ms)
+                    "manifest_age": max(0, round(now - beat["manifest_version"] / 1000))
+                    if beat.get("manifest_version") else None})
     return out
 
 

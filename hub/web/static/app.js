@@ -23,7 +23,8 @@ function renderGates(snap) {
     state.replaceChildren(pill(g.online, "在线 online", "离线 offline"));
     setText(row, ".beat", g.heartbeat);
     setText(row, ".outbox", g.outbox ?? "—");
-    setText(row, ".pv", g.policy_version ?? "—");
+    setText(row, ".pv", (g.policy_version ?? "—") +
+      (g.manifest_age !== null && g.manifest_age !== undefined ? ` · 清单 list ${g.manifest_age} s` : ""));
     setText(row, ".fps", g.fps ?? "—");
     const clock = row.querySelector(".clock");
     if (g.clock_trusted === null || g.clock_trusted === undefined) clock.textContent = "—";

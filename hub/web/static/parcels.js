@@ -85,9 +85,20 @@ function startDelivery(form) {
   });
 }
 
+// The shelf board on a screen in the parcel area: drawn again every minute (new drop-offs,
+// pickups), unless someone is typing in the search or filters.
+function refreshBoard() {
+  setInterval(() => {
+    const typing = document.activeElement && /^(INPUT|SELECT|TEXTAREA)$/.test(
+      document.activeElement.tagName);
+    if (!document.hidden && !typing) location.reload();
+  }, 60000);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const root = document.querySelector("[data-now]");
   if (root) startCountdowns(root);
+  if (document.getElementById("board")) refreshBoard();
   const scan = document.getElementById("scan-form");
   if (scan) startDelivery(scan);
 });
