@@ -99,6 +99,8 @@ class BundleCache:
 
     def _keep_good(self) -> None:
         """Copy the gate's own bundle file once it verified as the newest."""
+        if not self.home.kiosk_bundle.exists():
+            return  # a home shared with the hub: the hub's own copy is the bundle
         try:
             blob = self.home.kiosk_bundle.read_bytes()
             if unseal(blob, hub_key(self.home)).version == self._bundle.version and (

@@ -74,19 +74,23 @@ function say(name) {
 
 function renderResult(r) {
   document.body.classList.remove("admit", "refer", "refuse");
-  if (!r) return;
+  if (!r) { $("r-actions").dataset.key = ""; return; }
   document.body.classList.add(r.outcome);
   $("r-word").textContent = (r.outcome === "admit" ? "✓ " : r.outcome === "refuse" ? "✗ " : "… ") + t(r.outcome);
   $("r-name").textContent = r.name || "";
   $("r-text").textContent = lang === "zh" ? r.zh : r.en;
   $("r-text2").textContent = lang === "zh" ? r.en : r.zh;
+  // Rebuilt only when what it offers changes: a button replaced between a finger's
+  // press and release loses the tap (every state push would otherwise rebuild it).
   const box = $("r-actions");
-  box.replaceChildren();
-  if (r.referral) {
-    if (state.volunteer) {
+  const actionsKey = [!!r.referral, !!state.volunteer, lang, r.outcome, r.name].join("|");
+  if (box.dataset.key !== actionsKey) {
+    box.dataset.key = actionsKey;
+    box.replaceChildren();
+    if (r.referral && state.volunteer) {
       box.append(button(t("admitBtn"), "primary", () => chooseReason("admit")),
                  button(t("refuseBtn"), "danger", () => chooseReason("refuse")));
-    } else {
+    } else if (r.referral) {
       box.append(button(t("needVolunteer"), "secondary", openSignIn));
     }
   }
