@@ -32,6 +32,7 @@ from gatehouse.events import (
 from gatehouse.policy import BuildingStatus, Policy
 from hub import parcels
 from hub.parcels import handout
+from hub.store import add_alert as _alert
 from hub.store import building_status_at
 
 log = logging.getLogger(__name__)
@@ -249,12 +250,6 @@ def _conflict(db, at: float, kind: str, row: dict, event_ids: list[str], detail:
                             "detail": json.dumps(detail, ensure_ascii=False)})
     _alert(db, at, row["gate"], f"conflict:{kind}", row["event_id"], detail)
     return 1
-
-
-def _alert(db, at: float, gate: str, kind: str, event_id: str | None, detail: dict) -> None:
-    db.execute("insert or ignore into alerts (at, gate, kind, event_id, detail) "
-               "values (?, ?, ?, ?, ?)",
-               [at, gate, kind, event_id, json.dumps(detail, ensure_ascii=False)])
 
 
 def _quarantine(db, m: Incoming, reason: str, payload: bytes | None = None) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
@@ -136,6 +137,14 @@ def open_db(path: Path) -> sqlite_utils.Database:
     return db
 
 
+def add_alert(db: sqlite_utils.Database, at: float, gate: str, kind: str,
+              event_id: str | None, detail: dict) -> None:
+    """One alert for the office; the same (event, kind) raised again is kept once."""
+    db.execute("insert or ignore into alerts (at, gate, kind, event_id, detail) "
+               "values (?, ?, ?, ?, ?)",
+               [at, gate, kind, event_id, json.dumps(detail, ensure_ascii=False)])
+
+
 def get_meta(db: sqlite_utils.Database, key: str, default: str | None = None) -> str | None:
     rows = list(db.query("select value from meta where key = ?", [key]))
     return rows[0]["value"] if rows else default
@@ -148,6 +157,14 @@ def set_meta(db: sqlite_utils.Database, key: str, value: str) -> None:
 def current_policy(db: sqlite_utils.Database) -> Policy:
     row = next(db.query("select doc from policies order by version desc limit 1"), None)
     return Policy.from_json(json.loads(row["doc"])) if row else Policy()
+
+
+def compound_zone(db: sqlite_utils.Database) -> ZoneInfo:
+    """The compound's time zone from the current policy, without validating the whole
+    policy (placing each parcel needs the day; the policy was checked when it was saved)."""
+    row = db.execute("select json_extract(doc, '$.timezone') from policies "
+                     "order by version desc limit 1").fetchone()
+    return ZoneInfo(row[0]) if row and row[0] else Policy().zone
 
 
 def policy_version(db: sqlite_utils.Database, version: int) -> Policy | None:

@@ -1,12 +1,17 @@
 """Real processes for integration tests: Mosquitto, `hub serve`, `kiosk run`."""
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -109,9 +114,9 @@ class Forwarder:
     gate alone goes offline (the broker, the hub and the other gates stay up)."""
 
     def __init__(self, target_port: int):
-        import threading
         self.target, self.port = target_port, free_port()
-        self._threads, self._conns, self._server = threading, [], None
+        self._conns: list[socket.socket] = []
+        self._server: socket.socket | None = None
         self.restore()
 
     def restore(self) -> None:
@@ -120,7 +125,7 @@ class Forwarder:
         srv.bind(("127.0.0.1", self.port))
         srv.listen(8)
         self._server = srv
-        self._threads.Thread(target=self._accept, args=(srv,), daemon=True).start()
+        threading.Thread(target=self._accept, args=(srv,), daemon=True).start()
 
     def _accept(self, srv) -> None:
         while True:
@@ -139,7 +144,7 @@ class Forwarder:
                 continue
             self._conns += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
-                self._threads.Thread(target=self._pump, args=(a, b), daemon=True).start()
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
 
     @staticmethod
     def _pump(a, b) -> None:
@@ -180,8 +185,6 @@ class ScreenClient:
 
     def up(self) -> bool:
         """Whether the screen answers; reads its CSRF token when it does."""
-        import re
-        import urllib.request
         try:
             page = urllib.request.urlopen(self.url, timeout=2).read().decode()
         except OSError:
@@ -190,14 +193,9 @@ class ScreenClient:
         return True
 
     def state(self) -> dict:
-        import json
-        import urllib.request
         return json.loads(urllib.request.urlopen(self.url + "api/state", timeout=5).read())
 
     def post(self, path: str, body: dict) -> tuple[int, dict]:
-        import json
-        import urllib.error
-        import urllib.request
         req = urllib.request.Request(self.url + path.lstrip("/"), json.dumps(body).encode(),
                                      method="POST",
                                      headers={"Content-Type": "application/json",

@@ -2,20 +2,13 @@
 set aside as an exception (damaged, mis-shelved). Door runs are in runs.py."""
 from __future__ import annotations
 
-import json
-
 import sqlite_utils
 
 from gatehouse.db import write_transaction
 from hub.parcels.states import ParcelError, ParcelState, _event, move
+from hub.store import add_alert as _alert
 
 S = ParcelState
-
-
-def _alert(db, at: float, gate: str, kind: str, event_id: str | None, detail: dict) -> None:
-    db.execute("insert or ignore into alerts (at, gate, kind, event_id, detail) "
-               "values (?, ?, ?, ?, ?)", [at, gate, kind, event_id,
-                                          json.dumps(detail, ensure_ascii=False)])
 
 
 def pickup_event(db: sqlite_utils.Database, gate: str, event_id: str, p: dict,

@@ -7,7 +7,6 @@ waits, fresh first, and is placed as soon as a slot frees). `release_due` ends h
 """
 from __future__ import annotations
 
-import json
 import re
 import uuid
 
@@ -94,9 +93,7 @@ def void(db: sqlite_utils.Database, parcel: str, gate: str, at: float, actor: st
     if row is None or row["state"] == S.VOIDED.value:
         return False
     if row["state"] not in VOIDABLE:  # already on a shelf and handed on: not an undo
-        db.execute("insert or ignore into alerts (at, gate, kind, event_id, detail) values "
-                   "(?, ?, 'parcel_void_refused', ?, ?)",
-                   [at, gate, parcel, json.dumps({"state": row["state"]})])
+        store.add_alert(db, at, gate, "parcel_void_refused", parcel, {"state": row["state"]})
         return False
     move(db, parcel, S.VOIDED, at, actor, gate)
     return True
@@ -157,12 +154,10 @@ def _slot(db, p: dict, at: float, actor: str, to: ParcelState) -> ParcelState:
     except shelving.ShelfFull as full:
         if p["waiting"] != str(full):
             db["parcels"].update(p["id"], {"waiting": str(full)})
-            db.execute("insert or ignore into alerts (at, gate, kind, event_id, detail) "
-                       "values (?, ?, 'parcel_area_full', ?, ?)",
-                       [at, "hub", p["id"], json.dumps({"message": str(full)},
-                                                       ensure_ascii=False)])
+            store.add_alert(db, at, "hub", "parcel_area_full", p["id"],
+                            {"message": str(full)})
         return ParcelState(p["state"])
-    zone = store.current_policy(db).zone
+    zone = store.compound_zone(db)
     code = shelving.next_code(db, shelf.id, tier, at, zone, cfg.code_start)
     hold_until = p["hold_until"] if p["hold_until"] else \
         p["received_at"] + cfg.hold_s(bool(p["fresh"]), bool(p["frozen"]))
