@@ -34,14 +34,14 @@ def sign_in(page, vid: str) -> None:
     for digit in PIN:
         page.click(f"#o-body [data-key='{digit}']")
     page.click("#o-body [data-key='OK']")
-    page.wait_for_selector("#s-volunteer.ok", timeout=5000)
+    page.wait_for_selector("#s-volunteer.ok", timeout=15000)
 
 
 def key_waybill(page, waybill: str) -> None:
     page.click("#b-waybill")
     page.fill("#wb-input", waybill)
     page.click("#wb-ok")
-    page.wait_for_selector("#overlay", state="hidden", timeout=5000)
+    page.wait_for_selector("#overlay", state="hidden", timeout=15000)
 
 
 def test_drop_off_pickup_and_a_run_sheet_in_the_browser(compound, broker_proc, browser,
@@ -73,17 +73,19 @@ def test_drop_off_pickup_and_a_run_sheet_in_the_browser(compound, broker_proc, b
     def state(waybill):
         row = hub.execute("select state from parcels where waybill = ?", [waybill]).fetchone()
         return row[0] if row else None
+    slow = 15000   # ms: expectations wait this long under a loaded CI machine
     screen = browser.new_context(viewport={"width": 800, "height": 480}, locale="zh-CN")
     try:
         # The gate: the courier's badge opens a drop-off; the volunteer keys the rooms.
         page = screen.new_page()
+        page.set_default_timeout(15000)   # four processes and a browser on two cores
         wait_until(lambda: _up(ports["gate-n"]), 30, 0.3, "the gate's screen")
         page.goto(f"http://127.0.0.1:{ports['gate-n']}/")
         page.wait_for_selector("body[data-mode='courier']", timeout=20000)
         sign_in(page, vid)
         for key in "2-1-101":
             page.click(f"#c-keys [data-key='{key}']")
-        expect(page.locator("#c-room")).to_have_text("2-1-101")
+        expect(page.locator("#c-room")).to_have_text("2-1-101", timeout=slow)
         for w in MINE:
             key_waybill(page, w)
         for _ in "2-1-101":
@@ -91,8 +93,8 @@ def test_drop_off_pickup_and_a_run_sheet_in_the_browser(compound, broker_proc, b
         for key in "1-1-201":
             page.click(f"#c-keys [data-key='{key}']")
         key_waybill(page, SEALED)
-        expect(page.locator("#c-count")).to_have_text("3")
-        expect(page.locator("#c-list")).to_contain_text(SEALED)
+        expect(page.locator("#c-count")).to_have_text("3", timeout=slow)
+        expect(page.locator("#c-list")).to_contain_text(SEALED, timeout=slow)
         page.click("#c-end")
         # The hub slots them and ends their hold (3 s here, 30 min by default).
         wait_until(lambda: all(state(w) == "shelved" for w in (*MINE, SEALED)), 30, 0.3,
@@ -110,18 +112,18 @@ def test_drop_off_pickup_and_a_run_sheet_in_the_browser(compound, broker_proc, b
                 page.click(f"#pickup [data-key='{key}']")
             page.click("#pickup [data-key='OK']")
             try:
-                page.wait_for_selector("#pk-list li.pk-ready", timeout=2000)
+                page.wait_for_selector("#pk-list li.pk-ready", timeout=5000)
                 return True
             except Exception:   # the kiosk's manifest is a moment behind the hub
                 page.click("#pickup [data-key='C']")
                 return False
-        wait_until(key_code, 30, 0.5, "the pickup to open")
-        expect(page.locator("#pk-list li.pk-ready")).to_have_count(2)
+        wait_until(key_code, 45, 0.5, "the pickup to open")
+        expect(page.locator("#pk-list li.pk-ready")).to_have_count(2, timeout=slow)
         assert set(page.locator("#pk-list li.pk-ready .pk-slot").all_inner_texts()) == slots
         sign_in(page, vid)
         for w in MINE:
             key_waybill(page, w)
-        expect(page.locator("#pk-list li.pk-taken")).to_have_count(2)
+        expect(page.locator("#pk-list li.pk-taken")).to_have_count(2, timeout=slow)
         page.click("#pk-done")
         wait_until(lambda: all(state(w) == "picked_up" for w in MINE), 20, 0.3,
                    "the pickups at the hub")
@@ -129,18 +131,18 @@ def test_drop_off_pickup_and_a_run_sheet_in_the_browser(compound, broker_proc, b
         # The office: building 1's run sheet; the volunteer's scanner gun at the door.
         desk = browser.new_context(viewport={"width": 1024, "height": 768}, locale="zh-CN")
         office_page = desk.new_page()
-        office_page.set_default_timeout(8000)
+        office_page.set_default_timeout(slow)
         office_page.goto(f"http://localhost:{office.port}/parcels/runs")
         office_page.fill("input[name=username]", "lead")
         office_page.fill("input[name=password]", PASSWORD)
         office_page.click("button.primary")
         office_page.click('#due tr[data-building="1"] button')
-        expect(office_page.locator("#run-lines tbody tr")).to_have_count(1)
+        expect(office_page.locator("#run-lines tbody tr")).to_have_count(1, timeout=slow)
         for text in (venue, SEALED):
             office_page.keyboard.type(text)
             office_page.keyboard.press("Enter")
-        expect(office_page.locator("#scan-log li.ok")).to_have_count(2)
-        expect(office_page.locator("#delivered")).to_have_text("1")
+        expect(office_page.locator("#scan-log li.ok")).to_have_count(2, timeout=slow)
+        expect(office_page.locator("#delivered")).to_have_text("1", timeout=slow)
         desk.close()
         assert state(SEALED) == "delivered"
     finally:
