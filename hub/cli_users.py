@@ -74,7 +74,10 @@ def user_list(home) -> None:
 @click.option("--threads", type=click.IntRange(2, 64), default=16, show_default=True)
 @click.option("--cookie-secure/--no-cookie-secure", default=None,
               help="Secure session cookie (default on; off only for plain HTTP on a LAN).")
-def web_cmd(home, port, bind, threads, cookie_secure) -> None:
+@click.option("--host", "hosts", multiple=True, metavar="NAME",
+              help="A name the office uses for this hub (repeatable); localhost, this "
+                   "machine's name and IP addresses are always answered.")
+def web_cmd(home, port, bind, threads, cookie_secure, hosts) -> None:
     """Serve the admin page with waitress, with the nightly reset and purge jobs."""
     import waitress
 
@@ -87,7 +90,8 @@ def web_cmd(home, port, bind, threads, cookie_secure) -> None:
         fail(str(exc))
     if not users.list_users(compound.db):
         fail("no users yet: run `hub user add <name>` first")
-    config = WebConfig.from_env(h, cookie_secure=cookie_secure)
+    config = WebConfig.from_env(h, cookie_secure=cookie_secure,
+                                hosts=",".join(hosts) if hosts else None)
     zone = store.current_policy(compound.db).zone
     compound.db.close()
     jobs = start_jobs(config, zone)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from flask import Flask
 
+from gatehouse.hosts import LOOPBACK_NAMES, HostAllowlist, parse_names, this_machine_names
 from gatehouse.home import Home, write_private
 from hub import store
 
@@ -34,8 +35,14 @@ class WebConfig:
     offline_after_s: float = 60.0        # no heartbeat for this long: offline
     sse_seconds: float = 300.0           # one event stream lasts this long, then reconnects
     sse_poll_s: float = 1.0
+    # Names the office types for the hub besides localhost, this machine's host name
+    # (and .local) and IP addresses: "hub.lan,office.example" (docs/security.md).
+    hosts: str = ""
     clock: Callable[[], float] = field(default=time.time)
     secret_key: bytes | None = None
+
+    def host_names(self) -> tuple[str, ...]:
+        return LOOPBACK_NAMES + this_machine_names() + parse_names(self.hosts)
 
     @classmethod
     def from_env(cls, home: Home, **overrides) -> WebConfig:
@@ -97,4 +104,6 @@ def create_app(config: WebConfig) -> Flask:
     )
     app.register_blueprint(enroll.bp)
     app.wsgi_app = enroll.mount(app.wsgi_app, config)
+    # Outermost, so the gates' /enroll answers only to the hub's names too.
+    app.wsgi_app = HostAllowlist(app.wsgi_app, config.host_names(), ip_literals=True)
     return app

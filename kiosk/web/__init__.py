@@ -25,6 +25,7 @@ from flask import (
 )
 
 from gatehouse.events import EventKind
+from gatehouse.hosts import LOOPBACK_NAMES, HostAllowlist, is_ip_literal
 from gatehouse.identity import normalize_id
 from gatehouse.parcels import valid_waybill
 from gatehouse.pins import check_pin
@@ -48,6 +49,12 @@ def create_app(gate, link_state: Callable[[], object] = lambda: None,
                voice_dir: Path | None = None, token: str | None = None) -> Flask:
     app = Flask(__name__)
     app.config["CSRF_TOKEN"] = token or secrets.token_urlsafe(24)
+    # Only the Pi's own browser: loopback names (and the bound address, when a technician
+    # serves the screen on the LAN). A rebound name never reaches a route.
+    bind = gate.config.web_bind
+    names = LOOPBACK_NAMES + ((bind,) if is_ip_literal(bind) and bind not in
+                              ("0.0.0.0", "::") else ())
+    app.wsgi_app = HostAllowlist(app.wsgi_app, names)
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 0
 
     def state() -> dict:
@@ -61,8 +68,8 @@ def create_app(gate, link_state: Callable[[], object] = lambda: None,
                                       app.config["CSRF_TOKEN"]):
             abort(403, "missing or wrong CSRF token")
         origin = request.headers.get("Origin")
-        if origin and origin.split("://", 1)[-1] != request.host:
-            abort(403, "cross-origin request")
+        if origin is not None and origin.split("://", 1)[-1] != request.host:
+            abort(403, "cross-origin request")   # "null" (a sandboxed frame) too
 
     @app.after_request
     def headers(resp: Response) -> Response:
