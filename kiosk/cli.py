@@ -24,6 +24,7 @@ from kiosk import runner
 from kiosk.bundles import BundleCache, KioskSetupError, load_bundle
 from kiosk.clock import ClockState, clock_state
 from kiosk.config import load_config
+from kiosk.gpio import PinFactoryUnavailable
 from kiosk.scanner import make_decoder
 from kiosk.scanner.camera import read_image
 
@@ -67,21 +68,26 @@ def decide_cmd(home, at, direction, clock, code_texts) -> None:
 @click.option("--camera", default=None, help="file:DIR?fps=15, video:FILE, v4l2:0, picamera2.")
 @click.option("--direction", type=click.Choice(["in", "out"]), default=None)
 @click.option("--gate-id", default=None)
-@click.option("--pin-factory", default=None, help="lgpio, rpigpio, native or mock.")
+@click.option("--pin-factory", default=None,
+              help="lgpio, rpigpio, native, or mock (simulated pins: the door is not connected).")
+@click.option("--scanner", default=None,
+              help="A scanner gun / ID reader: evdev:/dev/input/by-id/...-event-kbd or evdev:auto.")
 @click.option("--decoder", type=click.Choice(["pipeline", "zxing", "pyzbar"]), default=None)
 @click.option("--clock", type=click.Choice(["auto", "trusted", "untrusted"]), default=None)
 @click.option("--web-port", type=click.IntRange(0, 65535), default=None,
               help="Port of the volunteer screen (default 8000; 0: any free port).")
-def run_cmd(home, camera, direction, gate_id, pin_factory, decoder, clock, web_port) -> None:
+def run_cmd(home, camera, direction, gate_id, pin_factory, scanner, decoder, clock,
+            web_port) -> None:
     """Run the gate loop until stopped (SIGTERM leaves the door locked)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     h = resolve_home(home)
     try:
         config = load_config(h, camera=camera, direction=direction, gate_id=gate_id,
-                             pin_factory=pin_factory, decoder=decoder, clock=clock,
-                             web_port=web_port)
+                             pin_factory=pin_factory, scanner=scanner, decoder=decoder,
+                             clock=clock, web_port=web_port)
         runner.run(h, config)
-    except (KioskSetupError, ValidationError, ValueError, OSError) as exc:
+    except (KioskSetupError, PinFactoryUnavailable, ValidationError, ValueError,
+            OSError) as exc:
         fail(str(exc))
 
 

@@ -34,7 +34,14 @@ class KioskConfig(BaseModel):
     web_port: int | None = Field(8000, ge=0, le=65535)  # 0: any free port; None: no screen
     alarm_seconds: float = Field(10.0, gt=0, le=600)
     clock: Literal["auto", "trusted", "untrusted"] = "auto"
-    pin_factory: str | None = None                    # lgpio, rpigpio, native, mock
+    # lgpio, rpigpio, native, or "mock" (simulated pins, never chosen by itself: a gate
+    # without GPIO refuses to start unless mock pins are asked for by name).
+    pin_factory: str | None = None
+    relay_chip: int | None = Field(None, ge=0, le=63)  # gpiochip for lgpio; None: 4 on a Pi 5, else 0
+    # A USB scanner gun or keyboard-wedge ID reader: "evdev:/dev/input/by-id/…-event-kbd",
+    # or "evdev:auto" for the first keyboard-like device by id; None: camera only.
+    scanner: str | None = Field(None, pattern=r"^evdev:.+$")
+    gun_cooldown_s: float = Field(5.0, gt=0, le=60)  # a gun's same code again: one scan
     pins: dict[str, float | int | bool | None] = Field(default_factory=dict)
 
     def pin_config(self) -> PinConfig:

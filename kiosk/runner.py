@@ -108,7 +108,8 @@ def run(home: Home, config: KioskConfig, stop: threading.Event | None = None,
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
-    hardware: GateHardware = create_hardware(config.pin_config(), config.pin_factory)
+    hardware: GateHardware = create_hardware(config.pin_config(), config.pin_factory,
+                                             chip=config.relay_chip, work_dir=home.kiosk / "run")
     log.info("pins: %s", hardware.description)
     store = link = gate = None
     try:

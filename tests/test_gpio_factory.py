@@ -1,7 +1,5 @@
-"""The pin factory is the one asked for, else the best that loads, else mocks that say so."""
+"""The pin factory is the one asked for, else the best that loads; mock pins only when asked for."""
 from __future__ import annotations
-
-import logging
 
 import pytest
 from gpiozero.pins.mock import MockFactory
@@ -22,7 +20,7 @@ def board(monkeypatch, tmp_path):
     loadable: set[str] = set()
     tried: list[str] = []
 
-    def load(name: str):
+    def load(name: str, chip=None, work_dir=None):
         tried.append(name)
         if name not in loadable:
             raise ImportError(f"no module named {name}")
@@ -33,13 +31,12 @@ def board(monkeypatch, tmp_path):
     return loadable, tried, model
 
 
-def test_without_gpio_falls_back_to_mock_pins_and_says_so(board, caplog):
+def test_without_gpio_it_refuses_and_says_how_to_ask_for_mock_pins(board):
     _, tried, model = board
-    with caplog.at_level(logging.WARNING, logger="kiosk.gpio.factory"):
-        pin_factory, description = choose_pin_factory(model_path=model)
-    assert isinstance(pin_factory, MockFactory)
-    assert description == "mock pins (no GPIO on this machine)"
-    assert "no GPIO on this machine" in caplog.text
+    with pytest.raises(PinFactoryUnavailable) as failed:
+        choose_pin_factory(model_path=model)
+    assert "no GPIO on this machine" in str(failed.value)
+    assert 'pin_factory = "mock"' in str(failed.value) and "--pin-factory mock" in str(failed.value)
     assert tried == ["lgpio", "rpigpio", "native"]
 
 
@@ -47,42 +44,41 @@ def test_lgpio_is_preferred_when_it_loads(board):
     loadable, tried, model = board
     loadable.update({"lgpio", "rpigpio"})
     model.write_text("Raspberry Pi 4 Model B Rev 1.4\x00")
-    pin_factory, description = choose_pin_factory(model_path=model)
-    assert pin_factory.name == "lgpio"
+    pin_factory, description, kind = choose_pin_factory(model_path=model)
+    assert pin_factory.name == "lgpio" and kind == "lgpio"
     assert description == "lgpio pins on Raspberry Pi 4 Model B Rev 1.4"
 
 
 def test_an_older_factory_serves_when_lgpio_is_missing(board):
     loadable, _, model = board
     loadable.add("rpigpio")
-    pin_factory, _ = choose_pin_factory(model_path=model)
-    assert pin_factory.name == "rpigpio"
+    pin_factory, _, kind = choose_pin_factory(model_path=model)
+    assert pin_factory.name == "rpigpio" and kind == "rpigpio"
 
 
 def test_a_pi_5_tries_only_lgpio(board):
     loadable, tried, model = board
     loadable.add("rpigpio")  # would load, but cannot drive a Pi 5's GPIO
     model.write_text("Raspberry Pi 5 Model B Rev 1.0\x00")
-    pin_factory, description = choose_pin_factory(model_path=model)
+    with pytest.raises(PinFactoryUnavailable, match="Raspberry Pi 5"):
+        choose_pin_factory(model_path=model)
     assert tried == ["lgpio"]
-    assert isinstance(pin_factory, MockFactory)
-    assert description == "mock pins (no GPIO on this machine)"
 
 
 def test_the_environment_variable_names_the_factory(board, monkeypatch):
     loadable, tried, model = board
     loadable.update({"lgpio", "native"})
     monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "native")
-    pin_factory, description = choose_pin_factory(model_path=model)
+    pin_factory, description, _ = choose_pin_factory(model_path=model)
     assert (pin_factory.name, description) == ("native", "native pins")
     assert tried == ["native"]
 
 
 def test_an_explicit_name_beats_the_environment(board, monkeypatch):
     monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "lgpio")
-    pin_factory, description = choose_pin_factory("mock")
+    pin_factory, description, kind = choose_pin_factory("mock")
     assert isinstance(pin_factory, MockFactory)
-    assert description == "mock pins (mock asked for)"
+    assert (description, kind) == ("mock pins (mock asked for)", "mock")
 
 
 def test_a_named_factory_that_cannot_load_is_an_error_not_mocks(board):

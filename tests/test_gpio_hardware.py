@@ -8,6 +8,7 @@ import pytest
 
 from kiosk.gpio import (
     GateHardware,
+    PinFactoryUnavailable,
     Pattern,
     PinConfig,
     buzzer,
@@ -64,9 +65,21 @@ def test_create_hardware_on_mock_pins_says_so():
     hardware = create_hardware(PinConfig(), "mock")
     try:
         assert hardware.description == "mock pins (mock asked for)"
+        assert hardware.kind == "mock"
         assert not hardware.door.is_unlocked
     finally:
         hardware.close()
+
+
+def test_create_hardware_without_gpio_refuses_rather_than_mocking(monkeypatch):
+    monkeypatch.delenv("GPIOZERO_PIN_FACTORY", raising=False)
+
+    def no_gpio(name, chip=None, work_dir=None):
+        raise ImportError(f"no {name} here")
+
+    monkeypatch.setattr(factory, "_load", no_gpio)
+    with pytest.raises(PinFactoryUnavailable, match='pin_factory = "mock"'):
+        create_hardware(PinConfig())
 
 
 @pytest.mark.parametrize("module", [buzzer, config, door, factory, hardware])

@@ -5,6 +5,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from gpiozero import Factory
 from gpiozero.pins.mock import MockFactory
@@ -22,7 +23,8 @@ class GateHardware:
 
     The gate sets its callbacks on ``door`` (``on_alarm``, ``on_door``,
     ``on_exit_request``, ``on_override``) and shows ``description`` on its
-    status line, so an operator sees when the pins are mocks.
+    status line; ``kind`` ("mock", "lgpio", ...) travels with its start event and
+    heartbeats, so an operator sees when the pins are mocks.
 
     >>> from gpiozero.pins.mock import MockFactory
     >>> with GateHardware(PinConfig(), MockFactory(), description="mock pins") as hardware:
@@ -36,11 +38,14 @@ class GateHardware:
         pin_factory: Factory | None = None,
         *,
         description: str = "",
+        kind: str | None = None,
         clock: Callable[[], float] = time.time,
         owns_factory: bool = False,
     ) -> None:
         self.config = config or PinConfig()
         self.description = description
+        # "mock" is what the office and the screen must see: this gate's door is not wired.
+        self.kind = kind or ("mock" if isinstance(pin_factory, MockFactory) else "unknown")
         self._pin_factory = pin_factory
         self._owns_factory = owns_factory
         self._lock = threading.RLock()  # re-entrant: close() may run from a signal handler
@@ -87,11 +92,16 @@ class GateHardware:
         self.close()
 
 
-def create_hardware(config: PinConfig | None = None, factory_name: str | None = None) -> GateHardware:
-    """Build a gate's hardware on the pin factory chosen by choose_pin_factory(factory_name)."""
-    pin_factory, description = choose_pin_factory(factory_name)
+def create_hardware(config: PinConfig | None = None, factory_name: str | None = None, *,
+                    chip: int | None = None, work_dir: Path | None = None) -> GateHardware:
+    """Build a gate's hardware on the pin factory chosen by choose_pin_factory(factory_name).
+
+    Raises PinFactoryUnavailable on a machine without GPIO unless mock pins are asked for."""
+    pin_factory, description, kind = choose_pin_factory(factory_name, chip=chip,
+                                                        work_dir=work_dir)
     try:
-        hardware = GateHardware(config, pin_factory, description=description, owns_factory=True)
+        hardware = GateHardware(config, pin_factory, description=description, kind=kind,
+                                owns_factory=True)
     except BaseException:
         pin_factory.close()
         raise
