@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from kiosk.scanner.camera import (
+    CameraUnavailable,
     FileSource,
     Frame,
     LatestFrame,
@@ -109,7 +110,7 @@ def test_picamera_without_picamera2_says_what_to_install():
     try:
         import picamera2  # noqa: F401
     except ImportError:
-        with pytest.raises(RuntimeError, match="python3-picamera2"):
+        with pytest.raises(CameraUnavailable, match="python3-picamera2"):
             PiCameraSource()
     else:
         pytest.skip("picamera2 is installed here")

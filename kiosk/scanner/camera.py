@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Protocol
@@ -12,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import cv2
 import numpy as np
 
+FPS_WINDOW_S = 5.0
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm", ".tif", ".tiff", ".webp"}
 
 
@@ -173,22 +175,44 @@ class OpenCVSource(_Source):
         self._capture.release()
 
 
+class CameraUnavailable(OSError):
+    """The camera cannot be used here; the text says why and what to do."""
+
+
+def _import_picamera2():
+    """picamera2's class, or CameraUnavailable saying why the ribbon camera cannot be used."""
+    try:
+        from picamera2 import Picamera2  # type: ignore[import-not-found]
+    except ModuleNotFoundError as error:
+        raise CameraUnavailable(
+            f"picamera2 is not installed ({error}): on Raspberry Pi OS run 'sudo apt install "
+            "python3-picamera2' and create the venv with --system-site-packages, or use a "
+            "v4l2: camera") from error
+    # apt's picamera2 and simplejpeg are built against Bookworm's numpy 1.24; under numpy 2
+    # they fail as ImportError, AttributeError (_ARRAY_API not found), RuntimeError or
+    # ValueError (dtype size changed), depending on which module trips first.
+    except (ImportError, AttributeError, RuntimeError, ValueError) as error:
+        raise CameraUnavailable(
+            f"picamera2 is installed but cannot be loaded with numpy {np.__version__} "
+            f"({type(error).__name__}: {error}); Raspberry Pi OS builds it against numpy 1.x, "
+            "so the gate needs numpy < 2 (install from deploy/requirements/gate.txt), "
+            "or use a v4l2: camera") from error
+    return Picamera2
+
+
 class PiCameraSource(_Source):
     """The Raspberry Pi camera through picamera2 (apt install python3-picamera2)."""
 
     def __init__(
         self, width: int = 640, height: int = 480, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        try:
-            from picamera2 import Picamera2  # type: ignore[import-not-found]
-        except ImportError as error:
-            raise RuntimeError(
-                "picamera2 is not importable: on Raspberry Pi OS run "
-                "'sudo apt install python3-picamera2' and create the venv with "
-                "--system-site-packages, or use a v4l2: source"
-            ) from error
+        Picamera2 = _import_picamera2()
         self._clock = clock
-        self._camera = Picamera2()
+        try:
+            self._camera = Picamera2()
+        except Exception as error:  # no camera on the ribbon: IndexError, RuntimeError
+            raise CameraUnavailable(f"no Raspberry Pi camera found ({type(error).__name__}: "
+                                    f"{error}); check the ribbon cable") from error
         # picamera2's "RGB888" is stored B, G, R in memory: the order OpenCV and `ink` expect.
         config = self._camera.create_video_configuration(
             main={"size": (width, height), "format": "RGB888"}, buffer_count=2
@@ -215,7 +239,8 @@ class LatestFrame(_Source):
 
     A consumer slower than the camera gets the newest frame each time, never a queue of
     stale ones, so its lag stays one frame plus its own work. `dropped` counts the frames
-    it never saw; `fps` is the rate the source delivers.
+    it never saw; `fps` is the rate the source delivered over the last FPS_WINDOW_S
+    seconds, so a camera that stalls reads 0 within that time.
     """
 
     def __init__(self, source: FrameSource, clock: Callable[[], float] = time.monotonic) -> None:
@@ -230,19 +255,24 @@ class LatestFrame(_Source):
         self._stop = threading.Event()
         self.received = 0
         self.dropped = 0
-        self._first: float | None = None
-        self._last: float | None = None
+        self._times: deque[float] = deque()  # arrival times within the fps window
         self._thread = threading.Thread(target=self._grab, name="latest-frame", daemon=True)
         self._thread.start()
 
     @property
     def fps(self) -> float:
-        """Return the rate at which the source delivered frames so far."""
+        """Return the rate at which the source delivered frames over the last few seconds."""
+        now = self._clock()
         with self._cond:
-            if self._first is None or self._last is None or self.received < 2:
+            self._forget_before(now - FPS_WINDOW_S)
+            if len(self._times) < 2:
                 return 0.0
-            span = self._last - self._first
-            return (self.received - 1) / span if span > 0 else 0.0
+            span = now - self._times[0]
+            return (len(self._times) - 1) / span if span > 0 else 0.0
+
+    def _forget_before(self, start: float) -> None:
+        while self._times and self._times[0] < start:
+            self._times.popleft()
 
     def _grab(self) -> None:
         try:
@@ -256,8 +286,8 @@ class LatestFrame(_Source):
                         self.dropped += 1
                     self._latest, self._taken = frame, False
                     self.received += 1
-                    self._first = now if self._first is None else self._first
-                    self._last = now
+                    self._times.append(now)
+                    self._forget_before(now - FPS_WINDOW_S)
                     self._cond.notify_all()
         except BaseException as error:  # handed to the consumer, which is the one who can act
             self._error = error
@@ -290,6 +320,9 @@ class LatestFrame(_Source):
     def close(self) -> None:
         """Stop the grabber thread and close the source."""
         self._stop.set()
+        interrupt = getattr(self.source, "interrupt", None)
+        if interrupt is not None:  # a source waiting to reopen a camera stops waiting
+            interrupt()
         self._thread.join(timeout=2.0)
         self.source.close()
 
