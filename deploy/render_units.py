@@ -27,6 +27,7 @@ DEFAULTS = {
     "RELAY_PIN": "17",
     "RELAY_LOCKED_LEVEL": "high",            # active-low relay board: high = relay off
     "RELAY_LOCKED_FW": "dh",
+    "RELAY_CHIP": "0",                       # gpiochipN of the relay line (Pi 5: 4)
     "CAGE": "/usr/bin/cage",
     "CHROMIUM": "/usr/bin/chromium",
 }

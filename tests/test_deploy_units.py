@@ -66,8 +66,82 @@ def test_unit_order_restart_and_watchdog(tmp_path):
     assert "Persistent=true" in unit(units, "gatehouse-backup.timer")
     assert "@" not in "".join(p.read_text() for p in units).replace("getty@", "")
     # An active-high board is held low instead.
-    units = render(tmp_path / "b", RELAY_LOCKED_LEVEL="low", RELAY_PIN=5)
-    assert "door-lock.sh 5 low" in unit(units, "gatehouse-door-lock.service")
+    units = render(tmp_path / "b", RELAY_LOCKED_LEVEL="low", RELAY_PIN=5, RELAY_CHIP=4)
+    assert "door-lock.sh 5 low 4" in unit(units, "gatehouse-door-lock.service")
+    assert "ExecStopPost=+" in unit(units, "gatehouse-kiosk.service")
+    assert "door-lock.sh 5 low 4" in unit(units, "gatehouse-kiosk.service")
+
+
+def directives(text: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if "=" in line and not line.startswith("#"):
+            k, _, v = line.partition("=")
+            out.setdefault(k, []).append(v)
+    return out
+
+
+def test_kiosk_unit_runs_kiosk_itself_and_locks_after_any_exit(tmp_path):
+    d = directives(unit(render(tmp_path), "gatehouse-kiosk.service"))
+    # `kiosk run` is the main process (no wrapper): it sends READY and WATCHDOG itself,
+    # and ExecStopPost= runs when it dies, however (SIGKILL and watchdog kills too).
+    assert d["ExecStart"] == [f"{Path(sys.executable).parent}/kiosk run --web-port 8000"]
+    assert "watchdog.py" not in "".join(d["ExecStart"])
+    for key, value in {"Type": "notify", "NotifyAccess": "main", "WatchdogSec": "10",
+                       "TimeoutStartSec": "120", "Restart": "always", "RestartSec": "1",
+                       "RuntimeDirectory": "gatehouse-kiosk"}.items():
+        assert d[key] == [value], key
+    # lgpio's FIFO goes to $LG_WD, else the working directory: both writable.
+    assert "LG_WD=/run/gatehouse-kiosk" in d["Environment"]
+    assert d["WorkingDirectory"] == [str(tmp_path / "home")]
+    assert d["ReadWritePaths"] == [str(tmp_path / "home")]
+    # As root ("+"): pinctrl needs it; the active-low default drives the line high.
+    assert d["ExecStopPost"] == [f"+{ROOT}/deploy/door-lock.sh 17 high 0"]
+    hub = directives(unit(render(tmp_path / "h"), "gatehouse-hub.service"))
+    assert hub["ExecStart"] == [f"{Path(sys.executable).parent}/hub serve"]
+    assert hub["Type"] == ["notify"] and hub["NotifyAccess"] == ["main"]
+
+
+def fake_tools(folder: Path, *names: str) -> Path:
+    """Stand-ins for pinctrl, gpioset...: each writes its name and arguments to calls."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        tool = folder / name
+        tool.write_text(f'#!/bin/sh\necho "{name} $*" >> {folder}/calls\n')
+        tool.chmod(0o755)
+    for name in ("tr", "grep"):
+        (folder / name).symlink_to(shutil.which(name))
+    return folder
+
+
+def door_lock(tools: Path, *args: str, **env: str) -> list[str]:
+    r = subprocess.run(["/bin/sh", DEPLOY / "door-lock.sh", *args], capture_output=True,
+                       text=True, env={"PATH": str(tools), **env}, check=True)
+    assert "relay off, door locked" in r.stdout
+    calls = (tools / "calls").read_text().splitlines()
+    (tools / "calls").unlink()
+    return calls
+
+
+def test_door_lock_uses_pinctrl_else_gpioset_else_raspi_gpio(tmp_path):
+    both = fake_tools(tmp_path / "a", "pinctrl", "gpioset", "raspi-gpio")
+    assert door_lock(both, "17", "high") == ["pinctrl set 17 op dh"]
+    assert door_lock(both, "5", "low") == ["pinctrl set 5 op dl"]
+    # Debian's gpiod (libgpiod v1): set and exit; the chip from the argument or $RELAY_CHIP.
+    gpiod = fake_tools(tmp_path / "b", "gpioset", "raspi-gpio")
+    chip = tmp_path / "gpiochip9"   # a chip given by its path stands in for /dev/gpiochipN
+    chip.touch()
+    assert door_lock(gpiod, "17", "high", str(chip)) == [f"gpioset --mode=exit {chip} 17=1"]
+    assert door_lock(gpiod, "17", "low", RELAY_CHIP=str(chip)) == [
+        f"gpioset --mode=exit {chip} 17=0"]
+    # No such chip (a mock-pin gate): nothing driven, and no failure that would keep
+    # the kiosk (Requires=gatehouse-door-lock) from starting.
+    r = subprocess.run(["/bin/sh", DEPLOY / "door-lock.sh", "17", "high", "63"],
+                       capture_output=True, text=True, env={"PATH": str(gpiod)}, check=False)
+    assert r.returncode == 0 and "no /dev/gpiochip63" in r.stderr
+    assert not (gpiod / "calls").exists()
+    old = fake_tools(tmp_path / "c", "raspi-gpio")
+    assert door_lock(old, "17", "high") == ["raspi-gpio set 17 op dh"]
 
 
 def test_install_scripts_parse():
@@ -75,14 +149,14 @@ def test_install_scripts_parse():
         r = subprocess.run(["sh", "-n", DEPLOY / name], capture_output=True, text=True, check=False)
         assert r.returncode == 0, (name, r.stderr)
     for name in ("install-hub.sh", "install-kiosk.sh", "upgrade.sh", "door-lock.sh",
-                 "watchdog.py", "render_units.py"):
+                 "watchdog.py", "render_units.py", "kiosk_config.py", "enroll.py"):
         assert os.access(DEPLOY / name, os.X_OK), name
 
 
 def test_door_lock_without_pin_tools_relies_on_wiring(tmp_path):
     r = subprocess.run(["/bin/sh", DEPLOY / "door-lock.sh", "17", "high"], capture_output=True,
                        text=True, env={"PATH": str(tmp_path)}, check=False)
-    assert r.returncode == 0 and "relying on config.txt and the wiring" in r.stderr
+    assert r.returncode == 0 and "only config.txt and the wiring" in r.stderr
     r = subprocess.run(["/bin/sh", DEPLOY / "door-lock.sh", "17", "open"], capture_output=True,
                        text=True, env={"PATH": str(tmp_path)}, check=False)
     assert r.returncode == 2
