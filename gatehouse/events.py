@@ -10,11 +10,20 @@ import json
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 WIRE_VERSION = 1
 MAX_EVENTS_PER_BATCH = 500
 MAX_MESSAGE_BYTES = 1024 * 1024
+# What one event may carry (a real attempt is ~1 KiB): a gate's login must not be able
+# to make the hub store a 250,000-character name (docs/security.md).
+MAX_PAYLOAD_BYTES = 16 * 1024
+MAX_TEXT = 1000                   # any string inside a payload
+MAX_ITEMS = 100                   # any list or object inside a payload
+MAX_DEPTH = 5
+FIELD_LIMITS = {"name": 64, "courier": 64, "company": 64, "phone": 32, "purpose": 120,
+                "household": 40, "host_household": 40, "building": 16, "room": 20,
+                "by": 40, "volunteer": 40, "waybill": 40, "gate": 40, "person_ref": 64}
 
 
 class EventKind(str, Enum):
@@ -47,34 +56,73 @@ class Event(_Wire):
     at: float = Field(ge=1.0e9, le=4.0e9)  # when it happened, by the gate's clock (epoch s)
     payload: dict[str, Any]
 
+    @field_validator("payload")
+    @classmethod
+    def _bounded(cls, payload: dict[str, Any]) -> dict[str, Any]:
+        size = len(json.dumps(payload, ensure_ascii=False).encode())
+        if size > MAX_PAYLOAD_BYTES:
+            raise ValueError(f"payload of {size} bytes is over {MAX_PAYLOAD_BYTES}")
+        _check_value(payload, "payload", 0)
+        return payload
 
-class EventBatch(_Wire):
+
+def _check_value(value: Any, where: str, depth: int) -> None:
+    """Every string within its field's limit, lists and objects small and shallow."""
+    if depth > MAX_DEPTH:
+        raise ValueError(f"{where}: nested deeper than {MAX_DEPTH}")
+    if isinstance(value, str):
+        limit = FIELD_LIMITS.get(where.rsplit(".", 1)[-1], MAX_TEXT)
+        if len(value) > limit:
+            raise ValueError(f"{where}: {len(value)} characters, at most {limit}")
+    elif isinstance(value, (list, dict)):
+        if len(value) > MAX_ITEMS:
+            raise ValueError(f"{where}: {len(value)} items, at most {MAX_ITEMS}")
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            if isinstance(key, str) and len(key) > 64:
+                raise ValueError(f"{where}: a key of {len(key)} characters")
+            _check_value(item, f"{where}.{key}", depth + 1)
+
+
+def check_version(v: int) -> int:
+    """A message of a wire version this side does not speak is refused, never misread."""
+    if v != WIRE_VERSION:
+        raise ValueError(f"wire version {v} is not understood here (this side speaks "
+                         f"{WIRE_VERSION}): upgrade it before it can read this")
+    return v
+
+
+class _Versioned(_Wire):
     v: int = WIRE_VERSION
+
+    _version = field_validator("v")(check_version)
+
+
+class EventBatch(_Versioned):
     gate: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")
-    sent_at: float
+    sent_at: float = Field(allow_inf_nan=False)
     events: list[Event] = Field(min_length=1, max_length=MAX_EVENTS_PER_BATCH)
 
 
-class Ack(_Wire):
+class Ack(_Versioned):
     """Sequence ranges [first, last] (inclusive) the hub has committed for this gate."""
 
-    v: int = WIRE_VERSION
     ranges: list[tuple[int, int]]
 
 
-class Heartbeat(_Wire):
-    v: int = WIRE_VERSION
-    gate: str
+class Heartbeat(_Versioned):
+    gate: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")
     at: float
-    outbox: int                        # rows not yet acknowledged by the hub
+    outbox: int = Field(ge=0)          # rows not yet acknowledged by the hub
     bundle_version: int
     policy_version: int
     clock_trusted: bool
     clock_offset: float | None = None  # hub time minus gate time, seconds
-    fps: float = 0.0
-    decoder: str = ""
+    fps: float = Field(0.0, ge=0, le=1000)
+    decoder: str = Field("", max_length=20)
     camera_ok: bool = True
-    direction: str = "in"
+    direction: str = Field("in", max_length=10)
+    pins: str = Field("", max_length=80)   # "mock" when the gate drives no real door
     manifest_version: int | None = None  # a parcel-area kiosk's shelf manifest
 
 

@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gatehouse import topics
+from gatehouse.events import MAX_MESSAGE_BYTES
 from gatehouse.home import write_atomic
 
 HUB_USER = "hub"
+MAX_PACKET_BYTES = MAX_MESSAGE_BYTES + 4096
 
 # Pattern lines apply to every user; %u is the MQTT username, which is the gate id.
 ACL = f"""\
@@ -92,6 +94,9 @@ listener {port} {bind}
 allow_anonymous false
 password_file {files.passwd}
 acl_file {files.acl}
+# A login may only ever be its own client: without this, a gate's login connecting
+# with the client id of the hub (or of another gate) disconnected it, at will.
+use_username_as_clientid true
 
 pid_file {files.pid}
 persistence true
@@ -104,7 +109,9 @@ persistent_client_expiration 14d
 max_queued_messages 1000000
 max_queued_bytes 0
 max_inflight_messages 100
-max_packet_size 8388608
+# A message over the wire limit (gatehouse.events.MAX_MESSAGE_BYTES, 1 MiB) plus its
+# topic and header is refused by the broker itself: the sender is disconnected.
+max_packet_size {MAX_PACKET_BYTES}
 set_tcp_nodelay true
 
 # The optional TLS listener (`hub broker tls`) and bridges (`hub broker bridge`).

@@ -20,6 +20,7 @@ from gatehouse import topics
 from gatehouse.db import write_transaction
 from gatehouse.events import (
     MAX_EVENTS_PER_BATCH,
+    WIRE_VERSION,
     Ack,
     Event,
     EventBatch,
@@ -31,6 +32,7 @@ from gatehouse.events import (
 )
 from gatehouse.policy import BuildingStatus, Policy
 from hub import parcels
+from hub.gate_quota import GateQuota, take_events, take_quarantine
 from hub.parcels import handout
 from hub.store import add_alert as _alert
 from hub.store import building_status_at
@@ -38,6 +40,8 @@ from hub.store import building_status_at
 log = logging.getLogger(__name__)
 QUARANTINE_KEEP_BYTES = 64 * 1024
 VISITOR_HOURS = 4  # a walk-in's registration is valid this long
+PAYLOAD_PAST_S = 30 * 86400    # a time inside a payload, around its event's own time
+PAYLOAD_FUTURE_S = 7 * 86400
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,8 @@ class Ingested:
     duplicates: int = 0
     quarantined: int = 0
     conflicts: int = 0
+    id_conflicts: int = 0      # an event id seen again with other content
+    over_quota: int = 0        # messages neither stored nor acknowledged (gate_quota)
 
 
 def known_gates(db: sqlite_utils.Database) -> set[str]:
@@ -62,7 +68,7 @@ def known_gates(db: sqlite_utils.Database) -> set[str]:
 
 
 def ingest(db: sqlite_utils.Database, messages: list[Incoming], policy: Policy,
-           gates: set[str] | None = None) -> Ingested:
+           gates: set[str] | None = None, quota: GateQuota = GateQuota()) -> Ingested:
     """Store a batch of messages in one transaction; returns the acks to publish."""
     gates = known_gates(db) if gates is None else gates
     result = Ingested()
@@ -71,18 +77,18 @@ def ingest(db: sqlite_utils.Database, messages: list[Incoming], policy: Policy,
             acks = len(result.acks)
             try:
                 with db.atomic():  # a savepoint: a bad message undoes only itself
-                    _one(db, m, policy, gates, result)
+                    _one(db, m, policy, gates, result, quota)
             except WireError as exc:
-                _quarantine(db, m, str(exc))
-                result.quarantined += 1
+                _quarantine(db, m, str(exc), quota=quota, result=result)
             except Exception as exc:  # a bug must not stop the other gates' events
                 del result.acks[acks:]
-                _quarantine(db, m, f"could not store: {type(exc).__name__}: {exc}")
-                result.quarantined += 1
+                _quarantine(db, m, f"could not store: {type(exc).__name__}: {exc}",
+                            quota=quota, result=result)
     return result
 
 
-def _one(db, m: Incoming, policy: Policy, gates: set[str], result: Ingested) -> None:
+def _one(db, m: Incoming, policy: Policy, gates: set[str], result: Ingested,
+         quota: GateQuota) -> None:
     gate = topics.gate_of(m.topic)
     if gate is None:
         raise WireError(f"not a gate topic: {m.topic[:100]}")
@@ -97,12 +103,19 @@ def _one(db, m: Incoming, policy: Policy, gates: set[str], result: Ingested) -> 
             named, good, bad = _salvage(m.payload, exc)
         if named != gate:
             raise WireError(f"batch names gate {named!r} on gate {gate!r}'s topic")
-        _events(db, gate, good, m.received_at, policy, result)
-        for seq, raw, reason in bad:  # kept (with its seq) so the gate can stop resending
-            _quarantine(db, m, f"event {seq}: {reason}",
-                        json.dumps(raw, ensure_ascii=False).encode())
-        result.quarantined += len(bad)
-        seqs = [e.seq for e in good] + [seq for seq, _, _ in bad if seq]
+        for e in list(good):  # sound alone, but not what this gate could have logged
+            problem = _inner_problem(gate, e)
+            if problem:
+                good.remove(e)
+                bad.append((e.seq, e.model_dump(mode="json"), problem))
+        if not _events(db, gate, good, m.received_at, policy, result, quota):
+            result.over_quota += 1
+            return  # not acknowledged: the gate keeps them and sends them again later
+        kept = [seq for seq, raw, reason in bad  # kept (with its seq): the gate stops resending
+                if _quarantine(db, m, f"event {seq}: {reason}",
+                               json.dumps(raw, ensure_ascii=False).encode(), quota, result)]
+        # One over the quarantine budget is not acknowledged: its gate keeps it.
+        seqs = [e.seq for e in good] + [seq for seq in kept if seq]
         if seqs:
             result.acks.append((gate, Ack(ranges=ranges(sorted(seqs)))))
     elif leaf == "status":
@@ -124,22 +137,37 @@ def _one(db, m: Incoming, policy: Policy, gates: set[str], result: Ingested) -> 
 
 
 def _events(db, gate: str, events: list[Event], received_at: float, policy: Policy,
-            result: Ingested) -> None:
-    """Insert a batch's new events at once; derive passages, alerts and conflicts."""
+            result: Ingested, quota: GateQuota = GateQuota()) -> bool:
+    """Insert a batch's new events at once; derive passages, alerts and conflicts.
+    False (nothing written) when the gate's daily budget would be exceeded."""
+    if not events:
+        return True
     ids = [e.id for e in events]
-    known = {r[0] for r in db.execute(
-        f"select id from gate_events where id in ({','.join('?' * len(ids))})", ids)}
+    known = {r[0]: r for r in db.execute(
+        "select id, gate, seq, kind, at, payload from gate_events "
+        f"where id in ({','.join('?' * len(ids))})", ids)}
     new: dict[str, Event] = {}
     for e in events:
-        if e.id not in known and e.id not in new:
+        if e.id in known:
+            same = _same(gate, e, known[e.id])
+        elif e.id in new:
+            same = new[e.id] == e
+        else:
             new[e.id] = e
-    result.duplicates += len(events) - len(new)
+            continue
+        result.duplicates += 1
+        if not same:  # a resend is identical; anything else is not a resend
+            _id_conflict(db, gate, e, known.get(e.id), received_at, result, quota)
+    rows = [(e.id, gate, e.seq, e.kind.value, e.at, received_at,
+             json.dumps(e.payload, ensure_ascii=False)) for e in new.values()]
+    if rows and not take_events(db, gate, received_at, sum(len(r[6]) + 80 for r in rows),
+                                quota):
+        return False
+    _seq_reuse(db, gate, list(new.values()), received_at)
     result.stored += len(new)
     db.conn.executemany(
         "insert into gate_events (id, gate, seq, kind, at, received_at, payload) "
-        "values (?, ?, ?, ?, ?, ?, ?)",
-        [(e.id, gate, e.seq, e.kind.value, e.at, received_at,
-          json.dumps(e.payload, ensure_ascii=False)) for e in new.values()])
+        "values (?, ?, ?, ?, ?, ?, ?)", rows)
     attempts = [e for e in new.values() if e.kind is EventKind.ATTEMPT]
     db.conn.executemany(
         "insert into passages (event_id, gate, at, direction, outcome, person_ref, pass_id, "
@@ -173,6 +201,60 @@ def _events(db, gate: str, events: list[Event], received_at: float, policy: Poli
                 "select payload from gate_events where gate = ? and kind = 'override' and "
                 "json_extract(payload, '$.attempt_id') = ?", [gate, e.id]).fetchall():
             _override(db, gate, json.loads(row[0]))
+    return True
+
+
+def _inner_problem(gate: str, e: Event) -> str | None:
+    """Fields inside a payload that contradict its envelope (another gate, another time)."""
+    p = e.payload
+    if "gate" in p and p["gate"] != gate:
+        return f"payload names gate {str(p['gate'])[:40]!r}, sent by {gate!r}"
+    for key, value in p.items():
+        if not (key == "at" or key.endswith(("_at", "_until"))) or value is None:
+            continue
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return f"payload {key} is not a time"
+        # The event's own time is checked against the wire's bounds; its payload's times
+        # must agree with it (a refusal "in 2100" must not sort after every real one).
+        low, high = (e.at - 5, e.at + 5) if key == "at" else \
+            (e.at - PAYLOAD_PAST_S, e.at + PAYLOAD_FUTURE_S)
+        if not low <= value <= high:
+            return f"payload {key} {value:.0f} is far from the event's time {e.at:.0f}"
+    return None
+
+
+def _same(gate: str, e: Event, row) -> bool:
+    """Whether a stored gate_events row (id, gate, seq, kind, at, payload) is this event."""
+    return (row[1] == gate and row[2] == e.seq and row[3] == e.kind.value
+            and abs(row[4] - e.at) < 1e-6 and json.loads(row[5]) == e.payload)
+
+
+def _id_conflict(db, gate: str, e: Event, stored, received_at: float,
+                 result: Ingested, quota: GateQuota) -> None:
+    """An event id arriving again with other content: kept aside, the office told."""
+    result.id_conflicts += 1
+    was = {"gate": stored[1], "seq": stored[2], "kind": stored[3]} if stored else \
+        {"in": "the same batch"}
+    _quarantine(db, Incoming(topics.gate_events(gate), b"", received_at),
+                f"event id {e.id} already stored with other content ({was})",
+                json.dumps(e.model_dump(mode="json"), ensure_ascii=False).encode(),
+                quota, result)
+    _alert(db, received_at, gate, "duplicate_id_conflict", f"dup:{e.id}:{e.seq}:{e.kind.value}",
+           {"event_id": e.id, "seq": e.seq, "kind": e.kind.value, "stored": was})
+
+
+def _seq_reuse(db, gate: str, events: list[Event], received_at: float) -> None:
+    """New ids under sequence numbers already stored: a gate restored from an old SD card
+    image counts again from an old number. Both are kept; the office is told once."""
+    seqs = [e.seq for e in events]
+    if not seqs:
+        return
+    reused = [r[0] for r in db.execute(
+        f"select distinct seq from gate_events where gate = ? and seq in "
+        f"({','.join('?' * len(seqs))})", [gate, *seqs])]
+    if reused:
+        _alert(db, received_at, gate, "seq_reused", f"seq:{gate}:{min(reused)}",
+               {"first": min(reused), "last": max(reused), "count": len(reused)})
 
 
 def _apply(db, gate: str, e: Event, received_at: float, policy: Policy,
@@ -252,10 +334,20 @@ def _conflict(db, at: float, kind: str, row: dict, event_ids: list[str], detail:
     return 1
 
 
-def _quarantine(db, m: Incoming, reason: str, payload: bytes | None = None) -> None:
+def _quarantine(db, m: Incoming, reason: str, payload: bytes | None = None,
+                quota: GateQuota = GateQuota(), result: Ingested | None = None) -> bool:
+    """Keep a bad message with its reason, within the gate's daily budget (else False)."""
+    kept = bytes((payload or m.payload)[:QUARANTINE_KEEP_BYTES])
+    gate = topics.gate_of(m.topic)
+    if not take_quarantine(db, gate, m.received_at, len(kept) + len(reason), quota):
+        if result is not None:
+            result.over_quota += 1
+        return False
     db["quarantine"].insert({"at": m.received_at, "topic": m.topic[:200],
-                             "gate": topics.gate_of(m.topic), "reason": reason,
-                             "payload": bytes((payload or m.payload)[:QUARANTINE_KEEP_BYTES])})
+                             "gate": gate, "reason": reason[:500], "payload": kept})
+    if result is not None:
+        result.quarantined += 1
+    return True
 
 
 def _salvage(payload: bytes, exc: WireError) -> tuple[str, list[Event], list]:
@@ -267,7 +359,8 @@ def _salvage(payload: bytes, exc: WireError) -> tuple[str, list[Event], list]:
         doc = json.loads(payload)
     except (ValueError, UnicodeDecodeError):
         raise exc from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("gate"), str) or \
+    if not isinstance(doc, dict) or doc.get("v", WIRE_VERSION) != WIRE_VERSION or \
+            not isinstance(doc.get("gate"), str) or \
             not isinstance(doc.get("events"), list) or \
             not 1 <= len(doc["events"]) <= MAX_EVENTS_PER_BATCH:
         raise exc

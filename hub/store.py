@@ -119,6 +119,16 @@ def m005_gate_role(db: sqlite_utils.Database) -> None:
     db.execute("update gates set role = 'gate'")
 
 
+@migrations()
+def m006_gate_usage(db: sqlite_utils.Database) -> None:
+    # What each gate made the hub store, per UTC day (hub/gate_quota.py).
+    db["gate_usage"].create({"gate": str, "day": int, "event_bytes": int,
+                             "quarantine_bytes": int, "quarantined": int, "refused": int},
+                            pk=("gate", "day"), defaults={
+                                "event_bytes": 0, "quarantine_bytes": 0, "quarantined": 0,
+                                "refused": 0})
+
+
 def open_db(path: Path) -> sqlite_utils.Database:
     """Open (creating if needed) the hub database, in WAL mode, migrated to the latest schema."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,15 @@ from paho.mqtt.properties import Properties
 from gatehouse import topics
 from gatehouse.bundle import BundleError, unseal, unseal_time
 from gatehouse.codes.keys import TrustedKey
-from gatehouse.events import Ack, EventBatch, Heartbeat, WireError, dump, parse
+from gatehouse.events import (
+    MAX_MESSAGE_BYTES,
+    Ack,
+    EventBatch,
+    Heartbeat,
+    WireError,
+    dump,
+    parse,
+)
 from gatehouse.home import write_atomic
 from gatehouse.net import close_client, nodelay
 from gatehouse.parcels import ManifestError, unseal_manifest
@@ -37,6 +45,7 @@ from kiosk.manifest import manifest_version
 from kiosk.store import Store
 
 log = logging.getLogger(__name__)
+MAX_BATCH_BYTES = MAX_MESSAGE_BYTES - 64 * 1024   # headroom under the broker's limit
 SESSION_EXPIRY_S = 7 * 86400
 
 
@@ -211,21 +220,30 @@ class HubLink:
                         self.config.resend_after)
             self._rewind(store, inflight)
         while len(inflight) < self.config.window:
-            events = store.pending(self._live_sent, self.config.batch)
-            if events:
+            live = store.pending(self._live_sent, self.config.batch)
+            if live:
+                events = self._send(live)
                 self._live_sent = events[-1].seq
             else:
-                events = [e for e in store.pending(self._backlog_sent, self.config.batch)
-                          if e.seq <= self._live_mark]
-                if not events:
+                backlog = [e for e in store.pending(self._backlog_sent, self.config.batch)
+                           if e.seq <= self._live_mark]
+                if not backlog:
                     return
+                events = self._send(backlog)
                 self._backlog_sent = events[-1].seq
-            self._send(events)
             inflight[events[0].seq] = _Batch(events[0].seq, events[-1].seq, now)
 
-    def _send(self, events) -> None:
-        batch = EventBatch(gate=self.config.gate_id, sent_at=time.time(), events=events)
-        self._client.publish(topics.gate_events(self.config.gate_id), dump(batch), qos=1)
+    def _send(self, events: list) -> list:
+        """Publish the longest head of `events` that fits one message; returns it."""
+        while True:
+            batch = EventBatch(gate=self.config.gate_id, sent_at=time.time(), events=events)
+            data = dump(batch)
+            # The broker disconnects a client whose message is over its limit: halve.
+            if len(data) <= MAX_BATCH_BYTES or len(events) == 1:
+                break
+            events = events[:len(events) // 2]
+        self._client.publish(topics.gate_events(self.config.gate_id), data, qos=1)
+        return events
 
     def _message(self, store: Store, inflight: dict[int, _Batch], topic: str,
                  payload: bytes) -> None:

@@ -128,6 +128,7 @@ def test_compound_bridges_to_district(compound, tmp_path, clients):
     dfiles = broker.write_district_files(tmp_path / "district", dport)
     broker.set_password(dfiles.passwd, "street", "street-pw")
     broker.set_password(dfiles.passwd, "c1", "c1-pw")
+    broker.set_password(dfiles.passwd, "c2", "c2-pw")
     # The compound: its broker, a gate, and a bridge up to the district.
     port = free_port()
     files = setup_broker(compound.home, port)
@@ -142,8 +143,9 @@ def test_compound_bridges_to_district(compound, tmp_path, clients):
         hub = clients(Endpoint.read(compound.home.hub_mqtt), "hub-t")
         hub.subscribe(topics.ROOT + "/#")
         gate = clients(gate_ep, "gate-1-t")
-        wait_until(lambda: "district-c1" in district.output() or
-                   "compound-c1" in district.output(), 10, message="the bridge")
+        # The bridge logs in as c1, and the district knows it by that name alone
+        # (use_username_as_clientid: no login can take another's client id).
+        wait_until(lambda: " as c1 " in district.output(), 10, message="the bridge")
         # Up: a gate's events reach the street office under the compound's prefix.
         up = "district/c1/" + topics.gate_events("gate-1")
         wait_until(lambda: (gate.publish(topics.gate_events("gate-1"), b"e1") and
@@ -154,9 +156,9 @@ def test_compound_bridges_to_district(compound, tmp_path, clients):
         wait_until(lambda: hub.got(topics.ROOT + "/district/bundle", b"district-bundle"), 10,
                    message="the bundle down to the compound")
         # A compound cannot write under another compound's prefix at the district.
-        c1 = clients(Endpoint("127.0.0.1", dport, "c1", "c1-pw"), "c1-direct")
-        assert c1.publish("district/c2/gatehouse/gate/x/events", b"x") == "Not authorized"
-        c1.close()
+        c2 = clients(Endpoint("127.0.0.1", dport, "c2", "c2-pw"), "c2-direct")
+        assert c2.publish("district/c1/gatehouse/gate/x/events", b"x") == "Not authorized"
+        c2.close()
         # District down: the compound works on; what it sent reaches the district later.
         district.stop()
         assert gate.publish(topics.gate_events("gate-1"), b"while-down") == "Success"

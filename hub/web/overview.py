@@ -42,6 +42,9 @@ ALERT_LABELS = {
     "event_not_applied": "门岗事件未能处理 Gate event not applied",
     "pickup_from_other_gate": "非快递区门岗报告取件 Pickup reported by a non-parcel gate",
     "parcel_void_refused": "已上架快递不能撤销 Void of a shelved parcel refused",
+    "duplicate_id_conflict": "同一事件编号内容不同 Same event id, other content",
+    "seq_reused": "门岗事件序号重复（旧SD卡镜像？） Gate counted its events again (old SD image?)",
+    "gate_quota": "门岗发送数据超出每日限额 Gate over its daily data budget",
 }
 
 
