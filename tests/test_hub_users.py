@@ -34,10 +34,35 @@ def test_passwords_are_hashed_and_throttled(compound):
     assert users.authenticate(db, "wang", "a long password", "10.0.0.5", T0).role is Role.OFFICE
     for i in range(users.MAX_FAILURES):
         assert users.authenticate(db, "wang", "nope", "10.0.0.5", T0 + i) is None
-    assert users.throttled(db, "wang", "10.0.0.9", T0 + 10) > 0        # by name
-    assert users.throttled(db, "zhao", "10.0.0.5", T0 + 10) > 0        # by address
-    assert users.throttled(db, "zhao", "10.0.0.9", T0 + 10) == 0
+    assert users.throttled(db, "wang", "10.0.0.5", T0 + 10) > 600      # this name here: locked
+    assert users.throttled(db, "wang", "10.0.0.9", T0 + 4.5) == 1      # elsewhere: slowed 1 s
+    assert users.throttled(db, "wang", "10.0.0.9", T0 + 10) == 0
+    assert users.throttled(db, "zhao", "10.0.0.5", T0 + 10) == 0       # the office's NAT: free
     assert users.throttled(db, "wang", "10.0.0.5", T0 + users.FAILURE_WINDOW_S + 10) == 0
+
+
+def test_a_guesser_of_one_name_is_slowed_everywhere_and_the_office_is_not_locked_out(compound):
+    # The attack that worked once: five wrong passwords for "admin" from the office's NAT
+    # locked every user behind that address out for 15 minutes.
+    db = compound.db
+    users.add_user(db, "admin", "a long password", "admin", T0)
+    users.add_user(db, "li", "another long one", "office", T0)
+    nat = "10.0.0.1"
+    for i in range(users.MAX_FAILURES):
+        users.authenticate(db, "admin", "guess", nat, T0 + i)
+    assert users.throttled(db, "li", nat, T0 + 5) == 0
+    assert users.authenticate(db, "li", "another long one", nat, T0 + 5) is not None
+    # A guesser spread over many addresses: each further try of the name waits longer.
+    at, waits = T0 + 10, []
+    for n in range(12):
+        ip = f"203.0.113.{n}"
+        wait = users.throttled(db, "admin", ip, at)
+        waits.append(wait)
+        at += wait
+        users.authenticate(db, "admin", "guess", ip, at)
+    assert waits[-1] == users.MAX_DELAY_S + 1 and waits == sorted(waits)
+    # The real admin, from their desk, waits at most that long, never 15 minutes.
+    assert 0 < users.throttled(db, "admin", "10.0.0.7", at) <= users.MAX_DELAY_S + 1
 
 
 def test_hub_user_add_list_passwd(compound):
