@@ -27,7 +27,7 @@ from kiosk.attempt import AttemptTracker, Closed, Code
 from kiosk.config import KioskConfig
 from kiosk.courier import CourierSession
 from kiosk.gpio import DoorAlarm, GateHardware, Pattern
-from kiosk.scanner import Decoder, LatestFrame, SeenFilter
+from kiosk.scanner import Decoder, LatestFrame, SeenFilter, Symbol
 from kiosk.store import Store
 from kiosk.volunteers import LOCK_SECONDS, Desk
 
@@ -97,6 +97,9 @@ class Gate:
         self.direction = Direction(config.direction)
         self.on_decision = on_decision
         self.seen = SeenFilter(config.cooldown_s)
+        # A gun's trigger pulled twice on one code is one scan; counted from the scan, so
+        # a code shown again after the cooldown is a new attempt however often it was pulled.
+        self.gun_seen = SeenFilter(config.gun_cooldown_s, extend_while_seen=False)
         self.tracker = AttemptTracker(self._judge, config.attempt_window_s)
         self.referral: Referral | None = None
         self.result: Shown | None = None          # what the screen shows, until it expires
@@ -164,6 +167,11 @@ class Gate:
         self.prompt = self.tracker.provisional(now) if self.tracker.pending else None
         self.changed()
         return closed
+
+    def scanned_by_gun(self, text: str) -> None:
+        """A code from the scanner gun's thread: decided on the loop's thread, like a frame's."""
+        self._inbox.put(("gun", text))
+        self._wake_loop()
 
     def handle_frame(self, image) -> list[Closed]:
         """Decode a frame and scan each code not seen within the cooldown."""
@@ -267,14 +275,17 @@ class Gate:
         """Run fn on the gate loop's thread (the only one that touches SQLite and pins)."""
         done: Future = Future()
         self._inbox.put(("call", (fn, done)))
-        self._wake.set()
-        if self._frames is not None:
-            self._frames.nudge()
+        self._wake_loop()
         try:
             return done.result(timeout)
         except TimeoutError:
             done.cancel()  # the caller was told it failed: it must not happen later
             raise
+
+    def _wake_loop(self) -> None:
+        self._wake.set()
+        if self._frames is not None:
+            self._frames.nudge()
 
     def changed(self) -> None:
         """Something the screen shows changed."""
@@ -296,6 +307,9 @@ class Gate:
                     done.set_result(fn())
                 except Exception as exc:  # handed back to the caller, who reports it
                     done.set_exception(exc)
+            elif what == "gun":
+                if self.gun_seen.admit([Symbol(arg, "gun", ())], now):
+                    self.scan(arg, now)
             elif what == "override":
                 self.admit_referral()
             elif what == "exit":
@@ -354,8 +368,12 @@ class Gate:
 
     # Running ---------------------------------------------------------------
 
-    def run(self, frames: LatestFrame, stop: threading.Event) -> None:
+    def run(self, frames: LatestFrame, stop: threading.Event,
+            alive: Callable[[], object] = lambda: None) -> None:
         """Decode the newest frame, tick, repeat, until `stop` is set.
+
+        `alive()` is called on every pass from this thread (systemd's watchdog is fed
+        from it, so a hung or stopped loop stops feeding it).
 
         A failure in one pass (a full disk, a dying SD card, a camera error) must not end
         the loop: the door stays locked because nothing is admitted without a committed
@@ -363,6 +381,7 @@ class Gate:
         retries once a second. The failure is shown on the screen."""
         self._frames = frames
         while not stop.is_set():
+            alive()
             try:
                 frame = frames.read(timeout=0.1)
                 if frame is None and self._inbox.empty():

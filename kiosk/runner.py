@@ -1,8 +1,11 @@
 """`kiosk run`: build a Gate from its parts, run it, and stop it with the door locked.
 
-Start-up, in order: pins (door locked from the first instant), log, the hub link
-(when this gate has broker credentials), the first bundle (a new gate waits for it,
-locked), decoder and camera, then the loop. A parcel-area kiosk (role "parcels") also
+Start-up, in order: pins (door locked from the first instant; mock pins only when asked
+for, and then said loudly), log, the hub link (when this gate has broker credentials),
+the volunteer screen, READY=1 to systemd; then the first bundle (a new gate waits for it
+with its screen up, door locked), decoder, camera and scanner gun (either may be missing:
+the screen says so and they are looked for again every few seconds), then the loop, which
+feeds systemd's watchdog from its own thread. A parcel-area kiosk (role "parcels") also
 reads the shelf manifest the link saves, and starts from the last copy when offline.
 """
 from __future__ import annotations
@@ -15,6 +18,8 @@ from collections.abc import Callable
 
 from gatehouse.endpoint import Endpoint
 from gatehouse.home import Home
+from gatehouse.sdnotify import Notifier
+from kiosk import notices as N
 from kiosk.bundles import BundleCache, KioskSetupError, hub_key
 from kiosk.clock import ClockJudge
 from kiosk.config import KioskConfig
@@ -22,8 +27,11 @@ from kiosk.gate import Gate
 from kiosk.gpio import GateHardware, create_hardware
 from kiosk.link import HubLink, LinkConfig
 from kiosk.manifest import ManifestCache
-from kiosk.scanner import LatestFrame, make_decoder, open_source
+from kiosk.scanner import LatestFrame, make_decoder
+from kiosk.scanner.gun import GunState, ScannerGun, device_of
+from kiosk.scanner.reconnect import CameraState, ReconnectingSource, check_spec
 from kiosk.store import Store
+from kiosk.web.front import Front
 
 log = logging.getLogger("kiosk")
 
@@ -31,8 +39,9 @@ log = logging.getLogger("kiosk")
 class _Status:
     """What the heartbeat reports; filled in as the parts come up."""
 
-    def __init__(self, config: KioskConfig):
+    def __init__(self, config: KioskConfig, pins: str):
         self.config = config
+        self.pins = pins
         self.gate: Gate | None = None
         self.frames: LatestFrame | None = None
 
@@ -44,7 +53,8 @@ class _Status:
                 "decoder": self.config.decoder,
                 "direction": g.direction.value if g else self.config.direction,
                 # The heartbeat tells the office a camera that stopped delivering frames.
-                "camera_ok": bool(g and g.last_frame_at and time.time() - g.last_frame_at < 3)}
+                "camera_ok": bool(g and g.last_frame_at and time.time() - g.last_frame_at < 3),
+                "pins": self.pins}  # "mock": this gate's door is not connected
 
 
 def start_link(home: Home, config: KioskConfig, clock: ClockJudge, cache: BundleCache,
@@ -68,57 +78,103 @@ def start_link(home: Home, config: KioskConfig, clock: ClockJudge, cache: Bundle
     return link
 
 
-def first_bundle(cache: BundleCache, link: HubLink | None, stop: threading.Event) -> bool:
-    """The bundle to start with; a gate that has none waits for the hub's, door locked."""
+def first_bundle(cache: BundleCache, link: HubLink | None, stop: threading.Event,
+                 notices: N.Notices, notify: Notifier) -> bool:
+    """The bundle to start with; a gate that has none waits for the hub's, door locked,
+    its screen saying so. This thread is the gate loop's: it feeds the watchdog meanwhile."""
     waited = 0.0
-    while not stop.is_set():
-        try:
-            cache.get()
-            return True
-        except KioskSetupError as exc:
-            if link is None:
-                raise
-            if waited % 10 == 0:
-                log.warning("waiting for the first bundle from the hub (%s)", exc)
-        stop.wait(0.25)
-        waited += 0.25
-    return False
+    try:
+        while not stop.is_set():
+            notify.watchdog()
+            try:
+                cache.get()
+                return True
+            except KioskSetupError as exc:
+                if link is None:
+                    raise
+                if waited == 0:
+                    notices.set(N.WAITING_FOR_BUNDLE)
+                    notify.status(notices.summary())
+                if waited % 10 == 0:
+                    log.warning("waiting for the first bundle from the hub (%s)", exc)
+            stop.wait(0.25)
+            waited += 0.25
+        return False
+    finally:
+        notices.clear(N.WAITING_FOR_BUNDLE.key)
 
 
 class ScreenServer:
     """The volunteer's screen (kiosk/web) served by waitress on its own thread."""
 
-    def __init__(self, gate: Gate, link: HubLink | None, home: Home, config: KioskConfig):
+    def __init__(self, front: Front, config: KioskConfig):
         from gatehouse.webserver import ThreadedServer
-        from kiosk.web import create_app
-        app = create_app(gate, (lambda: link.state) if link else (lambda: None),
-                         voice_dir=home.kiosk / "voice")
-        self.server = ThreadedServer(app, config.web_bind, config.web_port, name="screen")
+        self.front = front
+        self.server = ThreadedServer(front, config.web_bind, config.web_port, name="screen")
         self.url = f"http://{config.web_bind}:{self.server.port}/"
         log.info("volunteer screen at %s", self.url)
+
+    def show(self, gate: Gate, link: HubLink | None, home: Home) -> None:
+        """The gate runs: its own screen replaces the waiting page."""
+        from kiosk.web import create_app
+        self.front.attach(create_app(gate, (lambda: link.state) if link else (lambda: None),
+                                     voice_dir=home.kiosk / "voice"))
 
     def close(self) -> None:
         self.server.close()
 
 
+def _watch_camera(notices: N.Notices, notify: Notifier):
+    def on_state(state: CameraState, problem: str | None) -> None:
+        if state is CameraState.MISSING:
+            notices.set(N.camera_missing(problem))
+        else:
+            notices.clear("camera")
+        notify.status(notices.summary() or "running")
+    return on_state
+
+
+def _watch_gun(notices: N.Notices, notify: Notifier):
+    def on_state(state: GunState, problem: str | None) -> None:
+        if state is GunState.MISSING:
+            notices.set(N.scanner_missing(problem))
+        else:
+            notices.clear("scanner")
+        notify.status(notices.summary() or "running")
+    return on_state
+
+
 def run(home: Home, config: KioskConfig, stop: threading.Event | None = None,
-        started: Callable[[Gate, ScreenServer | None], None] | None = None) -> None:
+        started: Callable[[Gate, ScreenServer | None], None] | None = None,
+        notify: Notifier | None = None) -> None:
     """Run the gate loop until SIGTERM / SIGINT (or `stop`); the door stays locked after."""
     stop = stop or threading.Event()
+    notify = notify or Notifier.from_environment()
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
+    check_spec(config.camera)  # typos fail now, not as an endless retry
+    if config.scanner:
+        device_of(config.scanner)
     hardware: GateHardware = create_hardware(config.pin_config(), config.pin_factory,
                                              chip=config.relay_chip, work_dir=home.kiosk / "run")
     log.info("pins: %s", hardware.description)
-    store = link = gate = None
+    notices = N.Notices()
+    if hardware.kind == "mock":
+        notices.set(N.MOCK_PINS)
+        log.warning("SIMULATED PINS: the door is not connected (pin_factory mock)")
+    store = link = gate = screen = frames = gun = None
     try:
-        clock, cache, status = ClockJudge(config.clock), BundleCache(home), _Status(config)
+        clock, cache = ClockJudge(config.clock), BundleCache(home)
+        status = _Status(config, hardware.kind)
         store = Store(home.kiosk_db)
         link = start_link(home, config, clock, cache, status)
         if link is not None:
             store.on_outbox = link.wake
-        if not first_bundle(cache, link, stop):
+        if config.web_port is not None:
+            screen = ScreenServer(Front(notices, config.gate_id, config.web_bind), config)
+        notify.ready(status=notices.summary() or "starting")  # the screen listens
+        if not first_bundle(cache, link, stop, notices, notify):
             return
         manifests = ManifestCache(home.kiosk_manifest, hub_key(home)) \
             if config.role == "parcels" else None
@@ -129,22 +185,27 @@ def run(home: Home, config: KioskConfig, stop: threading.Event | None = None,
             confirmed_at=lambda: time.time() if cache.live else (
                 link.state.confirmed_at if link else None),
             load_manifest=manifests.get if manifests else lambda: None)
-        frames = status.frames = LatestFrame(open_source(config.camera))
-        screen = ScreenServer(gate, link, home, config) \
-            if config.web_port is not None else None
+        frames = status.frames = LatestFrame(ReconnectingSource(
+            config.camera, on_state=_watch_camera(notices, notify)))
+        if config.scanner:
+            gun = ScannerGun(config.scanner, gate.scanned_by_gun,
+                             on_state=_watch_gun(notices, notify)).start()
+        if screen:
+            screen.show(gate, link, home)
         if started:
             started(gate, screen)
-        log.info("gate %s running, %s, bundle %s, camera %s", config.gate_id,
+        log.info("gate %s running, %s, bundle %s, camera %s%s", config.gate_id,
                  f"direction {config.direction}" if config.role == "gate" else
                  f"parcel area, shelf manifest {manifests.version or 'none yet'}",
-                 gate.bundle.version, config.camera)
-        try:
-            gate.run(frames, stop)
-        finally:
-            frames.close()
-            if screen:
-                screen.close()
+                 gate.bundle.version, config.camera,
+                 f", scanner {config.scanner}" if config.scanner else "")
+        notify.status(notices.summary() or f"running, bundle {gate.bundle.version}")
+        gate.run(frames, stop, alive=notify.watchdog)
     finally:
+        notify.stopping()
+        for part in (gun, frames, screen):
+            if part is not None:
+                part.close()
         if gate is not None:
             gate.close()          # locks the door, logs the stop
         else:
@@ -153,3 +214,4 @@ def run(home: Home, config: KioskConfig, stop: threading.Event | None = None,
             link.stop()
         if store is not None:
             store.close()
+        notify.close()

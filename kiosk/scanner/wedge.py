@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import select
+import time
 from typing import Iterable, Iterator
 
 # Linux input key codes (linux/input-event-codes.h) -> (plain, with shift), US layout, which
@@ -71,40 +73,67 @@ def keys_to_codes(events: Iterable[tuple[int, int]]) -> Iterator[str]:
             yield text
 
 
+class ScannerUnavailable(RuntimeError):
+    """The scanner gun cannot be read here; the text says why and what to do."""
+
+
+def import_evdev():
+    """The evdev module, or ScannerUnavailable saying how to get it on the gate."""
+    try:
+        import evdev  # type: ignore[import-not-found]
+    except ImportError as error:
+        # evdev has no wheels on PyPI (it builds against the kernel's headers); Debian
+        # and Raspberry Pi OS ship it, and the gate's venv sees system site packages.
+        raise ScannerUnavailable(
+            f"the evdev module is missing ({error}): on the gate run 'sudo apt install "
+            "python3-evdev' (the kiosk's venv uses --system-site-packages; elsewhere "
+            "pip install evdev builds it), and give the kiosk's user read access to "
+            "/dev/input (group 'input')") from error
+    return evdev
+
+
 class WedgeSource:
     """A scanner gun at /dev/input/eventN, grabbed so its keystrokes reach only us.
 
     >>> gun = WedgeSource("/dev/input/by-id/usb-scanner-event-kbd")  # doctest: +SKIP
-    >>> gun.read()  # blocks until the gun sends Enter  # doctest: +SKIP
+    >>> gun.read(timeout=5)  # the code, once the gun sends Enter  # doctest: +SKIP
     'SF1234567890123'
     """
 
     def __init__(self, device: str, grab: bool = True) -> None:
-        try:
-            import evdev  # type: ignore[import-not-found]
-        except ImportError as error:
-            raise RuntimeError(
-                "the evdev package is not installed: pip install evdev (Linux only) to use a "
-                "scanner gun; the user also needs read access to /dev/input (group 'input')"
-            ) from error
+        evdev = import_evdev()
         self._ecodes = evdev.ecodes
         self._device = evdev.InputDevice(device)
-        if grab:
-            self._device.grab()
-        self._keys = KeyDecoder()
-
-    def read(self) -> str | None:
-        """Block until the gun sends a whole code; return it (None if the device goes away)."""
         try:
-            for event in self._device.read_loop():
+            if grab:
+                self._device.grab()
+        except BaseException:
+            self._device.close()
+            raise
+        self._keys = KeyDecoder()
+        self._ready: list[str] = []  # codes read in one go beyond the first
+
+    def read(self, timeout: float | None = None) -> str | None:
+        """The next whole code, or None when none came within *timeout* seconds.
+
+        Raises OSError when the device goes away (unplugged)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._ready:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            readable, _, _ = select.select([self._device.fd], [], [], left)
+            if not readable:
+                return None
+            try:
+                events = list(self._device.read())
+            except BlockingIOError:
+                continue
+            for event in events:
                 if event.type != self._ecodes.EV_KEY:
                     continue
                 text = self._keys.feed(event.code, event.value)
                 if text is not None:
-                    return text
-        except OSError:  # unplugged
-            return None
-        return None
+                    self._ready.append(text)
+        return self._ready.pop(0)
 
     def close(self) -> None:
         """Release the grab and the device."""
