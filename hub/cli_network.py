@@ -157,7 +157,47 @@ def serve(home) -> None:
     for w in workers:
         w.start()
     click.echo(f"hub serving {c.name}: broker {ep.host}:{ep.port}", err=True)
-    stop.wait()
+    _watch(sync, workers, c.home.hub_db, stop)
     for w in workers:
         w.stop()
     sync.stop()
+
+
+def _watch(sync: HubSync, workers: list, db_path, stop: threading.Event) -> None:
+    """The working loop of `hub serve`: tell systemd READY once everything runs, then
+    WATCHDOG=1 only while every thread lives, the database answers and ingest moves when
+    messages wait. A hung or dead part stops the pings; systemd restarts the hub, which
+    loses nothing (messages are acknowledged only after their commit)."""
+    import sqlite3
+    import time as _time
+
+    from gatehouse.sdnotify import Notifier
+    notifier = Notifier.from_environment()
+    usec = int(os.environ.get("WATCHDOG_USEC", "0") or 0)
+    every = min(5.0, usec / 3e6) if usec else 5.0
+    notifier.ready(status="serving")
+    seen, moved_at = sync.ingested, _time.monotonic()
+    while not stop.wait(every):
+        threads = list(sync._threads) + [w._thread for w in workers]
+        problem = next((f"thread {t.name} died" for t in threads if not t.is_alive()), None)
+        if sync.ingested != seen or sync._inbox.empty():
+            seen, moved_at = sync.ingested, _time.monotonic()
+        elif _time.monotonic() - moved_at > 120:
+            problem = f"ingest stuck: {sync._inbox.qsize()} messages waiting"
+        try:
+            con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
+            try:
+                con.execute("select 1 from sqlite_master limit 1").fetchall()
+            finally:
+                con.close()
+        except sqlite3.Error as exc:
+            problem = f"database: {exc}"
+        if problem:
+            logging.getLogger("hub.serve").error("not healthy (no watchdog ping): %s", problem)
+            notifier.status(f"not healthy: {problem}")
+            continue
+        notifier.watchdog()
+        notifier.status(f"{'connected' if sync.connected.is_set() else 'no broker'}, "
+                        f"{sync.ingested} events stored since start")
+    notifier.stopping()
+    notifier.close()

@@ -177,9 +177,12 @@ class Systemd(threading.Thread):
     def run(self):
         while not self.stop.is_set():
             try:
-                self.got.append(self.s.recv(4096).decode())
+                message = self.s.recv(4096).decode()
             except TimeoutError:
-                pass
+                continue
+            # Not `self.got.append(self.s.recv(...))`: that binds the list before recv
+            # waits, and a take() meanwhile would lose the message into the old list.
+            self.got.append(message)
 
     def take(self) -> list[str]:
         time.sleep(0.2)
