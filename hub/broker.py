@@ -22,7 +22,10 @@ from gatehouse.events import MAX_MESSAGE_BYTES
 from gatehouse.home import write_atomic
 
 HUB_USER = "hub"
-MAX_PACKET_BYTES = MAX_MESSAGE_BYTES + 4096
+# Mosquitto's limit is one for every login: it must fit the hub's signed bundle (a
+# 12,000-resident roster is ~1.2 MB). A gate's message over MAX_MESSAGE_BYTES (1 MiB)
+# passes the broker but is refused by the hub, within that gate's quarantine budget.
+MAX_PACKET_BYTES = 4 * MAX_MESSAGE_BYTES
 
 # Pattern lines apply to every user; %u is the MQTT username, which is the gate id.
 ACL = f"""\
@@ -109,8 +112,8 @@ persistent_client_expiration 14d
 max_queued_messages 1000000
 max_queued_bytes 0
 max_inflight_messages 100
-# A message over the wire limit (gatehouse.events.MAX_MESSAGE_BYTES, 1 MiB) plus its
-# topic and header is refused by the broker itself: the sender is disconnected.
+# Bigger packets are refused by the broker itself (the sender is disconnected); the
+# hub refuses a gate's message over 1 MiB (gatehouse.events.MAX_MESSAGE_BYTES).
 max_packet_size {MAX_PACKET_BYTES}
 set_tcp_nodelay true
 

@@ -50,3 +50,25 @@ def test_every_screen_the_docs_show_exists():
     for doc in [*DOCS.glob("*.md"), DOCS.parent / "README.md"]:
         for target in re.findall(r"\]\(((?:docs/)?screens/[^)]+)\)", doc.read_text()):
             assert (doc.parent / target).is_file(), f"{doc.name}: {target}"
+
+
+def test_the_security_doc_names_real_tests_and_every_security_test():
+    """docs/security.md's attack table and the tests agree (a renamed test fails here)."""
+    text = (DOCS / "security.md").read_text()
+    named: set[str] = set()
+    for cell in re.findall(r"`(tests/test_[a-z_]+\.py)::(test_\w+)`((?:, `::test_\w+`)*)", text):
+        path, first, more = cell
+        for name in [first, *re.findall(r"::(test_\w+)", more)]:
+            named.add(f"{path}::{name}")
+    assert named
+    tests = DOCS.parent / "tests"
+    for ref in sorted(named):
+        path, name = ref.split("::")
+        assert re.search(rf"^def {name}\(", (DOCS.parent / path).read_text(), re.MULTILINE), \
+            f"docs/security.md names {ref}, which does not exist"
+    for path in tests.glob("test_security_*.py"):
+        for name in re.findall(r"^def (test_\w+)\(", path.read_text(), re.MULTILINE):
+            if "host_names_are_read" in name or "allowlist_refuses" in name or \
+                    "answers_its_names" in name or "real_gate_payload" in name:
+                continue  # parsing details and the good path, not attacks
+            assert f"tests/{path.name}::{name}" in named, f"{name} is not in docs/security.md"
