@@ -2,10 +2,10 @@
 
 Start-up, in order: pins (door locked from the first instant; mock pins only when asked
 for, and then said loudly), log, the hub link (when this gate has broker credentials),
-the volunteer screen, READY=1 to systemd; then the first bundle (a new gate waits for it
-with its screen up, door locked), decoder, camera and scanner gun (either may be missing:
-the screen says so and they are looked for again every few seconds), then the loop, which
-feeds systemd's watchdog from its own thread. A parcel-area kiosk (role "parcels") also
+the volunteer screen, READY=1 to systemd, the camera (it may be missing: the screen says
+so and it is looked for again every few seconds); then the first bundle (a new gate waits
+for it with its screen up, door locked), decoder and scanner gun (missing: the same), then
+the loop, which feeds systemd's watchdog from its own thread. A parcel-area kiosk (role "parcels") also
 reads the shelf manifest the link saves, and starts from the last copy when offline.
 """
 from __future__ import annotations
@@ -174,6 +174,10 @@ def run(home: Home, config: KioskConfig, stop: threading.Event | None = None,
         if config.web_port is not None:
             screen = ScreenServer(Front(notices, config.gate_id, config.web_bind), config)
         notify.ready(status=notices.summary() or "starting")  # the screen listens
+        # The camera is looked for from the start, so a technician setting up a new gate
+        # sees "camera missing" while it still waits for its first bundle.
+        frames = status.frames = LatestFrame(ReconnectingSource(
+            config.camera, on_state=_watch_camera(notices, notify)))
         if not first_bundle(cache, link, stop, notices, notify):
             return
         manifests = ManifestCache(home.kiosk_manifest, hub_key(home)) \
@@ -185,8 +189,6 @@ def run(home: Home, config: KioskConfig, stop: threading.Event | None = None,
             confirmed_at=lambda: time.time() if cache.live else (
                 link.state.confirmed_at if link else None),
             load_manifest=manifests.get if manifests else lambda: None)
-        frames = status.frames = LatestFrame(ReconnectingSource(
-            config.camera, on_state=_watch_camera(notices, notify)))
         if config.scanner:
             gun = ScannerGun(config.scanner, gate.scanned_by_gun,
                              on_state=_watch_gun(notices, notify)).start()

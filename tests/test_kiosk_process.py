@@ -1,20 +1,28 @@
 """`kiosk run` as a real process: kill -9 in a burst loses no logged attempt, SIGTERM
-stops it cleanly, and the relay is locked when it starts again."""
+stops it cleanly, and the relay is locked when it starts again; systemd hears READY=1 as
+soon as the screen listens (no bundle, no camera) and WATCHDOG=1 only while the gate loop
+runs; a machine without GPIO refuses mock pins unless they are asked for."""
 import json
 import os
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from demo.scenes import showing, write_frames
 from gatehouse.codes import Colour
+from gatehouse.endpoint import Endpoint
+from gatehouse.home import Home
 from tests.conftest import HOUR, resident_ids
+from tests.processes import free_port, wait_until
 
 KIOSK = Path(sys.executable).parent / "kiosk"
 ATTEMPT_LINE = re.compile(r"attempt ([0-9a-f]{32}) (admit|refer|refuse)")
@@ -101,3 +109,155 @@ def test_kiosk_run_without_a_compound_fails_clearly(tmp_path):
                              f"file:{tmp_path}", "--pin-factory", "mock"],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 1 and "hub init" in result.stderr
+
+
+# systemd: READY, WATCHDOG and STATUS through $NOTIFY_SOCKET ---------------------------
+
+class NotifySocket:
+    """What systemd's end of $NOTIFY_SOCKET receives, message by message, with arrival times."""
+
+    def __init__(self, path: Path):
+        self.path = str(path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.got: list[tuple[float, str]] = []
+
+    def wait_for(self, text: str, timeout: float) -> bool:
+        """Collect messages until one contains `text`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(text in m for _, m in self.got):
+                return True
+            self.collect(min(0.5, deadline - time.monotonic()))
+        return any(text in m for _, m in self.got)
+
+    def collect(self, seconds: float) -> list[str]:
+        """Messages arriving within the next `seconds`."""
+        new: list[str] = []
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(4096).decode()
+            except TimeoutError:
+                break
+            self.got.append((time.monotonic(), data))
+            new.append(data)
+        return new
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def notify_socket(tmp_path):
+    s = NotifySocket(tmp_path / "notify")
+    yield s
+    s.close()
+
+
+def run_kiosk(home, camera: str, notify: NotifySocket, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "NOTIFY_SOCKET": notify.path, "GATEHOUSE_KIOSK_WEB_PORT": "0",
+           "PYTHONUNBUFFERED": "1"}
+    env.pop("GPIOZERO_PIN_FACTORY", None)
+    return subprocess.Popen([KIOSK, "run", "--home", str(home.root), "--camera", camera,
+                             "--clock", "trusted", *extra],
+                            env=env, stderr=subprocess.PIPE, text=True)
+
+
+def screen_url(proc: subprocess.Popen, timeout: float = 20) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if m := re.search(r"volunteer screen at (http://\S+)", line):
+            return m.group(1)
+    raise AssertionError("the kiosk did not say where its screen is")
+
+
+def get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return json.loads(r.read())
+
+
+def drain(proc: subprocess.Popen) -> None:
+    """Keep reading the kiosk's log so it never blocks on a full pipe."""
+    threading.Thread(target=lambda: proc.stderr.read(), daemon=True).start()
+
+
+def test_a_new_gate_without_bundle_or_camera_is_ready_with_its_screen_saying_why(
+        compound, tmp_path, notify_socket):
+    # An enrolled gate: the hub's key and broker credentials, no bundle yet, no hub up.
+    gate = Home.at(tmp_path / "gate")
+    gate.kiosk.mkdir(parents=True)
+    gate.kiosk_hub_public.write_bytes(compound.home.hub_public.read_bytes())
+    gate.kiosk_mqtt.write_text(json.dumps(Endpoint("127.0.0.1", free_port(), "gate-1", "pw")
+                                          .to_json()))
+    proc = run_kiosk(gate, "v4l2:/dev/no-such-camera", notify_socket, "--pin-factory", "mock")
+    try:
+        url = screen_url(proc)
+        drain(proc)
+        assert notify_socket.wait_for("READY=1", 20)
+        assert notify_socket.wait_for("first bundle", 10)  # STATUS=
+        notices = get_json(url + "api/notices")
+        keys = [n["key"] for n in notices["notices"]]
+        assert notices["phase"] == "waiting" and keys[0] == "pins"  # the red alarm first
+        assert {"pins", "bundle"} <= set(keys)
+        wait_until(lambda: "camera" in [n["key"] for n in get_json(
+            url + "api/notices")["notices"]], 10, message="camera notice")
+        pins = next(n for n in notices["notices"] if n["key"] == "pins")
+        assert pins["zh"] == "模拟引脚：门不会打开" and pins["level"] == "alarm"
+        with urllib.request.urlopen(url, timeout=5) as r:
+            assert "notices.js" in r.read().decode()  # the waiting page, not an error
+        # The loop waiting for the bundle feeds the watchdog, about once a second.
+        pings = [m for m in notify_socket.collect(3.5) if m == "WATCHDOG=1"]
+        assert 2 <= len(pings) <= 5
+        assert proc.poll() is None  # no exit, no restart loop
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+        reap(proc)
+
+
+def test_the_watchdog_is_fed_by_the_gate_loop_and_stops_when_it_is_frozen(
+        home, compound, notify_socket):
+    compound.publish(int(time.time()))
+    proc = run_kiosk(home, "v4l2:/dev/no-such-camera", notify_socket, "--pin-factory", "mock")
+    try:
+        url = screen_url(proc)
+        drain(proc)
+        assert notify_socket.wait_for("READY=1", 20)
+        assert notify_socket.wait_for("Camera missing", 15)  # STATUS= says why
+        wait_until(lambda: get_json(url + "api/notices")["phase"] == "running", 10,
+                   message="gate running")
+        state = get_json(url + "api/state")
+        assert state["status"]["camera_ok"] is False
+        pings = [m for m in notify_socket.collect(3.5) if m == "WATCHDOG=1"]
+        assert 2 <= len(pings) <= 5  # at most once a second, and steadily
+        proc.send_signal(signal.SIGSTOP)
+        try:
+            notify_socket.collect(0.3)  # what was sent before the stop
+            assert "WATCHDOG=1" not in notify_socket.collect(3.0)
+        finally:
+            proc.send_signal(signal.SIGCONT)
+        assert notify_socket.wait_for("WATCHDOG=1", 5) and proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+        reap(proc)
+    db = sqlite3.connect(home.kiosk_db)
+    start = json.loads(db.execute("select detail from events where kind = 'started'")
+                       .fetchone()[0])
+    db.close()
+    assert start["pins"] == "mock" and start["relay_unlocked"] is False
+
+
+def test_without_gpio_the_kiosk_refuses_mock_pins_unless_asked(home, compound, tmp_path,
+                                                               notify_socket):
+    proc = run_kiosk(home, f"file:{tmp_path}", notify_socket)
+    try:
+        assert proc.wait(30) == 1
+        err = proc.stderr.read()
+    finally:
+        reap(proc)
+    assert "no GPIO on this machine" in err and "--pin-factory mock" in err
+    assert not any("READY=1" in m for m in notify_socket.collect(0.2))
