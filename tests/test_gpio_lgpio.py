@@ -115,9 +115,9 @@ def test_the_relay_line_is_claimed_at_its_locked_level_in_one_call(
     locked = 0 if active_high else 1
     door = Door(PinConfig(relay_active_high=active_high), pin_factory=chosen.factory)
     relay = [c for c in lgpio.calls if c[1:2] == (17,)]
-    # Claimed as an output once, at the locked level; never written another level.
-    assert [c for c in relay if c[0] in ("claim_output", "write")] == [
-        ("claim_output", 17, locked)]
+    # Claimed as an output once, at the locked level, and nothing before: no floating
+    # input, no other level written.
+    assert relay == [("claim_output", 17, locked)]
     door.unlock(5)
     assert lgpio.lines[17][:2] == ["out", 1 - locked]
     door.close()

@@ -1,10 +1,12 @@
 """gpiozero's lgpio pins, changed in the two ways a door relay needs.
 
 1. An output is claimed at its first level in one call. gpiozero's LGPIOPin claims
-   the line as an output at level 0 and only then writes the level asked for; on an
-   active-low relay board that 0 is "unlocked" for as long as it lasts (issue 12).
-   `lgpio.gpio_claim_output(handle, gpio, level)` sets the line's direction and level
-   together, so the relay never sees anything but the locked level.
+   every line as a floating input when it is created, then claims an output at level 0,
+   and only then writes the level asked for; on an active-low relay board
+   that 0 is "unlocked" for as long as it lasts (issue 12), and the floating input
+   stops driving the locked level the door-lock unit left on the line. Here a line is
+   claimed only when its device says what it is, and an output with
+   `lgpio.gpio_claim_output(handle, gpio, level)`: direction and level together.
 2. Closing an output leaves it driving its last level instead of turning it into a
    floating input: the door is locked before the pins close, and a Raspberry Pi
    kernel keeps a released output at its last level, so the line stays locked
@@ -22,10 +24,21 @@ from __future__ import annotations
 
 import lgpio
 from gpiozero.pins.lgpio import LGPIOFactory, LGPIOPin
+from gpiozero.pins.local import LocalPiPin
 
 
 class LockedStartPin(LGPIOPin):
     """An lgpio pin whose output is claimed at its first level (see the module's doc)."""
+
+    def __init__(self, factory, info) -> None:
+        # LGPIOPin.__init__ without its claim as a floating input: the device built on
+        # this pin claims the line a moment later, as an input or at its output level.
+        LocalPiPin.__init__(self, factory, info)
+        self._pwm = None
+        self._bounce = None
+        self._callback = None
+        self._edges = lgpio.BOTH_EDGES
+        self._released = False
 
     def output_with_state(self, state) -> None:
         # gpiozero calls this once as an OutputDevice is built, with initial_value's
@@ -43,7 +56,7 @@ class LockedStartPin(LGPIOPin):
     def close(self) -> None:
         # gpiozero closes a pin twice (the device, then the factory): the second time
         # must not turn the released output into an input.
-        if getattr(self, "_released", False):
+        if self._released:
             return
         handle = self.factory._handle
         if handle is not None and self.function == "output":
