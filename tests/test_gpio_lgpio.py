@@ -3,14 +3,18 @@ blip at start), stays driven locked when the kiosk closes its pins, and lgpio fi
 writable $LG_WD when it is imported.
 
 lgpio needs a /dev/gpiochip, which this machine lacks, so most tests run gpiozero's real
-lgpio pin code against a recording stand-in for the lgpio module (below); the last test
-uses the real lgpio on a real chip when there is one (H1's VM test does, on gpio-sim).
+lgpio pin code against a recording stand-in for the lgpio module (below); the last tests
+import the real lgpio (its FIFO lands in LG_WD) and, where there is a chip, drive it
+(H1's VM test does, on gpio-sim).
 """
 from __future__ import annotations
 
 import glob
+import os
+import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -185,3 +189,20 @@ def test_real_lgpio_claims_the_relay_locked(tmp_path, monkeypatch, active_high):
         door.close()
     finally:
         chosen.factory.close()
+
+
+def test_real_lgpio_writes_its_fifo_into_the_work_dir_not_the_current_one(tmp_path):
+    """The real lgpio import (no chip needed): its FIFO lands where LG_WD points."""
+    pytest.importorskip("lgpio", reason="lgpio is not installed (the [gate] extra)")
+    cwd, work = tmp_path / "cwd", tmp_path / "run"
+    cwd.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("LG_WD", "RUNTIME_DIRECTORY")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    script = ("import sys; from pathlib import Path; from kiosk.gpio.factory import "
+              "choose_pin_factory\n"
+              "try:\n    choose_pin_factory('lgpio', chip=0, work_dir=Path(sys.argv[1]))\n"
+              "except Exception as e:\n    print(e)\n")
+    subprocess.run([sys.executable, "-c", script, str(work)], cwd=cwd, env=env, check=True,
+                   capture_output=True, timeout=30)
+    assert [p.name for p in work.iterdir() if p.name.startswith(".lgd-nfy")]
+    assert not list(cwd.iterdir())
