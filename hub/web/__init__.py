@@ -104,6 +104,7 @@ def create_app(config: WebConfig) -> Flask:
     )
     app.register_blueprint(enroll.bp)
     app.wsgi_app = enroll.mount(app.wsgi_app, config)
+    app.wsgi_app = __import__("hub.web.wheels").web.wheels.mount(app.wsgi_app, config)  # /wheels/
     # Outermost, so the gates' /enroll answers only to the hub's names too.
     app.wsgi_app = HostAllowlist(app.wsgi_app, config.host_names(), ip_literals=True)
     return app
