@@ -1,0 +1,72 @@
+"""The screen's standing notices in a browser: simulated pins in red on the gate's page,
+and the waiting page (no gate yet) that turns into the gate's page by itself."""
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+
+from flask import Flask, jsonify
+
+from demo.scenes import phone_frame
+from gatehouse.webserver import ThreadedServer
+from kiosk.notices import MOCK_PINS, WAITING_FOR_BUNDLE, Notices, camera_missing
+from kiosk.web.front import Front
+
+
+def test_mock_pins_show_a_permanent_red_band(home, compound, kiosk_screen, page):
+    compound.publish(int(time.time()))
+    k = kiosk_screen(home, [phone_frame(None)] * 15)
+    page.goto(k.url)
+    band = page.wait_for_selector("#notices .notice.alarm[data-key='pins']", timeout=10000)
+    text = band.inner_text()
+    assert text.index("模拟引脚：门不会打开") < text.index("SIMULATED PINS")  # Chinese first
+    color = band.evaluate("e => getComputedStyle(e).backgroundColor")
+    assert color == "rgb(192, 18, 27)"
+
+
+def test_the_waiting_page_shows_the_notices_and_gives_way_to_the_gate(page):
+    notices = Notices()
+    notices.set(MOCK_PINS)
+    notices.set(WAITING_FOR_BUNDLE)
+    notices.set(camera_missing("OSError: cannot open camera '/dev/video0'"))
+    front = Front(notices, "gate-1")
+    server = ThreadedServer(front)
+    url = f"http://127.0.0.1:{server.port}/"
+    try:
+        page.goto(url)
+        page.wait_for_selector("#notices .notice[data-key='bundle']", timeout=10000)
+        keys = page.eval_on_selector_all("#notices .notice", "els => els.map(e => e.dataset.key)")
+        assert keys == ["pins", "bundle", "camera"]  # the alarm first
+        assert "门岗正在启动" in page.inner_text("main")
+
+        gate_page = Flask("gate")
+        gate_page.add_url_rule("/", "page", lambda: "<body data-mode='ready'>the gate's page")
+        gate_page.add_url_rule("/api/state", "state", lambda: jsonify({"mode": "ready"}))
+        notices.clear("bundle")
+        front.attach(gate_page)
+        page.wait_for_function("document.body.innerText.includes(\"the gate's page\")",
+                               timeout=10000)
+        with urllib.request.urlopen(url + "api/notices", timeout=5) as r:
+            doc = json.loads(r.read())
+        assert doc["phase"] == "running" and [n["key"] for n in doc["notices"]] == [
+            "pins", "camera"]
+    finally:
+        page.goto("about:blank")  # no poll in flight as the server closes
+        server.close()
+
+
+def test_the_notices_answer_only_to_the_screens_own_names():
+    front = Front(Notices(), "gate-1")
+    server = ThreadedServer(front)
+    try:
+        req = urllib.request.Request(f"http://127.0.0.1:{server.port}/api/notices",
+                                     headers={"Host": "evil.example"})
+        try:
+            urllib.request.urlopen(req, timeout=5)
+            raise AssertionError("a rebound name was answered")
+        except urllib.error.HTTPError as e:
+            assert e.code == 421
+    finally:
+        server.close()
