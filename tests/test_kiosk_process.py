@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -206,8 +207,9 @@ def test_a_new_gate_without_bundle_or_camera_is_ready_with_its_screen_saying_why
             url + "api/notices")["notices"]], 10, message="camera notice")
         pins = next(n for n in notices["notices"] if n["key"] == "pins")
         assert pins["zh"] == "模拟引脚：门不会打开" and pins["level"] == "alarm"
-        with urllib.request.urlopen(url, timeout=5) as r:
-            assert "notices.js" in r.read().decode()  # the waiting page, not an error
+        with pytest.raises(urllib.error.HTTPError) as waiting:  # 503: the gate is starting
+            urllib.request.urlopen(url, timeout=5)
+        assert waiting.value.code == 503 and "notices.js" in waiting.value.read().decode()
         # The loop waiting for the bundle feeds the watchdog, about once a second.
         pings = [m for m in notify_socket.collect(3.5) if m == "WATCHDOG=1"]
         assert 2 <= len(pings) <= 5

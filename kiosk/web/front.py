@@ -32,13 +32,15 @@ def waiting_app(notices: Notices, gate_id: str) -> Flask:
     """The page shown until the gate runs: the notices say why (no bundle yet)."""
     app = Flask("kiosk.web")  # the package's templates and static files
 
+    # 503 "starting": a browser shows the page all the same, and a client that reads the
+    # screen's token or state (tests, the demo) sees that the gate is not there yet.
     @app.get("/")
     def page():
-        return render_template("waiting.html", gate=gate_id)
+        return render_template("waiting.html", gate=gate_id), 503, {"Retry-After": "2"}
 
     @app.get("/api/state")
     def state():
-        return jsonify({"mode": "waiting", "gate": {"id": gate_id}})
+        return jsonify({"mode": "waiting", "gate": {"id": gate_id}}), 503, {"Retry-After": "2"}
 
     @app.after_request
     def headers(resp):
