@@ -1,12 +1,15 @@
 #!/bin/sh
-# Install the Gatehouse hub on Debian 12 or Raspberry Pi OS (Bookworm): broker, hub,
-# admin page, nightly backups, and the time server the gates follow.
+# Install the Gatehouse hub on Debian 12 or Raspberry Pi OS Bookworm (64-bit): broker,
+# hub, admin page, nightly backups, the time server the gates follow, and the folder the
+# gates' wheels are served from (`hub wheelhouse build`). No camera or GPIO packages.
 #
 #   sudo COMPOUND="示范小区" HUB_IP=192.168.1.10 LAN=192.168.1.0/24 ./deploy/install-hub.sh
 #
 # Settings (environment or /etc/gatehouse/install.env): COMPOUND, HUB_IP (the address
 # gates use), LAN (who may ask for time), MQTT_PORT (1883), WEB_PORT (8080), TLS=1 (a
-# TLS listener on 8883 with the hub as CA), BACKUP_KEEP (14), ADMIN (admin).
+# TLS listener on 8883 with the hub as CA), BACKUP_KEEP (14), ADMIN (admin),
+# ADMIN_PASSWORD (asked when not given), WHEELHOUSE (a folder or URL of wheels:
+# install without the internet).
 . "$(dirname "$0")/lib.sh"
 need_root
 os_check
@@ -17,14 +20,13 @@ MQTT_PORT=${MQTT_PORT:-1883}
 WEB_PORT=${WEB_PORT:-8080}
 ADMIN=${ADMIN:-admin}
 
-say "apt packages"
-apt_install python3 python3-venv python3-dev libzbar0 mosquitto mosquitto-clients \
-  chrony sqlite3 ca-certificates
+apt_install python3 python3-venv mosquitto mosquitto-clients chrony sqlite3 ca-certificates
 # Our broker runs as gatehouse-broker.service with the compound's config.
 systemctl disable --now mosquitto.service 2>/dev/null || true
 
 make_user
-install_app
+fetch_app hub
+install_app hub
 
 say "compound, broker config"
 [ -e "$GH_HOME/hub/hub.key" ] || as_gh "$VENV/bin/hub" init --name "$COMPOUND"
@@ -55,9 +57,19 @@ systemctl enable --now gatehouse-broker.service gatehouse-hub.service \
 
 say "the first admin user of the admin page"
 if ! as_gh "$VENV/bin/hub" user list | grep -q .; then
-  as_gh "$VENV/bin/hub" user add "$ADMIN" --role admin
+  if [ -n "${ADMIN_PASSWORD:-}" ]; then
+    as_gh "$VENV/bin/hub" user add "$ADMIN" --role admin --password "$ADMIN_PASSWORD"
+  elif [ -t 0 ]; then
+    as_gh "$VENV/bin/hub" user add "$ADMIN" --role admin
+  fi
 fi
-systemctl enable --now gatehouse-web.service
+if as_gh "$VENV/bin/hub" user list | grep -q .; then
+  systemctl enable --now gatehouse-web.service
+else  # `hub web` refuses to start without a user
+  warn "no admin user (no terminal to ask, no ADMIN_PASSWORD): the admin page is off;
+  sudo -u $GH_USER GATEHOUSE_HOME=$GH_HOME $VENV/bin/hub user add $ADMIN --role admin
+  sudo systemctl enable --now gatehouse-web"
+fi
 
 say "done"
 cat <<MSG
@@ -66,5 +78,7 @@ Enroll gates: 新门岗 on the admin page, or
               sudo -u $GH_USER GATEHOUSE_HOME=$GH_HOME $VENV/bin/hub gate enroll gate-north \\
                    --hub-url http://$HUB_IP:$WEB_PORT --terminal
 Keys to copy to offline media NOW: $GH_HOME/hub/hub.key $GH_HOME/binding.key
+Wheels:       sudo -u $GH_USER GATEHOUSE_HOME=$GH_HOME $VENV/bin/hub wheelhouse build
+              (with internet; gates then install with WHEELHOUSE=http://$HUB_IP:$WEB_PORT/wheels/)
 Backups:      $GH_HOME/hub/backups (nightly, $((${BACKUP_KEEP:-14})) kept)
 MSG

@@ -206,3 +206,49 @@ def test_retire_cancels_unused_codes_and_quarantines_what_still_arrives(
     result = ingest(compound.db, [Incoming("gatehouse/gate/gate-west/status", b"online",
                                            time.time())], current_policy(compound.db))
     assert result.quarantined == 1
+
+
+def test_installer_enrollment_waits_for_the_hubs_page(compound, broker_proc, tmp_path):
+    """install-kiosk.sh enrolls through deploy/enroll.py: while the hub's page does not
+    answer it counts down and tries again; it gives up after --wait seconds."""
+    import sys
+    from types import SimpleNamespace
+
+    from flask import Flask
+    from werkzeug.serving import make_server
+
+    from tests.test_deploy_units import DEPLOY
+    port = free_port()
+    code = enroll.create_code(compound, "gate-late", f"http://127.0.0.1:{port}", int(time.time()))
+    # Nobody answers, and the wait is short: a clear failure, in bounded time.
+    started = time.monotonic()
+    r = subprocess.run([sys.executable, DEPLOY / "enroll.py", "--home", tmp_path / "g0",
+                        "--code", code.text(), "--wait", "1"], capture_output=True, text=True,
+                       timeout=60, check=False)
+    assert r.returncode == 1 and time.monotonic() - started < 20
+    assert "does not answer (" in r.stdout and "giving up in 0:0" in r.stdout
+    assert "waited 1 s" in r.stderr and "cannot reach the hub" in r.stderr
+    # The page comes up while the gate waits: enrolled.
+    proc = Process([sys.executable, DEPLOY / "enroll.py", "--home", tmp_path / "g1", "--code",
+                    code.text(), "--wait", "60"], tmp_path / "enroll.log").start()
+    server = None
+    try:
+        wait_until(lambda: "does not answer" in proc.output(), 20, message="a countdown")
+        app = mount(Flask("empty").wsgi_app, SimpleNamespace(home=compound.home))
+        server = make_server("127.0.0.1", port, app, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        wait_until(lambda: not proc.running(), 30, message="enrollment to finish")
+        assert "enrolled as gate gate-late" in proc.output()
+        assert proc.stop() == 0
+        assert Endpoint.read(Home.at(tmp_path / "g1").kiosk_mqtt).username == "gate-late"
+        # A refusal is final at once (no waiting on a used code).
+        r = subprocess.run([sys.executable, DEPLOY / "enroll.py", "--home", tmp_path / "g2",
+                            "--code", code.text(), "--wait", "60"], capture_output=True,
+                           text=True, timeout=30, check=False)
+        assert r.returncode == 1 and "already used" in r.stderr
+        assert "does not answer" not in r.stdout
+    finally:
+        proc.stop()
+        if server is not None:
+            server.shutdown()
+            server.server_close()
