@@ -112,13 +112,15 @@ class ScreenServer:
         self.front = front
         self.server = ThreadedServer(front, config.web_bind, config.web_port, name="screen")
         self.url = f"http://{config.web_bind}:{self.server.port}/"
-        log.info("volunteer screen at %s", self.url)
+        log.info("screen listening at %s (the gate is starting)", self.url)
 
     def show(self, gate: Gate, link: HubLink | None, home: Home) -> None:
         """The gate runs: its own screen replaces the waiting page."""
         from kiosk.web import create_app
         self.front.attach(create_app(gate, (lambda: link.state) if link else (lambda: None),
                                      voice_dir=home.kiosk / "voice"))
+        # Said once the gate's own screen serves: tests and technicians wait for this line.
+        log.info("volunteer screen at %s", self.url)
 
     def close(self) -> None:
         self.server.close()

@@ -170,7 +170,7 @@ def screen_url(proc: subprocess.Popen, timeout: float = 20) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         line = proc.stderr.readline()
-        if m := re.search(r"volunteer screen at (http://\S+)", line):
+        if m := re.search(r"screen listening at (http://\S+)", line):
             return m.group(1)
     raise AssertionError("the kiosk did not say where its screen is")
 
