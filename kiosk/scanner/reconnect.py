@@ -99,7 +99,7 @@ class ReconnectingSource:
             return
         self.state, self.problem = state, problem
         if state is CameraState.MISSING:
-            log.warning("camera %s missing: %s; trying again every %.0f s", self.spec,
+            log.warning("camera %s missing: %s; trying again every %g s", self.spec,
                         problem, self.retry_s)
         else:
             log.info("camera %s %s", self.spec, state.value)
