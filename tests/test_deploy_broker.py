@@ -203,7 +203,7 @@ def test_an_enrolled_gate_syncs_over_tls_with_the_hubs_ca(compound, tmp_path):
     ids = [store.log_event(EventKind.EXIT_REQUEST, time.time()) for _ in range(20)]
     config = KioskConfig(gate_id="gate-t")
     link = start_link(gate_home, config, ClockJudge("trusted"), BundleCache(gate_home),
-                      _Status(config))
+                      _Status(config, "mock"))
     try:
         assert link.config.ca_file is not None and link.config.port == tls_port
         wait_until(lambda: store.backlog() == 0, 20, message="outbox over TLS")
