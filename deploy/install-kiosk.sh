@@ -87,6 +87,7 @@ if ! getent group gpio >/dev/null; then
   # Debian has no gpio group (Pi OS has, with its udev rule): the kiosk opens the chip
   # as user $GH_USER, never as root.
   addgroup --system gpio
+  install -d /etc/udev/rules.d
   echo 'SUBSYSTEM=="gpio", KERNEL=="gpiochip*", GROUP="gpio", MODE="0660"' \
     > /etc/udev/rules.d/60-gatehouse-gpio.rules
   udevadm control --reload || true

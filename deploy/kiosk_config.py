@@ -39,15 +39,16 @@ def set_keys(text: str, changes: dict[tuple[str | None, str], str]) -> str:
         lines.append(line)
         if not m and line.strip() and (table is None or not line.lstrip().startswith("#")):
             ends[table] = len(lines)
-    missing = [k for k in reversed(changes) if k not in done]
-    # New keys go after their table's last key (top-level keys before the first table).
-    for key in sorted(missing, key=lambda k: -ends.get(k[0], len(lines) + 1)):
-        tbl, name = key
-        if tbl in ends:
-            lines.insert(ends[tbl], f"{name} = {changes[key]}")
-        else:
-            lines += ["", f"[{tbl}]", f"{name} = {changes[key]}"]
-            ends[tbl] = len(lines)
+    # New keys go after their table's last key (top-level keys before the first table),
+    # tables that are not there yet at the end; in the order given.
+    blocks: dict[str | None, list[str]] = {}
+    for (tbl, name), value in changes.items():
+        if (tbl, name) not in done:
+            blocks.setdefault(tbl, []).append(f"{name} = {value}")
+    for tbl in sorted((t for t in blocks if t in ends), key=lambda t: -ends[t]):
+        lines[ends[tbl]:ends[tbl]] = blocks[tbl]
+    for tbl in (t for t in blocks if t not in ends):
+        lines += ["", f"[{tbl}]", *blocks[tbl]]
     out = "\n".join(lines).strip("\n") + "\n"
     tomllib.loads(out)
     return out
