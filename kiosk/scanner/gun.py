@@ -8,7 +8,9 @@ gun's own 5 s same-code debounce applies). Like the camera, a missing or unplugg
 gun is looked for again every few seconds, and the kiosk runs on without it.
 
 Spec: "evdev:/dev/input/by-id/usb-<maker>-event-kbd" (stable across replugging and
-reboots), or "evdev:auto" for the first keyboard listed in /dev/input/by-id.
+reboots), "evdev:name=Honeywell" for the first input device whose name contains that
+text (also virtual ones, which have no by-id link), or "evdev:auto" for the first
+keyboard listed in /dev/input/by-id.
 """
 from __future__ import annotations
 
@@ -35,8 +37,8 @@ def device_of(spec: str) -> str:
     """'evdev:/dev/input/...' -> the path; 'evdev:auto' -> 'auto'. ValueError otherwise."""
     scheme, _, path = spec.partition(":")
     if scheme != "evdev" or not path:
-        raise ValueError(f"unknown scanner {spec!r}; expected evdev:/dev/input/by-id/... "
-                         "or evdev:auto")
+        raise ValueError(f"unknown scanner {spec!r}; expected evdev:/dev/input/by-id/..., "
+                         "evdev:name=TEXT or evdev:auto")
     return path
 
 
@@ -48,10 +50,26 @@ def find_keyboard(pattern: str = BY_ID) -> str:
     return found[0]
 
 
+def find_by_name(evdev, name: str) -> str:
+    """The first input device whose name contains `name` (any case); OSError when none."""
+    for path in sorted(evdev.list_devices()):
+        device = evdev.InputDevice(path)
+        try:
+            if name.lower() in device.name.lower():
+                return path
+        finally:
+            device.close()
+    raise FileNotFoundError(f"no input device named like {name!r}")
+
+
 def open_wedge(spec: str) -> WedgeSource:
-    import_evdev()  # a missing evdev is the problem to report, not a missing device
+    evdev = import_evdev()  # a missing evdev is the problem to report, not a missing device
     path = device_of(spec)
-    return WedgeSource(find_keyboard() if path == "auto" else path)
+    if path == "auto":
+        path = find_keyboard()
+    elif path.startswith("name="):
+        path = find_by_name(evdev, path.removeprefix("name="))
+    return WedgeSource(path)
 
 
 class ScannerGun:
