@@ -71,7 +71,8 @@ def decide_cmd(home, at, direction, clock, code_texts) -> None:
 @click.option("--pin-factory", default=None,
               help="lgpio, rpigpio, native, or mock (simulated pins: the door is not connected).")
 @click.option("--scanner", default=None,
-              help="A scanner gun / ID reader: evdev:/dev/input/by-id/...-event-kbd or evdev:auto.")
+              help="A scanner gun / ID reader: evdev:/dev/input/by-id/...-event-kbd, "
+              "evdev:name=TEXT or evdev:auto.")
 @click.option("--decoder", type=click.Choice(["pipeline", "zxing", "pyzbar"]), default=None)
 @click.option("--clock", type=click.Choice(["auto", "trusted", "untrusted"]), default=None)
 @click.option("--web-port", type=click.IntRange(0, 65535), default=None,
