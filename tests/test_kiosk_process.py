@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from demo.scenes import showing, write_frames
+from demo.scenes import phone_frame, showing, write_frames
 from gatehouse.codes import Colour
 from gatehouse.endpoint import Endpoint
 from gatehouse.home import Home
@@ -221,9 +221,12 @@ def test_a_new_gate_without_bundle_or_camera_is_ready_with_its_screen_saying_why
 
 
 def test_the_watchdog_is_fed_by_the_gate_loop_and_stops_when_it_is_frozen(
-        home, compound, notify_socket):
+        home, compound, notify_socket, tmp_path):
+    """Also: the camera missing at start is picked up when it appears, without a restart."""
     compound.publish(int(time.time()))
-    proc = run_kiosk(home, "v4l2:/dev/no-such-camera", notify_socket, "--pin-factory", "mock")
+    camera = tmp_path / "camera"  # not there yet
+    proc = run_kiosk(home, f"file:{camera}?fps=10&loop=1", notify_socket,
+                     "--pin-factory", "mock")
     try:
         url = screen_url(proc)
         drain(proc)
@@ -242,6 +245,12 @@ def test_the_watchdog_is_fed_by_the_gate_loop_and_stops_when_it_is_frozen(
         finally:
             proc.send_signal(signal.SIGCONT)
         assert notify_socket.wait_for("WATCHDOG=1", 5) and proc.poll() is None
+        # The camera is plugged in: frames within the retry interval, the notice gone.
+        write_frames(tmp_path / "plugging", [phone_frame(None)] * 5).rename(camera)
+        wait_until(lambda: get_json(url + "api/state")["status"]["camera_ok"], 10,
+                   message="camera picked up")
+        assert "camera" not in [n["key"] for n in get_json(url + "api/notices")["notices"]]
+        assert proc.poll() is None
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(15) == 0
