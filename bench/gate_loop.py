@@ -1,6 +1,10 @@
 """Frame-to-relay latency and idle CPU of the whole gate loop at 15 fps.
 
-Run: .venv/bin/python -m bench.gate_loop [--people 30] [--idle-seconds 15]
+Run: .venv/bin/python -m bench.gate_loop [--quick] [--people 30] [--idle-seconds 15]
+
+--quick (10 residents, 5 s idle, pipeline and zxing: about 40 s, a minute on a Pi)
+is the run for a Raspberry Pi; either way the last line is a one-line summary
+(bench/summary.py) to paste back.
 
 A compound in a temporary home, residents showing pass then green code to a camera
 that delivers frames from memory at 15 fps (like a real camera: no file decoding in
@@ -23,6 +27,7 @@ import cv2
 import numpy as np
 from gpiozero.pins.mock import MockFactory
 
+from bench.summary import Summary
 from demo.scenes import phone_frame
 from gatehouse.codes import Colour
 from gatehouse.home import Home
@@ -77,6 +82,13 @@ class Result:
     p50_ms: float
     p99_ms: float
     idle_cpu: float
+    frames: int  # frames the gate loop decoded while residents came through
+    dropped: int  # frames it could not keep up with (LatestFrame kept only the newest)
+
+    def figures(self) -> str:
+        return (f"{self.admitted}/{self.expected} admitted, p50 {self.p50_ms:.1f} ms, "
+                f"p99 {self.p99_ms:.1f} ms, idle CPU {self.idle_cpu * 100:.1f}%, "
+                f"dropped {self.dropped}/{self.frames + self.dropped} frames")
 
 
 def background(seed: int) -> np.ndarray:
@@ -129,17 +141,18 @@ def run_gate(home: Home, decoder: str, images: list[np.ndarray]):
     stop.set()
     thread.join()
     cpu = (time.process_time() - cpu0) / (time.monotonic() - wall0)
+    counts = (gate.frames, frames.dropped)
     frames.close()
     gate.close()
     store.close()
     factory.close()
-    return decisions, source.captured, cpu
+    return decisions, source.captured, cpu, counts
 
 
 def measure(decoder: str, people: int, idle_seconds: float) -> Result:
     with tempfile.TemporaryDirectory() as tmp:
         home, images, completes, idle = setup(Path(tmp), people)
-        decisions, captured, _ = run_gate(home, decoder, images)
+        decisions, captured, _, counts = run_gate(home, decoder, images)
         admits = [t for t, outcome in decisions if outcome == "admit"]
         lat = []
         for frame_index in completes:
@@ -149,26 +162,35 @@ def measure(decoder: str, people: int, idle_seconds: float) -> Result:
                 lat.append((later[0] - t0) * 1000)
         lat.sort()
         idle_frames = [idle[i % len(idle)] for i in range(int(idle_seconds * FPS))]
-        _, _, cpu = run_gate(home, decoder, idle_frames)
+        _, _, cpu, _ = run_gate(home, decoder, idle_frames)
     p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else float("nan")
     return Result(decoder, len(admits), people, statistics.median(lat) if lat else float("nan"),
-                  p99, cpu)
+                  p99, cpu, *counts)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--people", type=int, default=30)
-    parser.add_argument("--idle-seconds", type=float, default=15.0)
-    parser.add_argument("--decoders", default="pipeline,zxing,pyzbar")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true",
+                        help="10 residents, 5 s idle, pipeline and zxing (for a Raspberry Pi)")
+    parser.add_argument("--people", type=int)
+    parser.add_argument("--idle-seconds", type=float)
+    parser.add_argument("--decoders")
     args = parser.parse_args()
+    people = args.people if args.people is not None else (10 if args.quick else 30)
+    idle_seconds = args.idle_seconds if args.idle_seconds is not None else (5.0 if args.quick else 15.0)
+    decoders = args.decoders or ("pipeline,zxing" if args.quick else "pipeline,zxing,pyzbar")
+    summary = Summary("gate_loop", "quick" if args.quick else "full")
     cv2.setNumThreads(1)
-    print(f"gate loop at {FPS:.0f} fps, {args.people} residents, idle {args.idle_seconds:.0f} s")
-    print("| decoder | admitted | frame-to-relay p50 | p99 | idle CPU (one core) |")
-    print("|---|---|---|---|---|")
-    for name in args.decoders.split(","):
-        r = measure(name, args.people, args.idle_seconds)
+    print(f"gate loop at {FPS:.0f} fps, {people} residents, idle {idle_seconds:.0f} s")
+    print("| decoder | admitted | frame-to-relay p50 | p99 | idle CPU (one core) | frames dropped |")
+    print("|---|---|---|---|---|---|")
+    figures = {}
+    for name in decoders.split(","):
+        r = measure(name, people, idle_seconds)
         print(f"| {r.decoder} | {r.admitted}/{r.expected} | {r.p50_ms:.1f} ms | "
-              f"{r.p99_ms:.1f} ms | {r.idle_cpu * 100:.1f}% |", flush=True)
+              f"{r.p99_ms:.1f} ms | {r.idle_cpu * 100:.1f}% | {r.dropped}/{r.frames + r.dropped} |", flush=True)
+        figures[r.decoder] = r.figures()
+    summary.print(figures)
 
 
 if __name__ == "__main__":
