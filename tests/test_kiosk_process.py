@@ -272,3 +272,25 @@ def test_without_gpio_the_kiosk_refuses_mock_pins_unless_asked(home, compound, t
         reap(proc)
     assert "no GPIO on this machine" in err and "--pin-factory mock" in err
     assert not any("READY=1" in m for m in notify_socket.collect(0.2))
+
+
+def test_the_heartbeat_says_mock_pins_and_a_stalled_camera_reads_0_fps():
+    from kiosk.config import KioskConfig
+    from kiosk.runner import _Status
+    from kiosk.scanner import LatestFrame
+
+    class Stalled:
+        def read(self):
+            time.sleep(0.05)
+            return None
+
+        def close(self):
+            pass
+
+    status = _Status(KioskConfig(), "mock")
+    assert status()["pins"] == "mock" and status()["camera_ok"] is False  # no gate yet
+    status.frames = LatestFrame(Stalled())
+    try:
+        assert status()["fps"] == 0.0
+    finally:
+        status.frames.close()
