@@ -294,3 +294,18 @@ def test_the_heartbeat_says_mock_pins_and_a_stalled_camera_reads_0_fps():
         assert status()["fps"] == 0.0
     finally:
         status.frames.close()
+
+
+def test_a_hung_gate_loop_stops_feeding_the_watchdog(home, compound, kiosk_screen,
+                                                     notify_socket, monkeypatch):
+    """In process (kiosk_screen runs `kiosk run`'s own code): the loop hangs for 3 s."""
+    compound.publish(int(time.time()))
+    monkeypatch.setenv("NOTIFY_SOCKET", notify_socket.path)
+    k = kiosk_screen(home, [phone_frame(None)] * 15)
+    assert notify_socket.wait_for("WATCHDOG=1", 5)
+    hang = threading.Thread(target=lambda: k.gate.call(lambda: time.sleep(3), timeout=10))
+    hang.start()
+    notify_socket.collect(0.5)  # a ping sent just before the hang
+    assert "WATCHDOG=1" not in notify_socket.collect(2.0)
+    hang.join()
+    assert "WATCHDOG=1" in notify_socket.collect(2.0)  # the loop is back, and so is the feed
