@@ -93,6 +93,7 @@ if ! getent group gpio >/dev/null; then
   udevadm control --reload || true
   udevadm trigger --subsystem-match=gpio --action=add || true
   udevadm settle || true
+  chgrp gpio /dev/gpiochip* 2>/dev/null && chmod g+rw /dev/gpiochip* || true  # now, too
 fi
 for g in gpio video input render; do
   getent group $g >/dev/null && adduser "$GH_USER" $g >/dev/null
