@@ -169,6 +169,9 @@ case "${ENROLL:-camera}" in
     as_gh $ENROLL_PY --code "$ENROLL_CODE" || warn "not enrolled; later: $LATER" ;;
   *) [ -e "$GH_HOME/kiosk/mqtt.json" ] && echo "already enrolled" || echo "later: $LATER" ;;
 esac
+[ -e "$GH_HOME/kiosk/hub.pub" ] || [ -e "$GH_HOME/hub/hub.pub" ] ||
+  warn "not enrolled: the kiosk starts once it is (the door stays locked); after enrolling:
+  sudo systemctl start gatehouse-kiosk"
 
 say "start: door locked, then the kiosk"
 systemctl stop gatehouse-kiosk.service

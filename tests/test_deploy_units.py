@@ -97,6 +97,9 @@ def test_kiosk_unit_runs_kiosk_itself_and_locks_after_any_exit(tmp_path):
     assert d["ReadWritePaths"] == [str(tmp_path / "home")]
     # As root ("+"): pinctrl needs it; the active-low default drives the line high.
     assert d["ExecStopPost"] == [f"+{ROOT}/deploy/door-lock.sh 17 high 0"]
+    # Not started before enrollment (no hub key: `kiosk run` exits, Restart= would loop).
+    assert d["ConditionPathExists"] == [f"|{tmp_path}/home/kiosk/hub.pub",
+                                        f"|{tmp_path}/home/hub/hub.pub"]
     hub = directives(unit(render(tmp_path / "h"), "gatehouse-hub.service"))
     assert hub["ExecStart"] == [f"{Path(sys.executable).parent}/hub serve"]
     assert hub["Type"] == ["notify"] and hub["NotifyAccess"] == ["main"]
