@@ -151,6 +151,19 @@ def test_picamera2_built_for_numpy_1_says_why_it_cannot_load(monkeypatch, error)
     assert "numpy" in text and "v4l2:" in text and type(error).__name__ in text
 
 
+def test_picamera2_missing_one_of_its_own_imports_says_which(monkeypatch):
+    class Broken:
+        def find_spec(self, name, path=None, target=None):
+            if name == "picamera2":
+                raise ModuleNotFoundError("No module named 'simplejpeg'", name="simplejpeg")
+            return None
+
+    monkeypatch.delitem(sys.modules, "picamera2", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [Broken(), *sys.meta_path])
+    with pytest.raises(CameraUnavailable, match="picamera2 cannot be loaded.*simplejpeg"):
+        PiCameraSource()
+
+
 def test_picamera2_without_a_camera_on_the_ribbon(monkeypatch):
     class Picamera2:
         def __init__(self):

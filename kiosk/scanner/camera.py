@@ -184,6 +184,10 @@ def _import_picamera2():
     try:
         from picamera2 import Picamera2  # type: ignore[import-not-found]
     except ModuleNotFoundError as error:
+        if error.name != "picamera2":  # picamera2 is there; one of its imports is not
+            raise CameraUnavailable(f"picamera2 cannot be loaded: {error}; install what it "
+                                    "needs from apt (python3-picamera2 pulls it in), or use a "
+                                    "v4l2: camera") from error
         raise CameraUnavailable(
             f"picamera2 is not installed ({error}): on Raspberry Pi OS run 'sudo apt install "
             "python3-picamera2' and create the venv with --system-site-packages, or use a "
