@@ -33,6 +33,8 @@ class LockedStartPin(LGPIOPin):
     def __init__(self, factory, info) -> None:
         # LGPIOPin.__init__ without its claim as a floating input: the device built on
         # this pin claims the line a moment later, as an input or at its output level.
+        # These are the attributes gpiozero 2.0's __init__ sets; tests/test_gpio_lgpio.py
+        # runs gpiozero's own pin code over a recording lgpio, so a drift shows there.
         LocalPiPin.__init__(self, factory, info)
         self._pwm = None
         self._bounce = None
