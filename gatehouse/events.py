@@ -22,7 +22,7 @@ MAX_TEXT = 1000                   # any string inside a payload
 MAX_ITEMS = 100                   # any list or object inside a payload
 MAX_DEPTH = 5
 FIELD_LIMITS = {"name": 64, "courier": 64, "company": 64, "phone": 32, "purpose": 120,
-                "household": 40, "host_household": 40, "building": 16, "room": 20,
+                "household": 40, "host_household": 40, "building": 16, "room": 40,
                 "by": 40, "volunteer": 40, "waybill": 40, "gate": 40, "person_ref": 64}
 
 
@@ -59,7 +59,10 @@ class Event(_Wire):
     @field_validator("payload")
     @classmethod
     def _bounded(cls, payload: dict[str, Any]) -> dict[str, Any]:
-        size = len(json.dumps(payload, ensure_ascii=False).encode())
+        try:  # NaN and Infinity are not JSON: SQLite's json functions choke on them
+            size = len(json.dumps(payload, ensure_ascii=False, allow_nan=False).encode())
+        except ValueError:
+            raise ValueError("payload holds a number that is not finite") from None
         if size > MAX_PAYLOAD_BYTES:
             raise ValueError(f"payload of {size} bytes is over {MAX_PAYLOAD_BYTES}")
         _check_value(payload, "payload", 0)

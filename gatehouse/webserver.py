@@ -11,9 +11,9 @@ log = logging.getLogger(__name__)
 
 class ThreadedServer:
     def __init__(self, app, host: str = "127.0.0.1", port: int = 0, threads: int = 8,
-                 name: str = "web"):
+                 name: str = "web", **options):
         self.server = create_server(app, host=host, port=port, threads=threads,
-                                    channel_timeout=30)
+                                    channel_timeout=30, **options)
         self.port = self.server.effective_port
         self._closing = False
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)

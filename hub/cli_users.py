@@ -77,7 +77,10 @@ def user_list(home) -> None:
 @click.option("--host", "hosts", multiple=True, metavar="NAME",
               help="A name the office uses for this hub (repeatable); localhost, this "
                    "machine's name and IP addresses are always answered.")
-def web_cmd(home, port, bind, threads, cookie_secure, hosts) -> None:
+@click.option("--trusted-proxy", metavar="ADDR",
+              help="The reverse proxy in front (e.g. 127.0.0.1): its X-Forwarded-For and "
+                   "-Host are believed, so login limits and host names see the browser.")
+def web_cmd(home, port, bind, threads, cookie_secure, hosts, trusted_proxy) -> None:
     """Serve the admin page with waitress, with the nightly reset and purge jobs."""
     import waitress
 
@@ -98,10 +101,20 @@ def web_cmd(home, port, bind, threads, cookie_secure, hosts) -> None:
     click.echo(f"admin page on http://{bind}:{port}/", err=True)
     try:
         waitress.serve(create_app(config), host=bind, port=port, threads=threads,
-                       ident="gatehouse")
+                       ident="gatehouse", **proxy_options(trusted_proxy))
     finally:
         for job in jobs:
             job.stop()
+
+
+def proxy_options(trusted_proxy: str | None) -> dict:
+    """waitress settings for a reverse proxy in front (none: believe no forwarded header)."""
+    if not trusted_proxy:
+        return {}
+    return {"trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
+            "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-host",
+                                      "x-forwarded-proto"},
+            "clear_untrusted_proxy_headers": True}
 
 
 def start_jobs(config, zone) -> list[retention.Nightly]:

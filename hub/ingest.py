@@ -20,6 +20,7 @@ from gatehouse import topics
 from gatehouse.db import write_transaction
 from gatehouse.events import (
     MAX_EVENTS_PER_BATCH,
+    MAX_MESSAGE_BYTES,
     WIRE_VERSION,
     Ack,
     Event,
@@ -74,14 +75,16 @@ def ingest(db: sqlite_utils.Database, messages: list[Incoming], policy: Policy,
     result = Ingested()
     with write_transaction(db):
         for m in messages:
-            acks = len(result.acks)
+            acks, stored = len(result.acks), result.stored
             try:
                 with db.atomic():  # a savepoint: a bad message undoes only itself
                     _one(db, m, policy, gates, result, quota)
             except WireError as exc:
+                result.stored = stored
                 _quarantine(db, m, str(exc), quota=quota, result=result)
             except Exception as exc:  # a bug must not stop the other gates' events
                 del result.acks[acks:]
+                result.stored = stored
                 _quarantine(db, m, f"could not store: {type(exc).__name__}: {exc}",
                             quota=quota, result=result)
     return result
@@ -108,24 +111,31 @@ def _one(db, m: Incoming, policy: Policy, gates: set[str], result: Ingested,
             if problem:
                 good.remove(e)
                 bad.append((e.seq, e.model_dump(mode="json"), problem))
-        if not _events(db, gate, good, m.received_at, policy, result, quota):
+        unacked = _events(db, gate, good, m.received_at, policy, result, quota)
+        if unacked is None:
             result.over_quota += 1
             return  # not acknowledged: the gate keeps them and sends them again later
         kept = [seq for seq, raw, reason in bad  # kept (with its seq): the gate stops resending
                 if _quarantine(db, m, f"event {seq}: {reason}",
                                json.dumps(raw, ensure_ascii=False).encode(), quota, result)]
         # One over the quarantine budget is not acknowledged: its gate keeps it.
-        seqs = [e.seq for e in good] + [seq for seq in kept if seq]
+        seqs = [e.seq for e in good if e.seq not in unacked] + [seq for seq in kept if seq]
         if seqs:
             result.acks.append((gate, Ack(ranges=ranges(sorted(seqs)))))
     elif leaf == "status":
         if m.payload not in (topics.ONLINE, topics.OFFLINE):
             raise WireError("status is online or offline")
         online = m.payload == topics.ONLINE
+        was = next(db.query("select online from gates where id = ?", [gate]))["online"]
         db.execute("update gates set online = ?, status_at = ? where id = ?",
                    [int(online), m.received_at, gate])
-        if not online:
-            _alert(db, m.received_at, gate, "gate_offline", None, {})
+        # A flood of "offline" is one alert, not thousands: only a gate that was online,
+        # or one with no offline alert still open.
+        if not online and (was != 0 or not next(db.query(
+                "select 1 from alerts where gate = ? and kind = 'gate_offline' and "
+                "acked_at is null", [gate]), None)):
+            _alert(db, m.received_at, gate, "gate_offline",
+                   f"offline:{gate}:{int(m.received_at) // 60}", {})
     elif leaf == "heartbeat":
         beat = parse(Heartbeat, m.payload)
         if beat.gate != gate:
@@ -137,16 +147,18 @@ def _one(db, m: Incoming, policy: Policy, gates: set[str], result: Ingested,
 
 
 def _events(db, gate: str, events: list[Event], received_at: float, policy: Policy,
-            result: Ingested, quota: GateQuota = GateQuota()) -> bool:
+            result: Ingested, quota: GateQuota = GateQuota()) -> set[int] | None:
     """Insert a batch's new events at once; derive passages, alerts and conflicts.
-    False (nothing written) when the gate's daily budget would be exceeded."""
+    Returns the seqs not to acknowledge (an id conflict that could not be kept), or
+    None, with nothing written, when the gate's daily budget would be exceeded."""
     if not events:
-        return True
+        return set()
     ids = [e.id for e in events]
     known = {r[0]: r for r in db.execute(
         "select id, gate, seq, kind, at, payload from gate_events "
         f"where id in ({','.join('?' * len(ids))})", ids)}
     new: dict[str, Event] = {}
+    clashes: list[Event] = []
     for e in events:
         if e.id in known:
             same = _same(gate, e, known[e.id])
@@ -157,12 +169,15 @@ def _events(db, gate: str, events: list[Event], received_at: float, policy: Poli
             continue
         result.duplicates += 1
         if not same:  # a resend is identical; anything else is not a resend
-            _id_conflict(db, gate, e, known.get(e.id), received_at, result, quota)
+            clashes.append(e)
     rows = [(e.id, gate, e.seq, e.kind.value, e.at, received_at,
              json.dumps(e.payload, ensure_ascii=False)) for e in new.values()]
-    if rows and not take_events(db, gate, received_at, sum(len(r[6]) + 80 for r in rows),
-                                quota):
-        return False
+    if rows and not take_events(db, gate, received_at,
+                                sum(len(r[6].encode()) + 80 for r in rows), quota):
+        return None
+    # Acknowledged only once its content is kept in the quarantine: never lost.
+    unacked = {e.seq for e in clashes
+               if not _id_conflict(db, gate, e, known.get(e.id), received_at, result, quota)}
     _seq_reuse(db, gate, list(new.values()), received_at)
     result.stored += len(new)
     db.conn.executemany(
@@ -201,7 +216,7 @@ def _events(db, gate: str, events: list[Event], received_at: float, policy: Poli
                 "select payload from gate_events where gate = ? and kind = 'override' and "
                 "json_extract(payload, '$.attempt_id') = ?", [gate, e.id]).fetchall():
             _override(db, gate, json.loads(row[0]))
-    return True
+    return unacked
 
 
 def _inner_problem(gate: str, e: Event) -> str | None:
@@ -230,17 +245,19 @@ def _same(gate: str, e: Event, row) -> bool:
 
 
 def _id_conflict(db, gate: str, e: Event, stored, received_at: float,
-                 result: Ingested, quota: GateQuota) -> None:
-    """An event id arriving again with other content: kept aside, the office told."""
+                 result: Ingested, quota: GateQuota) -> bool:
+    """An event id arriving again with other content (or first stored by another gate):
+    kept aside, the office told. False when the quarantine budget would not keep it."""
     result.id_conflicts += 1
     was = {"gate": stored[1], "seq": stored[2], "kind": stored[3]} if stored else \
         {"in": "the same batch"}
-    _quarantine(db, Incoming(topics.gate_events(gate), b"", received_at),
-                f"event id {e.id} already stored with other content ({was})",
-                json.dumps(e.model_dump(mode="json"), ensure_ascii=False).encode(),
-                quota, result)
+    kept = _quarantine(db, Incoming(topics.gate_events(gate), b"", received_at),
+                       f"event id {e.id} already stored with other content ({was})",
+                       json.dumps(e.model_dump(mode="json"), ensure_ascii=False).encode(),
+                       quota, result)
     _alert(db, received_at, gate, "duplicate_id_conflict", f"dup:{e.id}:{e.seq}:{e.kind.value}",
            {"event_id": e.id, "seq": e.seq, "kind": e.kind.value, "stored": was})
+    return kept
 
 
 def _seq_reuse(db, gate: str, events: list[Event], received_at: float) -> None:
@@ -355,6 +372,8 @@ def _salvage(payload: bytes, exc: WireError) -> tuple[str, list[Event], list]:
     bad ones are set aside one by one (seq, raw, reason). One broken event must not hold
     back the others, nor make its gate resend the whole batch every 20 s. A broken
     envelope raises the original error (the whole message is quarantined)."""
+    if len(payload) > MAX_MESSAGE_BYTES:
+        raise exc
     try:
         doc = json.loads(payload)
     except (ValueError, UnicodeDecodeError):

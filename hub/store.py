@@ -129,6 +129,12 @@ def m006_gate_usage(db: sqlite_utils.Database) -> None:
                                 "refused": 0})
 
 
+@migrations()
+def m007_login_device(db: sqlite_utils.Database) -> None:
+    # The browser a try came from (hub/logins.py): its own failures are all that slow it.
+    db["login_attempts"].add_column("device", str)
+
+
 def open_db(path: Path) -> sqlite_utils.Database:
     """Open (creating if needed) the hub database, in WAL mode, migrated to the latest schema."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,15 +14,6 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 MIN_PASSWORD = 10
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,40}$")
-# Login throttling (docs/security.md). This many failures of one name from one address
-# within the window lock that pair out. Failures of a name from anywhere, or from one
-# address under any name, only slow the next try (doubling up to MAX_DELAY_S): a guesser
-# spread over many addresses gets ~60 tries an hour, and the office behind one NAT is
-# never locked out by someone else's typing.
-MAX_FAILURES = 5
-FAILURE_WINDOW_S = 15 * 60
-ADDRESS_FAILURES = 20           # an address trying many names: slowed after this many
-MAX_DELAY_S = 60
 # Compared against when the name is unknown, so a wrong name costs as much as a wrong password.
 _DUMMY_HASH = generate_password_hash("not-a-real-password-0000")
 
@@ -154,32 +145,10 @@ def list_users(db: sqlite_utils.Database) -> list[dict]:
             for r in db.query("select * from users order by username")]
 
 
-def throttled(db: sqlite_utils.Database, username: str, ip: str, now: float) -> int:
-    """Seconds to wait before another login try of this name from this address (0: go)."""
-    since = now - FAILURE_WINDOW_S
-    fails = list(db.query("select at, username, ip from login_attempts where ok = 0 and "
-                          "at > ? and (username = ? or ip = ?) order by at",
-                          [since, username, ip]))
-    pair = [r["at"] for r in fails if r["username"] == username and r["ip"] == ip]
-    name = [r["at"] for r in fails if r["username"] == username]
-    address = [r["at"] for r in fails if r["ip"] == ip]
-    waits = [pair[-MAX_FAILURES] + FAILURE_WINDOW_S - now if len(pair) >= MAX_FAILURES else 0,
-             _slowed(name, MAX_FAILURES, now), _slowed(address, ADDRESS_FAILURES, now)]
-    wait = max(waits)
-    return int(wait) + 1 if wait > 0 else 0
-
-
-def _slowed(times: list[float], free: int, now: float) -> float:
-    """After `free` failures, each further try waits 1, 2, 4 ... s (at most MAX_DELAY_S)
-    from the last failure."""
-    if len(times) < free:
-        return 0
-    return times[-1] + min(MAX_DELAY_S, 2 ** (len(times) - free)) - now
-
-
 def authenticate(db: sqlite_utils.Database, username: str, password: str, ip: str,
                  now: float) -> User | None:
-    """The user when name and password match (and the user is active); every try is logged."""
+    """The user when name and password match (and the user is active); every try is logged.
+    Sign-in at the login page goes through hub.logins.sign_in (throttled)."""
     row = next(db.query("select * from users where username = ?", [username]), None)
     ok = check_password_hash(row["pw_hash"] if row else _DUMMY_HASH, password or "")
     ok = ok and row is not None and row["disabled_at"] is None

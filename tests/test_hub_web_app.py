@@ -14,7 +14,7 @@ from gatehouse import topics
 from gatehouse.events import Event, EventBatch, EventKind, Heartbeat, dump
 from gatehouse.identity import person_ref
 from gatehouse.policy import BuildingStatus
-from hub import users
+from hub import logins, users
 from hub.ingest import Incoming, ingest
 from hub.store import current_policy
 from hub.web import WebConfig, create_app
@@ -126,7 +126,7 @@ def test_login_sets_a_strict_httponly_secure_cookie_and_wrong_passwords_are_thro
     cookie = resp.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Secure" in cookie
     other = app.test_client()
-    for _ in range(users.MAX_FAILURES):
+    for _ in range(logins.MAX_FAILURES):
         assert login(other, "office", "wrong password!").status_code == 401
     resp = login(other, "office", PASSWORD)          # right password, but too many tries
     assert resp.status_code == 429

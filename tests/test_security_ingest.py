@@ -240,3 +240,72 @@ def test_the_broker_refuses_a_message_over_the_wire_limit(compound, broker_proc,
         assert got == [1000]
     finally:
         hub.close()
+
+
+# Found by the review of these fixes (each once made a gate's events vanish or pile up) --
+
+def test_a_number_that_is_not_finite_is_set_aside_and_the_gate_syncs_on(db):
+    poison = b'{"v":1,"gate":"north","sent_at":1,"events":[{"seq":1,"id":"' + \
+        uuid.uuid4().hex.encode() + b'","kind":"override","at":' + str(T0).encode() + \
+        b',"payload":{"attempt_id":"x","score":NaN}}]}'
+    r = send(db, poison)
+    assert stored(db) == [] and acked(r) == [(1, 1)]
+    (q,) = db.query("select reason from quarantine")
+    assert "not finite" in q["reason"]
+    # Later attempts of that gate still go in (a NaN row once broke every json_extract).
+    r = send(db, batch(event(2, outcome="admit"), event(3, outcome="admit")))
+    assert r.stored == 2 and acked(r) == [(2, 3)]
+
+
+def test_the_longest_payloads_a_kiosk_writes_pass_the_limits(db):
+    household = "B" * 12 + "-" + "U" * 12 + "-" + "R" * 12       # room from the pass
+    r = send(db, batch(event(1, EventKind.PARCEL, id="p" * 32, waybill="SF" + "1" * 38,
+                             room=household, household=household, courier="赵" * 64,
+                             company="顺" * 64, session="s" * 32, fresh=True, frozen=False),
+                       event(2, EventKind.VISITOR, name="王" * 40, phone="1" * 20,
+                             host_household=household, purpose="p" * 60, by="v" * 40)))
+    assert r.quarantined == 0 and acked(r) == [(1, 2)]
+
+
+def test_an_id_conflict_is_acknowledged_only_once_its_content_is_kept(db):
+    eid = uuid.uuid4().hex
+    send(db, batch(event(1, eid=eid, outcome="admit")))
+    full = GateQuota(quarantine_rows=0)
+    r = send(db, batch(event(1, EventKind.DOOR_FORCED, eid=eid), event(2, EventKind.EXIT_REQUEST)),
+             quota=full)
+    assert acked(r) == [(2, 2)]          # the conflicting one stays at the gate
+    r = send(db, batch(event(1, EventKind.DOOR_FORCED, eid=eid)))
+    assert acked(r) == [(1, 1)] and db.execute("select count(*) from quarantine").fetchone()[0] == 1
+
+
+def test_an_id_first_used_by_another_gate_keeps_this_gates_event(db):
+    eid = uuid.uuid4().hex
+    send(db, batch(event(7, eid=eid, outcome="refuse"), gate="south"), gate="south")
+    r = send(db, batch(event(7, eid=eid, outcome="admit")))
+    assert acked(r) == [(7, 7)]
+    (q,) = db.query("select gate, payload from quarantine")
+    assert q["gate"] == GATE and json.loads(q["payload"])["payload"]["outcome"] == "admit"
+    assert len(alerts(db, "duplicate_id_conflict")) == 1
+
+
+def test_a_message_over_the_hubs_limit_is_refused_whole(db):
+    big = batch(*[event(s, EventKind.EXIT_REQUEST, note="x" * 999, more="y" * 999)
+                  for s in range(1, 500)],
+                {"seq": 500, "broken": True})
+    assert len(big) > 1024 * 1024
+    r = send(db, big)
+    assert stored(db) == [] and acked(r) == []
+
+
+def test_a_flood_of_offline_messages_is_one_alert(db):
+    msgs = [Incoming(topics.gate_status(GATE), topics.ONLINE, T0)] + \
+        [Incoming(topics.gate_status(GATE), topics.OFFLINE, T0 + 1 + i / 1000) for i in range(500)]
+    ingest(db, msgs, current_policy(db))
+    assert len(alerts(db, "gate_offline")) == 1
+
+
+def test_the_event_budget_counts_bytes_not_characters(db):
+    quota = GateQuota(event_bytes=15_000)   # ~4,900 characters, ~18,400 bytes
+    r = send(db, batch(*[event(s, EventKind.EXIT_REQUEST, note="𝄞" * 900) for s in range(1, 6)]),
+             quota=quota)
+    assert r.stored == 0 and r.over_quota == 1     # 5 x 3.6 KB of 4-byte characters

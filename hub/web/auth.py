@@ -7,6 +7,7 @@ import secrets
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     g,
     redirect,
@@ -16,12 +17,16 @@ from flask import (
     url_for,
 )
 
-from hub import users
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from hub import logins, users
 from hub.users import ROLE_LABELS, Perm, Role
 from hub.web import core
 
 bp = Blueprint("auth", __name__)
 OPEN_ENDPOINTS = {"auth.login", "static"}
+DEVICE_COOKIE = "gatehouse_device"   # hub/logins.py: a browser that signed in before
+DEVICE_NAMES = 8                     # users remembered per browser (a shared office PC)
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
@@ -92,12 +97,15 @@ def login():
         return render_template("login.html")
     name = request.form.get("username", "").strip()
     ip = request.remote_addr or ""
-    wait = users.throttled(core.db(), name, ip, core.now())
-    if wait:
-        flash(f"尝试次数过多，请{(wait + 59) // 60}分钟后再试 / Too many attempts: "
-              f"try again in {(wait + 59) // 60} min", "error")
+    devices = _devices()
+    attempt = logins.sign_in(core.db(), name, request.form.get("password", ""), ip,
+                             core.now(), devices.get(name))
+    if attempt.wait:
+        zh, en = (f"{attempt.wait}秒", f"{attempt.wait} s") if attempt.wait < 120 else \
+            (f"{(attempt.wait + 59) // 60}分钟", f"{(attempt.wait + 59) // 60} min")
+        flash(f"尝试次数过多，请{zh}后再试 / Too many attempts: try again in {en}", "error")
         return render_template("login.html"), 429
-    u = users.authenticate(core.db(), name, request.form.get("password", ""), ip, core.now())
+    u = attempt.user
     if u is None:
         flash("用户名或密码不正确 / Wrong username or password", "error")
         return render_template("login.html"), 401
@@ -111,7 +119,27 @@ def login():
     # Only a path on this site: "//host" and "/\\host" are read by browsers as another site.
     if not target.startswith("/") or target[1:2] in ("/", "\\"):
         target = url_for("overview.index")
-    return redirect(target)
+    resp = redirect(target)
+    if u.username not in devices:   # this browser is known for this name from now on
+        devices = {u.username: secrets.token_hex(8), **devices}
+        resp.set_cookie(DEVICE_COOKIE, _device_signer().dumps(dict(list(devices.items())[
+            :DEVICE_NAMES])), max_age=logins.DEVICE_DAYS * 86400, httponly=True,
+            samesite="Strict", secure=current_app.config["SESSION_COOKIE_SECURE"])
+    return resp
+
+
+def _device_signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="gatehouse-device")
+
+
+def _devices() -> dict[str, str]:
+    """The names this browser signed in as before, each with its device id."""
+    token = request.cookies.get(DEVICE_COOKIE, "")
+    try:
+        data = _device_signer().loads(token, max_age=logins.DEVICE_DAYS * 86400)
+    except BadSignature:
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
 @bp.route("/logout", methods=["POST"])

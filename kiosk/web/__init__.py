@@ -214,7 +214,7 @@ def create_app(gate, link_state: Callable[[], object] = lambda: None,
         name, host = str(data.get("name", "")).strip(), str(data.get("host", "")).strip()
         if not name or not host:
             abort(400, "a visitor needs a name and a host household")
-        gate.call(lambda: gate.register_visitor(v.id, name[:40], str(data.get("phone", "")),
+        gate.call(lambda: gate.register_visitor(v.id, name[:40], str(data.get("phone", ""))[:20],
                                                 host[:20], str(data.get("purpose", ""))))
         return jsonify({"ok": True})
 
