@@ -286,6 +286,8 @@ def _apply(db, gate: str, e: Event, received_at: float, policy: Policy,
             result.conflicts += _conflicts(db, e.id, policy)
     elif e.kind in (EventKind.DOOR_FORCED, EventKind.DOOR_HELD):
         _alert(db, e.at, gate, e.kind.value, e.id, {})
+    elif e.kind is EventKind.STARTED and p.get("pins") == "mock" and p.get("role") != "parcels":
+        _alert(db, e.at, gate, "mock_pins", e.id, {})   # a gate that drives no door
     elif e.kind is EventKind.PARCEL and p.get("waybill") and p.get("id"):
         # Slotted now, inside the write lock: after any move that freed a slot.
         parcels.receive(db, gate, p, e.at, max(received_at, time.time()))

@@ -319,6 +319,7 @@ class HubLink:
                          clock_trusted=clock["trusted"], clock_offset=clock["offset"],
                          fps=s.get("fps", 0.0), decoder=s.get("decoder", ""),
                          camera_ok=s.get("camera_ok", True), direction=s.get("direction", "in"),
+                         pins=str(s.get("pins", ""))[:80],
                          manifest_version=self.state.manifest_version
                          if self.config.role == "parcels" else None)
         self._client.publish(topics.gate_heartbeat(self.config.gate_id), dump(beat), qos=0)

@@ -80,7 +80,7 @@ def send(compound, gate, events=(), status=None, beat=None):
     if beat:
         hb = Heartbeat(gate=gate, at=NOW, outbox=beat.get("outbox", 0), bundle_version=1,
                        policy_version=1, clock_trusted=beat.get("clock", True), fps=12.5,
-                       manifest_version=beat.get("manifest"))
+                       manifest_version=beat.get("manifest"), pins=beat.get("pins", ""))
         msgs.append(Incoming(topics.gate_heartbeat(gate), dump(hb), NOW))
     if events:
         seq0 = (next(compound.db.query("select max(seq) as s from gate_events where gate = ?",
@@ -385,3 +385,16 @@ def test_the_overview_says_how_old_a_parcel_kiosks_shelf_list_is(as_user, compou
     gates = {g["id"]: g for g in client.get("/api/overview").get_json()["gates"]}
     assert gates["parcels-1"]["manifest_age"] == 90 and gates["north"]["manifest_age"] is None
     assert "清单 list 90 s" in client.get("/").get_data(as_text=True)
+
+
+def test_a_gate_on_simulated_pins_is_flagged_at_the_office(as_user, compound):
+    send(compound, "north", beat={"pins": "mock"})
+    ingest(compound.db, [Incoming(topics.gate_events("north"), dump(EventBatch(
+        gate="north", sent_at=NOW, events=[Event(seq=1, id=uuid.uuid4().hex,
+                                                kind=EventKind.STARTED, at=NOW - 5, payload={
+                                                    "gate": "north", "pins": "mock",
+                                                    "role": "gate"})])), NOW)],
+           current_policy(compound.db))
+    page = as_user("lead").get("/").get_data(as_text=True)
+    assert "模拟引脚 no door" in page
+    assert "门岗以模拟引脚运行" in page

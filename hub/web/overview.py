@@ -45,6 +45,7 @@ ALERT_LABELS = {
     "duplicate_id_conflict": "同一事件编号内容不同 Same event id, other content",
     "seq_reused": "门岗事件序号重复（旧SD卡镜像？） Gate counted its events again (old SD image?)",
     "gate_quota": "门岗发送数据超出每日限额 Gate over its daily data budget",
+    "mock_pins": "门岗以模拟引脚运行，门未连接 Gate on simulated pins: no door",
 }
 
 
@@ -60,6 +61,7 @@ def gate_rows(db, now: float, offline_after: float) -> list[dict]:
                     "outbox": beat.get("outbox"), "policy_version": beat.get("policy_version"),
                     "bundle_version": beat.get("bundle_version"),
                     "clock_trusted": beat.get("clock_trusted"), "fps": beat.get("fps"),
+                    "mock_pins": beat.get("pins") == "mock",
                     # a parcel kiosk: how old its shelf list is (versions are the hub's ms)
                     "manifest_age": max(0, round(now - beat["manifest_version"] / 1000))
                     if beat.get("manifest_version") else None})

@@ -25,13 +25,14 @@ from flask import (
 )
 
 from gatehouse.events import EventKind
-from gatehouse.hosts import LOOPBACK_NAMES, HostAllowlist, is_ip_literal
+from gatehouse.hosts import HostAllowlist
 from gatehouse.identity import normalize_id
 from gatehouse.parcels import valid_waybill
 from gatehouse.pins import check_pin
 from gatehouse.policy import Direction, Outcome
 from kiosk import courier_mode, pickup_mode
 from kiosk.scanner.preview import preview_jpeg
+from kiosk.web.front import screen_names
 from kiosk.screen import snapshot, start_of_day
 
 REFERRAL_REASONS = {
@@ -51,10 +52,7 @@ def create_app(gate, link_state: Callable[[], object] = lambda: None,
     app.config["CSRF_TOKEN"] = token or secrets.token_urlsafe(24)
     # Only the Pi's own browser: loopback names (and the bound address, when a technician
     # serves the screen on the LAN). A rebound name never reaches a route.
-    bind = gate.config.web_bind
-    names = LOOPBACK_NAMES + ((bind,) if is_ip_literal(bind) and bind not in
-                              ("0.0.0.0", "::") else ())
-    app.wsgi_app = HostAllowlist(app.wsgi_app, names)
+    app.wsgi_app = HostAllowlist(app.wsgi_app, screen_names(gate.config.web_bind))
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 0
 
     def state() -> dict:

@@ -21,6 +21,7 @@ function renderGates(snap) {
     if (!row) { location.reload(); return; }  // a new gate: draw the table again
     const state = row.querySelector(".state");
     state.replaceChildren(pill(g.online, "在线 online", "离线 offline"));
+    if (g.mock_pins) state.append(" ", pill(false, "", "模拟引脚 no door"));
     setText(row, ".beat", g.heartbeat);
     setText(row, ".outbox", g.outbox ?? "—");
     setText(row, ".pv", (g.policy_version ?? "—") +
