@@ -42,10 +42,11 @@ def find_project(given: str | None = None) -> Path:
     """The project's source folder: given, $GATEHOUSE_APP, /opt/gatehouse, or this
     checkout (when run from one)."""
     here = Path(__file__).resolve().parent.parent
-    for candidate in (given, os.environ.get("GATEHOUSE_APP"), APP, here):
+    for candidate in ([given] if given else [os.environ.get("GATEHOUSE_APP"), APP, here]):
         if candidate and (Path(candidate) / "deploy" / "requirements" / "gate.txt").is_file():
             return Path(candidate)
-    raise FileNotFoundError("no project folder with deploy/requirements/: give --project")
+    raise FileNotFoundError(f"no deploy/requirements/gate.txt in {given or 'the usual places'}:"
+                            " give --project (the project's folder)")
 
 
 def _not_source(folder: str, names: list[str]) -> set[str]:

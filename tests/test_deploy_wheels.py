@@ -148,3 +148,29 @@ def test_requirements_are_exact_and_agree_between_gate_and_hub():
     # One machine may hold both: what they share, they pin alike.
     assert {k: gate[k] for k in gate.keys() & hub.keys()} == \
         {k: hub[k] for k in gate.keys() & hub.keys()}
+
+
+def test_wheelhouse_build_command(compound, monkeypatch, tmp_path):
+    """`hub wheelhouse build` (also `python -m hub.wheelhouse build`) fills the hub's folder."""
+    from click.testing import CliRunner
+    seen = {}
+
+    def build(project, dest, arches):
+        seen.update(project=project, dest=dest, arches=arches)
+        dest.mkdir(parents=True)
+        (dest / "x-1-py3-none-any.whl").write_bytes(b"x" * 1000)
+        return ["x-1-py3-none-any.whl"]
+    monkeypatch.setattr(wheelhouse, "build", build)
+    r = CliRunner().invoke(wheelhouse.wheelhouse_group,
+                           ["build", "--home", str(compound.home.root), "--project", str(ROOT),
+                            "--arch", "aarch64"])
+    assert r.exit_code == 0, r.output
+    assert seen == {"project": ROOT, "dest": compound.home.hub / "wheels",
+                    "arches": ("aarch64",)}
+    assert "1 files" in r.output and "/wheels/" in r.output
+    # A folder that is not the project: said so, nothing built.
+    seen.clear()
+    r = CliRunner().invoke(wheelhouse.wheelhouse_group,
+                           ["build", "--home", str(compound.home.root), "--project",
+                            str(tmp_path)])
+    assert r.exit_code != 0 and "--project" in r.output and seen == {}
