@@ -99,12 +99,10 @@ def create_app(config: WebConfig) -> Flask:
     for bp in (auth.bp, overview.bp, buildings.bp, residents.bp, passes.bp, tracing.bp, policy.bp,
                visitors.bp, notifications.bp, groupbuy.bp, parcels.bp, admin.bp):
         app.register_blueprint(bp)
-    from hub.web import (
-        enroll,  # gate enrollment: the admin's QR page and the gates' /enroll
-    )
+    from hub.web import enroll, wheels  # the gates' side: /enroll and the /wheels/ folder
     app.register_blueprint(enroll.bp)
     app.wsgi_app = enroll.mount(app.wsgi_app, config)
-    app.wsgi_app = __import__("hub.web.wheels").web.wheels.mount(app.wsgi_app, config)  # /wheels/
+    app.wsgi_app = wheels.mount(app.wsgi_app, config)
     # Outermost, so the gates' /enroll answers only to the hub's names too.
     app.wsgi_app = HostAllowlist(app.wsgi_app, config.host_names(), ip_literals=True)
     return app
