@@ -1,4 +1,5 @@
-"""Part 2 of bench.parcels: scan to slot with real processes (Mosquitto, `hub serve`, `kiosk run`)."""
+"""Part 2 of bench.parcels: scan to slot with real processes (Mosquitto, `hub serve`,
+`kiosk run`)."""
 from __future__ import annotations
 
 import html.parser

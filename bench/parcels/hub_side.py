@@ -1,4 +1,5 @@
-"""Part 1 of bench.parcels: hub ingest of parcel events, slotting as the shelves fill, the timer pass."""
+"""Part 1 of bench.parcels: hub ingest of parcel events, slotting as the shelves fill,
+the timer pass."""
 from __future__ import annotations
 
 import contextlib

@@ -1,4 +1,5 @@
-"""The sync bench's world: a compound, its broker and its gates' links, and the hub and a counting subscriber as child processes."""
+"""The sync bench's world: a compound, its broker and its gates' links; the hub and a
+counting subscriber as child processes."""
 from __future__ import annotations
 
 import contextlib
