@@ -8,6 +8,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 
@@ -120,3 +122,43 @@ def test_32_bit_is_refused_by_name(tmp_path):
     r = sh(". ./lib.sh; os_check", fake)
     assert r.returncode == 1 and "64-bit" in r.stderr
     assert shutil.which("sh")
+
+
+def test_upgrade_fetches_everything_before_it_stops_anything(tmp_path):
+    """upgrade.sh on a hub: pip's downloads and the project's build come first; a failed
+    download leaves every service running."""
+    if Path("/etc/systemd/system/gatehouse-kiosk.service").exists():
+        pytest.skip("this machine is a gate: upgrade.sh would take it for one")
+    log = tmp_path / "calls"
+    app, home = tmp_path / "app", tmp_path / "home"
+    (home / "hub").mkdir(parents=True)
+    (home / "hub" / "hub.db").touch()
+    (app / ".venv" / "bin").mkdir(parents=True)
+    for name in ("pip", "python", "hub"):
+        tool = app / ".venv" / "bin" / name
+        tool.write_text(f'#!/bin/sh\necho "{name} $1" >> {log}\n'
+                        f'[ "{name} $1" != "pip $FAIL" ]\n')
+        tool.chmod(0o755)
+    fake = tools(tmp_path / "bin", id="echo 0",
+                 systemctl=f'echo "systemctl $*" >> {log}',
+                 runuser='shift 3; "$@"')     # runuser -u USER -- CMD...: just CMD here
+
+    def upgrade(**env):
+        return subprocess.run(["sh", DEPLOY / "upgrade.sh"], capture_output=True, text=True,
+                              env={"PATH": f"{fake}:{os.environ['PATH']}", "APP": str(app),
+                                   "GH_HOME": str(home), "STAGE": str(tmp_path / "stage"),
+                                   "WHEELHOUSE": "/nowhere", **env},
+                              timeout=120, check=False)
+    r = upgrade(FAIL="download")
+    assert r.returncode != 0
+    calls = [c for c in log.read_text().splitlines() if not c.startswith("systemctl -q")]
+    assert calls == ["pip wheel", "pip download"]                          # no stop
+    log.unlink()
+    r = upgrade()
+    assert r.returncode == 0, r.stderr
+    calls = [c for c in log.read_text().splitlines() if not c.startswith("systemctl -q")]
+    assert calls[:3] == ["pip wheel", "pip download",
+                         "systemctl stop gatehouse-web.service gatehouse-hub.service"]
+    assert calls.index("pip install") > calls.index("hub backup")
+    assert calls[-1] == "systemctl start gatehouse-hub.service gatehouse-web.service"
+    assert (app / "deploy" / "upgrade.sh").exists()      # the new checkout's files
