@@ -1,0 +1,199 @@
+"""The installed gate inside the VM, seen the way the tests need it: the relay line read
+from the kernel, the kiosk unit as systemd sees it, codes issued by the VM's own hub,
+scenes for the file camera, the scanner gun, the gate's log and the hub's."""
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.vm.machine import Machine, VMError
+from tests.vm.provision import FRAMES, HOME, LOCKED, PROBE_LOG, RELAY, VENV
+
+TOOLS = Path(__file__).parent / "tools"
+UNIT = "gatehouse-kiosk.service"
+SCENE_DROPIN = "/etc/systemd/system/gatehouse-kiosk.service.d/zz-vm-scene.conf"
+KIOSK_DB = f"{HOME}/kiosk/kiosk.db"
+HUB_DB = f"{HOME}/hub/hub.db"
+SCANNER = "evdev:/dev/input/by-id/usb-Gatehouse_VM_Barcode_Scanner-event-kbd"
+HUB = f"runuser -u gatehouse -- env GATEHOUSE_HOME={HOME} {VENV}/bin/hub"
+
+
+@dataclass
+class KioskState:
+    pid: int
+    active: str
+    sub: str
+    restarts: int
+    status: str
+    started_us: int      # ExecMainStartTimestampMonotonic
+
+
+class Gate:
+    def __init__(self, vm: Machine, share: Path):
+        self.vm, self.share = vm, share
+        (share / "tools").mkdir(exist_ok=True)
+        for tool in TOOLS.iterdir():
+            shutil.copy(tool, share / "tools" / tool.name)
+        self._people = 0
+
+    # -- the relay line, from the kernel's side ---------------------------------------
+
+    def level(self) -> int:
+        return int(self.vm.sh(f"cat /run/gpio-sim/sim_gpio{RELAY}/value").strip())
+
+    def line(self, *args: str, timeout: float = 120) -> dict:
+        """Run tools/line.py in the VM (see its docstring)."""
+        out = self.vm.sh("python3 /mnt/run/tools/line.py " + " ".join(map(shlex.quote, args)),
+                         timeout=timeout)
+        return json.loads(out)
+
+    def watch_in_background(self, name: str, seconds: float) -> Path:
+        """Start tools/line.py watching for `seconds`, each change of level appended at once
+        to a file in the host's share ("<wall time> <level>" lines); returns that file."""
+        log = self.share / f"{name}.log"
+        log.unlink(missing_ok=True)
+        self.vm.sh(f"nohup python3 /mnt/run/tools/line.py watch {seconds:g} "
+                   f"--log /mnt/run/{name}.log >/dev/null 2>&1 &")
+        self.wait(f"the line watcher {name}", log.exists, timeout=60, every=0.2)
+        return log
+
+    @staticmethod
+    def changes(log: Path) -> list[tuple[float, int]]:
+        """(wall time, level) lines written by watch_in_background; the first is the start."""
+        if not log.exists():
+            return []
+        return [(float(t), int(v)) for t, v in
+                (ln.split() for ln in log.read_text().splitlines() if ln.strip())]
+
+    def probes(self) -> list[tuple[str, float, int]]:
+        """(boot id, uptime, level) each time systemd started the kiosk (provision.PROBE)."""
+        out = self.vm.run(f"cat {PROBE_LOG}").out
+        return [(b, float(t), int(v)) for b, t, v in (ln.split() for ln in out.splitlines())]
+
+    # -- the kiosk unit ---------------------------------------------------------------
+
+    def kiosk(self) -> KioskState:
+        props = "MainPID,ActiveState,SubState,NRestarts,StatusText,ExecMainStartTimestampMonotonic"
+        out = self.vm.sh(f"systemctl show -p {props} {UNIT}")
+        kv = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+        return KioskState(int(kv.get("MainPID") or 0), kv.get("ActiveState", ""),
+                          kv.get("SubState", ""), int(kv.get("NRestarts") or 0),
+                          kv.get("StatusText", ""),
+                          int(kv.get("ExecMainStartTimestampMonotonic") or 0))
+
+    def wait_kiosk(self, timeout: float = 180, not_pid: int = 0) -> tuple[float, KioskState]:
+        """Wait until the kiosk is active (READY=1 under Type=notify) in a process other
+        than `not_pid`; returns the seconds waited and its state."""
+        t0 = time.monotonic()
+        while True:
+            state = self.kiosk()
+            if state.active == "active" and state.pid and state.pid != not_pid:
+                return time.monotonic() - t0, state
+            if time.monotonic() - t0 > timeout:
+                raise AssertionError(
+                    f"the kiosk was not back and ready within {timeout:.0f} s: {state}\n"
+                    + self.journal(40))
+            time.sleep(1)
+
+    def journal(self, lines: int = 60, unit: str = UNIT) -> str:
+        return self.vm.run(f"journalctl -u {unit} -b --no-pager -n {lines} -o short-monotonic").out
+
+    def screen(self) -> tuple[int, str]:
+        """The volunteer screen's page and state, from inside the VM (it listens on loopback)."""
+        script = ("import urllib.request,sys\n"
+                  "try:\n"
+                  " page=urllib.request.urlopen('http://127.0.0.1:8000/',timeout=10).read().decode()\n"
+                  " state=urllib.request.urlopen('http://127.0.0.1:8000/api/state',timeout=10).read().decode()\n"
+                  " print(200); print(page); print(state)\n"
+                  "except Exception as e: print(0); print(repr(e))\n")
+        out = self.vm.sh(f"python3 -c {shlex.quote(script)}", timeout=60)
+        status, _, rest = out.partition("\n")
+        return int(status), rest
+
+    # -- what the camera and the scanner gun see --------------------------------------
+
+    def issue(self, n: int = 1) -> list[tuple[str, str]]:
+        """n new residents' (pass, green health code) from the VM's hub."""
+        from tests.conftest import resident_ids
+        self.vm.sh(f"[ -e {HOME}/authority/authority.key ] || {HUB} authority init")
+        codes = []
+        for pid in resident_ids(self._people + n)[self._people:]:
+            self._people += 1
+            p = self.vm.sh(f"{HUB} issue pass --person-id {pid} --name 居民{self._people} "
+                           f"--building 7 --room {100 + self._people}").strip()
+            h = self.vm.sh(f"{HUB} authority health --person-id {pid} --colour green").strip()
+            codes.append((p, h))
+        return codes
+
+    def scene(self, name: str, texts: list[str], frames_each: int = 3, gap: int = 2,
+              blank_after: int = 0) -> str:
+        """Phone screens showing `texts` one after another (demo's renderer), written on the
+        host into the shared folder; returns the scene's name for play()."""
+        from demo.scenes import showing, write_frames
+        folder = self.share / "frames" / name
+        write_frames(folder, showing(*texts, frames_each=frames_each, gap=gap))
+        empty = next((self.share / "frames" / "empty").glob("*.png"))
+        start = len(list(folder.glob("*.png")))
+        for i in range(blank_after):
+            shutil.copy(empty, folder / f"zz{start + i:05d}.png")
+        return name
+
+    def play(self, scene: str, fps: float = 4, loop: bool = True, scanner: bool = False,
+             camera: str | None = None, wait: bool = True) -> float:
+        """Put the scene in the camera's folder and restart the kiosk on it (the file camera
+        reads its folder when it opens). Returns the seconds until it was ready."""
+        spec = camera or f"file:{FRAMES}?fps={fps:g}&loop={int(loop)}"
+        env = [f"GATEHOUSE_KIOSK_CAMERA={spec}"]
+        if scanner:
+            env.append(f"GATEHOUSE_KIOSK_SCANNER={SCANNER}")
+        dropin = "[Service]\n" + "".join(f'Environment="{e}"\n' for e in env)
+        self.vm.put(SCENE_DROPIN, dropin)
+        self.vm.sh(f"rm -f {FRAMES}/* && cp /mnt/run/frames/{scene}/* {FRAMES}/ && "
+                   f"chown -R gatehouse: {FRAMES} && systemctl daemon-reload")
+        before = self.kiosk().pid
+        self.vm.sh(f"systemctl restart --no-block {UNIT}")
+        if not wait:
+            return 0.0
+        return self.wait_kiosk(not_pid=before)[0]
+
+    def type_on_scanner(self, text: str) -> None:
+        self.vm.sh(f"printf '%s\\n' {shlex.quote(text)} > /run/gatehouse-vm/scanner.fifo", timeout=30)
+
+    # -- the gate's log and the hub's -------------------------------------------------
+
+    def query(self, db: str, sql: str) -> list[dict]:
+        out = self.vm.sh(f"sqlite3 -json {db} {shlex.quote(sql)}", timeout=60).strip()
+        return json.loads(out) if out else []
+
+    def attempts(self, since: float = 0) -> list[dict]:
+        return self.query(KIOSK_DB, f"select id, at, outcome, reasons, codes from attempts "
+                                    f"where at > {since} order by seq")
+
+    def hub_has(self, ids: list[str]) -> set[str]:
+        if not ids:
+            return set()
+        quoted = ",".join(f"'{i}'" for i in ids)
+        return {r["id"] for r in self.query(HUB_DB, f"select id from gate_events where id in ({quoted})")}
+
+    def integrity(self, db: str) -> str:
+        return self.vm.sh(f"sqlite3 {db} 'pragma integrity_check'").strip()
+
+    def wall_time(self) -> float:
+        return float(self.vm.sh("date +%s.%N"))
+
+    def wait(self, what: str, condition, timeout: float, every: float = 1.0):
+        t0 = time.monotonic()
+        while True:
+            value = condition()
+            if value:
+                return value
+            if time.monotonic() - t0 > timeout:
+                raise AssertionError(f"{what}: not within {timeout:.0f} s")
+            time.sleep(every)
+
+
+__all__ = ["Gate", "KioskState", "LOCKED", "VMError"]

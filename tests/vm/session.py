@@ -1,0 +1,183 @@
+"""Brings up the gate VM for a test run: host tools, the cached base image and wheelhouse,
+the cached *installed* layer (the project's install-hub.sh and install-kiosk.sh run once
+per install recipe), then a fresh overlay booted with this work tree's code.
+
+Layers (all under the cache folder, none modified by a run):
+  image-<key>/base.qcow2          Debian 12 + gpio-sim          key: packages, tests/vm/guest
+  image-<key>/installed-<k>.qcow2  after install-hub.sh + install-kiosk.sh
+                                  key: base, wheelhouse, deploy/**, pyproject.toml, provision.py
+  <run>/overlay.qcow2             this run; deleted afterwards
+The installers run in full whenever deploy/ or the lock files change. When only the
+project's Python code changed, the run installs this tree's wheel over the installed
+layer the way install_app does (pip --no-index --no-deps --force-reinstall), so every run
+tests the current code without 10 minutes of emulated pip.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from tests.vm import image as image_mod
+from tests.vm import provision, wheels
+from tests.vm.machine import Machine
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class CannotRun(Exception):
+    """The VM test cannot run here (said as the skip reason)."""
+
+
+def installed_key(base: image_mod.Image, wheelhouse: Path) -> str:
+    h = hashlib.sha256(f"{base.folder.name} {wheelhouse.name}".encode())
+    files = sorted(p for p in (ROOT / "deploy").rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    for path in [*files, ROOT / "pyproject.toml", Path(provision.__file__)]:
+        h.update(str(path.relative_to(ROOT)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def reachable(url: str) -> bool:
+    try:
+        urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=15)
+        return True
+    except OSError:
+        return False
+
+
+def preflight(log) -> None:
+    if os.environ.get("GATEHOUSE_VM", "1") == "0":
+        raise CannotRun("GATEHOUSE_VM=0: the VM test is switched off")
+    if sys.platform != "linux" or os.uname().machine != "x86_64":
+        raise CannotRun("the VM test needs an x86_64 Linux host")
+    if why := image_mod.install_tools(log):
+        raise CannotRun(why)
+    if missing := wheels.missing_locks():
+        raise CannotRun(f"no lock files yet: {', '.join(str(p.relative_to(ROOT)) for p in missing)}")
+    cache = image_mod.cache_root()
+    cache.mkdir(parents=True, exist_ok=True)
+    if shutil.disk_usage(cache).free < 6 << 30:
+        raise CannotRun(f"less than 6 GB free in {cache}")
+
+
+def base_image(log) -> image_mod.Image:
+    img = image_mod.Image(image_mod.cache_root() / f"image-{image_mod.image_key()}")
+    if img.ready():
+        return img
+    if os.geteuid() != 0:
+        raise CannotRun("building the VM image needs root (mmdebstrap); none is cached")
+    if not reachable(f"{image_mod.MIRROR}/dists/{image_mod.SUITE}/Release"):
+        raise CannotRun(f"no VM image cached and Debian's mirror {image_mod.MIRROR} does not answer")
+    return image_mod.build(log)
+
+
+def wheelhouse(log) -> Path:
+    key = wheels.wheelhouse_key()
+    folder = image_mod.cache_root() / f"wheels-{key}"
+    if not (folder / "done").exists() and not reachable("https://pypi.org/simple/pip/"):
+        raise CannotRun("no wheelhouse cached and PyPI does not answer")
+    return wheels.build(log)
+
+
+def project_wheel(out: Path) -> Path:
+    """This work tree's wheel, built on the host (seconds, not minutes under emulation)."""
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
+                        "--disable-pip-version-check", "-w", str(out), str(ROOT)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"building the project's wheel failed:\n{r.stderr[-2000:]}")
+    return next(out.glob("gatehouse-*.whl"))
+
+
+class Session:
+    """The booted gate VM of one test module."""
+
+    def __init__(self, log=print):
+        self.log = log
+        self.timings: dict[str, float] = {}
+        self.run_dir = Path(tempfile.mkdtemp(prefix="gatehouse-vm-"))
+        self.share = self.run_dir / "share"
+        (self.share / "frames" / "empty").mkdir(parents=True)
+        # Nobody at the door: a plain grey frame.
+        cv2.imwrite(str(self.share / "frames" / "empty" / "000.png"),
+                    np.full((480, 640, 3), 200, np.uint8))
+        self.vm: Machine | None = None
+
+    def _timed(self, name: str, t0: float) -> None:
+        self.timings[name] = time.monotonic() - t0
+        self.log(f"{name}: {self.timings[name]:.0f} s")
+
+    def up(self) -> Machine:
+        preflight(self.log)
+        t = time.monotonic()
+        base = base_image(self.log)
+        wh = wheelhouse(self.log)
+        self._timed("image and wheelhouse", t)
+        installed = base.folder / f"installed-{installed_key(base, wh)}.qcow2"
+        shares = {"project": (ROOT, True), "wheels": (wh, True), "run": (self.share, False)}
+        if not installed.exists():
+            self._install(base, wh, installed, shares)
+        # This run: an overlay on the installed layer.
+        self.vm = Machine(base, self.run_dir, shares)
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b",
+                        str(installed), str(self.vm.overlay)], check=True)
+        t = time.monotonic()
+        self.vm.start()
+        self.vm.wait_boot()
+        self._timed("boot", t)
+        return self.vm
+
+    def update_code(self) -> None:
+        """This tree's code into the installed gate and hub (see the module's docstring)."""
+        t = time.monotonic()
+        wheel = project_wheel(self.share / "wheel")
+        self.vm.sh(f"{provision.VENV}/bin/pip install -q --no-index --no-deps --force-reinstall "
+                   f"/mnt/run/wheel/{wheel.name} && systemctl restart gatehouse-hub "
+                   "gatehouse-web && systemctl restart --no-block gatehouse-kiosk", timeout=900)
+        self._timed("this tree's code into the VM", t)
+
+    def _install(self, base, wh, installed: Path, shares) -> None:
+        """Run the installers once on a fresh overlay of the base; keep the result."""
+        work = self.run_dir / "install"
+        work.mkdir()
+        vm = Machine(base, work, {**shares, "run": (self.share, False)})
+        vm.create_overlay()
+        t = time.monotonic()
+        vm.start()
+        try:
+            vm.wait_boot()
+            self.timings.update(provision.install(vm, self.log))
+            vm.run("systemctl poweroff", timeout=10)
+            vm.proc.wait(180)
+        except BaseException:
+            for name in ("install-hub.log", "install-kiosk.log", "console.log"):
+                if (work / name).exists():
+                    shutil.copy(work / name, self.run_dir / name)
+            vm.stop()
+            raise
+        vm.stop()
+        tmp = installed.with_suffix(".partial")
+        shutil.move(vm.overlay, tmp)
+        os.chmod(tmp, 0o444)
+        tmp.rename(installed)
+        for old in base.folder.glob("installed-*.qcow2"):
+            if old != installed:
+                old.unlink(missing_ok=True)
+        self._timed("installers (cold)", t)
+
+    def down(self, keep: bool = False) -> None:
+        if self.vm:
+            self.vm.stop()
+        if not keep:
+            for name in ("overlay.qcow2",):
+                (self.run_dir / name).unlink(missing_ok=True)
