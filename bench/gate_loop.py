@@ -184,7 +184,7 @@ def main() -> None:
     print(f"gate loop at {FPS:.0f} fps, {people} residents, idle {idle_seconds:.0f} s")
     print("| decoder | admitted | frame-to-relay p50 | p99 | idle CPU (one core) | frames dropped |")
     print("|---|---|---|---|---|---|")
-    figures = {}
+    figures = {"run": f"{people} residents, {idle_seconds:g} s idle, {FPS:.0f} fps"}
     for name in decoders.split(","):
         r = measure(name, people, idle_seconds)
         print(f"| {r.decoder} | {r.admitted}/{r.expected} | {r.p50_ms:.1f} ms | "
