@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
+from hub.alert_kinds import AlertKind
 from hub.store import add_alert
 
 DAY_S = 86400
@@ -45,7 +46,7 @@ def _add(db, gate: str, day: int, **counts: int) -> None:
 def _over(db, gate: str, day: int, at: float, what: str, limit: int) -> bool:
     """Count the refusal; alert the office once per gate, day and kind of budget."""
     _add(db, gate, day, refused=1)
-    add_alert(db, at, gate, "gate_quota", f"quota:{what}:{gate}:{day}",
+    add_alert(db, at, gate, AlertKind.GATE_QUOTA, f"quota:{what}:{gate}:{day}",
               {"budget": what, "limit": limit})
     return False
 

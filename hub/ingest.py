@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +17,7 @@ from pydantic import ValidationError
 
 from gatehouse import topics
 from gatehouse.db import write_transaction
+from gatehouse.event_payloads import AttemptPayload, EventPayload, PayloadError, read_payload
 from gatehouse.events import (
     MAX_EVENTS_PER_BATCH,
     MAX_MESSAGE_BYTES,
@@ -31,16 +31,14 @@ from gatehouse.events import (
     parse,
     ranges,
 )
-from gatehouse.policy import BuildingStatus, Policy
-from hub import parcels
+from gatehouse.policy import Policy
+from hub import effects
+from hub.alert_kinds import AlertKind
 from hub.gate_quota import GateQuota, take_events, take_quarantine
-from hub.parcels import handout
 from hub.store import add_alert as _alert
-from hub.store import building_status_at
 
 log = logging.getLogger(__name__)
 QUARANTINE_KEEP_BYTES = 64 * 1024
-VISITOR_HOURS = 4  # a walk-in's registration is valid this long
 PAYLOAD_PAST_S = 30 * 86400    # a time inside a payload, around its event's own time
 PAYLOAD_FUTURE_S = 7 * 86400
 
@@ -106,12 +104,17 @@ def _one(db, m: Incoming, policy: Policy, gates: set[str], result: Ingested,
             named, good, bad = _salvage(m.payload, exc)
         if named != gate:
             raise WireError(f"batch names gate {named!r} on gate {gate!r}'s topic")
-        for e in list(good):  # sound alone, but not what this gate could have logged
-            problem = _inner_problem(gate, e)
-            if problem:
-                good.remove(e)
-                bad.append((e.seq, e.model_dump(mode="json"), problem))
-        unacked = _events(db, gate, good, m.received_at, policy, result, quota)
+        read: list[tuple[Event, EventPayload]] = []
+        for e in good:  # sound alone, but not what this gate could have logged
+            try:  # its envelope first: a payload `at` of "soon" is "not a time"
+                problem = _inner_problem(gate, e)
+                if problem is None:
+                    read.append((e, read_payload(e.kind, e.payload)))
+                    continue
+            except PayloadError as exc:  # a key missing or of the wrong type
+                problem = str(exc)
+            bad.append((e.seq, e.model_dump(mode="json"), problem))
+        unacked = _events(db, gate, read, m.received_at, policy, result, quota)
         if unacked is None:
             result.over_quota += 1
             return  # not acknowledged: the gate keeps them and sends them again later
@@ -119,7 +122,7 @@ def _one(db, m: Incoming, policy: Policy, gates: set[str], result: Ingested,
                 if _quarantine(db, m, f"event {seq}: {reason}",
                                json.dumps(raw, ensure_ascii=False).encode(), quota, result)]
         # One over the quarantine budget is not acknowledged: its gate keeps it.
-        seqs = [e.seq for e in good if e.seq not in unacked] + [seq for seq in kept if seq]
+        seqs = [e.seq for e, _ in read if e.seq not in unacked] + [seq for seq in kept if seq]
         if seqs:
             result.acks.append((gate, Ack(ranges=ranges(sorted(seqs)))))
     elif leaf == "status":
@@ -134,7 +137,7 @@ def _one(db, m: Incoming, policy: Policy, gates: set[str], result: Ingested,
         if not online and (was != 0 or not next(db.query(
                 "select 1 from alerts where gate = ? and kind = 'gate_offline' and "
                 "acked_at is null", [gate]), None)):
-            _alert(db, m.received_at, gate, "gate_offline",
+            _alert(db, m.received_at, gate, AlertKind.GATE_OFFLINE,
                    f"offline:{gate}:{int(m.received_at) // 60}", {})
     elif leaf == "heartbeat":
         beat = parse(Heartbeat, m.payload)
@@ -146,76 +149,81 @@ def _one(db, m: Incoming, policy: Policy, gates: set[str], result: Ingested,
         raise WireError(f"unexpected topic {m.topic[:100]}")
 
 
-def _events(db, gate: str, events: list[Event], received_at: float, policy: Policy,
-            result: Ingested, quota: GateQuota = GateQuota()) -> set[int] | None:
-    """Insert a batch's new events at once; derive passages, alerts and conflicts.
+def _events(db, gate: str, events: list[tuple[Event, EventPayload]], received_at: float,
+            policy: Policy, result: Ingested,
+            quota: GateQuota = GateQuota()) -> set[int] | None:
+    """Insert a batch's new events (each with its typed payload) at once; derive
+    passages, alerts and conflicts.
     Returns the seqs not to acknowledge (an id conflict that could not be kept), or
     None, with nothing written, when the gate's daily budget would be exceeded."""
     if not events:
         return set()
-    ids = [e.id for e in events]
+    ids = [e.id for e, _ in events]
     known = {r[0]: r for r in db.execute(
         "select id, gate, seq, kind, at, payload from gate_events "
         f"where id in ({','.join('?' * len(ids))})", ids)}
-    new: dict[str, Event] = {}
+    new: dict[str, tuple[Event, EventPayload]] = {}
     clashes: list[Event] = []
-    for e in events:
+    for e, p in events:
         if e.id in known:
             same = _same(gate, e, known[e.id])
         elif e.id in new:
-            same = new[e.id] == e
+            same = new[e.id][0] == e
         else:
-            new[e.id] = e
+            new[e.id] = (e, p)
             continue
         result.duplicates += 1
         if not same:  # a resend is identical; anything else is not a resend
             clashes.append(e)
     rows = [(e.id, gate, e.seq, e.kind.value, e.at, received_at,
-             json.dumps(e.payload, ensure_ascii=False)) for e in new.values()]
+             json.dumps(e.payload, ensure_ascii=False)) for e, _ in new.values()]
     if rows and not take_events(db, gate, received_at,
                                 sum(len(r[6].encode()) + 80 for r in rows), quota):
         return None
     # Acknowledged only once its content is kept in the quarantine: never lost.
     unacked = {e.seq for e in clashes
                if not _id_conflict(db, gate, e, known.get(e.id), received_at, result, quota)}
-    _seq_reuse(db, gate, list(new.values()), received_at)
+    _seq_reuse(db, gate, [e for e, _ in new.values()], received_at)
     result.stored += len(new)
     db.conn.executemany(
         "insert into gate_events (id, gate, seq, kind, at, received_at, payload) "
         "values (?, ?, ?, ?, ?, ?, ?)", rows)
-    attempts = [e for e in new.values() if e.kind is EventKind.ATTEMPT]
+    attempts: list[tuple[Event, AttemptPayload]] = [
+        (e, p) for e, p in new.values() if isinstance(p, AttemptPayload)]
     db.conn.executemany(
         "insert into passages (event_id, gate, at, direction, outcome, person_ref, pass_id, "
         "household, building, name, who, reasons, policy_version) "
         "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(e.id, gate, e.at, p.get("direction"), p.get("outcome"), p.get("person_ref"),
-          p.get("pass_id"), p.get("household"), p.get("building"), p.get("name"),
-          p.get("who"), json.dumps(p.get("reasons", [])), p.get("policy_version"))
-         for e in attempts for p in (e.payload,)])
+        [(e.id, gate, e.at, p.direction.value, p.outcome.value, p.person_ref, p.pass_id,
+          p.household, p.building, p.name, p.who, json.dumps(p.reasons), p.policy_version)
+         for e, p in attempts])
     conflicts = result.conflicts
     try:
         with db.atomic():  # one savepoint for the batch: the common case, and fast
-            for e in new.values():
-                _apply(db, gate, e, received_at, policy, result)
+            for e, p in new.values():
+                result.conflicts += effects.apply(db, gate, e, p, received_at, policy)
     except Exception:
         # A bug in one event's effects: undone above; apply again one by one, so that
         # only that event is set aside (a savepoint each costs a third of the speed).
         result.conflicts = conflicts
-        for e in new.values():
+        for e, p in new.values():
             try:
                 with db.atomic():
-                    _apply(db, gate, e, received_at, policy, result)
+                    result.conflicts += effects.apply(db, gate, e, p, received_at, policy)
             except Exception as exc:
                 log.exception("event %s of %s stored but not applied", e.id, gate)
-                _alert(db, e.at, gate, "event_not_applied", e.id,
+                _alert(db, e.at, gate, AlertKind.EVENT_NOT_APPLIED, e.id,
                        {"kind": e.kind.value, "error": f"{type(exc).__name__}: {exc}"[:300]})
     # A volunteer's decision can arrive before its attempt (new events go first after a
     # reconnect): apply any stored one to the attempts that just arrived.
-    for e in attempts:
+    for e, _ in attempts:
         for row in db.execute(
                 "select payload from gate_events where gate = ? and kind = 'override' and "
                 "json_extract(payload, '$.attempt_id') = ?", [gate, e.id]).fetchall():
-            _override(db, gate, json.loads(row[0]))
+            try:  # stored before payloads were read through their model: maybe not
+                effects.override(db, gate, read_payload(EventKind.OVERRIDE, json.loads(row[0])))
+            except PayloadError:
+                log.warning("override for %s of %s does not fit its model", e.id, gate)
     return unacked
 
 
@@ -255,7 +263,8 @@ def _id_conflict(db, gate: str, e: Event, stored, received_at: float,
                        f"event id {e.id} already stored with other content ({was})",
                        json.dumps(e.model_dump(mode="json"), ensure_ascii=False).encode(),
                        quota, result)
-    _alert(db, received_at, gate, "duplicate_id_conflict", f"dup:{e.id}:{e.seq}:{e.kind.value}",
+    _alert(db, received_at, gate, AlertKind.DUPLICATE_ID_CONFLICT,
+           f"dup:{e.id}:{e.seq}:{e.kind.value}",
            {"event_id": e.id, "seq": e.seq, "kind": e.kind.value, "stored": was})
     return kept
 
@@ -270,87 +279,8 @@ def _seq_reuse(db, gate: str, events: list[Event], received_at: float) -> None:
         f"select distinct seq from gate_events where gate = ? and seq in "
         f"({','.join('?' * len(seqs))})", [gate, *seqs])]
     if reused:
-        _alert(db, received_at, gate, "seq_reused", f"seq:{gate}:{min(reused)}",
+        _alert(db, received_at, gate, AlertKind.SEQ_REUSED, f"seq:{gate}:{min(reused)}",
                {"first": min(reused), "last": max(reused), "count": len(reused)})
-
-
-def _apply(db, gate: str, e: Event, received_at: float, policy: Policy,
-           result: Ingested) -> None:
-    """What one stored event changes: passages' alerts and conflicts, parcels, visitors."""
-    p = e.payload
-    if e.kind is EventKind.ATTEMPT:
-        if p.get("alert"):
-            _alert(db, e.at, gate, (p.get("reasons") or ["alert"])[0], e.id,
-                   {"name": p.get("name"), "household": p.get("household")})
-        if p.get("outcome") == "admit" and p.get("person_ref"):
-            result.conflicts += _conflicts(db, e.id, policy)
-    elif e.kind in (EventKind.DOOR_FORCED, EventKind.DOOR_HELD):
-        _alert(db, e.at, gate, e.kind.value, e.id, {})
-    elif e.kind is EventKind.STARTED and p.get("pins") == "mock" and p.get("role") != "parcels":
-        _alert(db, e.at, gate, "mock_pins", e.id, {})   # a gate that drives no door
-    elif e.kind is EventKind.PARCEL and p.get("waybill") and p.get("id"):
-        # Slotted now, inside the write lock: after any move that freed a slot.
-        parcels.receive(db, gate, p, e.at, max(received_at, time.time()))
-    elif e.kind is EventKind.PARCEL_VOID and p.get("parcel"):
-        parcels.void(db, str(p["parcel"]), gate, e.at, f"{gate}/{p.get('by')}")
-    elif e.kind is EventKind.PICKUP:
-        handout.pickup_event(db, gate, e.id, p, e.at)
-    elif e.kind is EventKind.VISITOR:
-        db["visitors"].insert({  # a walk-in registered at the gate, masked there
-            "name": p.get("name"), "phone": p.get("phone"),
-            "host_household": p.get("host_household"), "from_at": int(e.at),
-            "until_at": int(e.at) + VISITOR_HOURS * 3600, "purpose": p.get("purpose"),
-            "created_at": int(received_at), "created_by": f"{gate}/{p.get('by')}"})
-    elif e.kind is EventKind.OVERRIDE and p.get("attempt_id"):
-        _override(db, gate, p)
-
-
-def _override(db, gate: str, p: dict) -> None:
-    """A volunteer's decision on a referred attempt of the same gate."""
-    if p.get("outcome", "admit") in ("admit", "refuse"):
-        db.execute("update passages set outcome = ? where event_id = ? and gate = ?",
-                   [p.get("outcome", "admit"), p["attempt_id"], gate])
-
-
-def _conflicts(db, event_id: str, policy: Policy) -> int:
-    """Passback across gates and exit quotas spent twice, judged on the gates' times."""
-    found = 0
-    row = next(db.query("select * from passages where event_id = ?", [event_id]))
-    neighbours = ("select * from passages where person_ref = ? and outcome = 'admit' "
-                  "and event_id != ? and at {op} ? order by at {order} limit 1")
-    for op, order in (("<=", "desc"), (">=", "asc")):
-        other = next(db.query(neighbours.format(op=op, order=order),
-                              [row["person_ref"], event_id, row["at"]]), None)
-        if other and other["direction"] == row["direction"] and other["gate"] != row["gate"]:
-            found += _conflict(db, row["at"], "passback_across_gates", row,
-                               [other["event_id"], event_id],
-                               {"gates": sorted({row["gate"], other["gate"]}),
-                                "direction": row["direction"]})
-    if row["direction"] == "out" and row["household"] and \
-            building_status_at(db, row["building"], row["at"]) is BuildingStatus.PRECAUTION:
-        q = policy.quota
-        key, value = ("household", row["household"]) if q.scope == "household" else \
-            ("person_ref", row["person_ref"])
-        exits = [r["event_id"] for r in db.query(
-            f"select event_id from passages where {key} = ? and direction = 'out' and "
-            "outcome = 'admit' and at > ? and at <= ? order by at",
-            [value, row["at"] - q.period_hours * 3600, row["at"]])]
-        if len(exits) > q.exits:
-            found += _conflict(db, row["at"], "quota_exceeded", row, exits,
-                               {"allowed": q.exits, "used": len(exits), "scope": q.scope})
-    return found
-
-
-def _conflict(db, at: float, kind: str, row: dict, event_ids: list[str], detail: dict) -> int:
-    ids = json.dumps(sorted(event_ids))
-    if next(db.query("select 1 from conflicts where kind = ? and event_ids = ?", [kind, ids]),
-            None):
-        return 0
-    db["conflicts"].insert({"at": at, "kind": kind, "person_ref": row["person_ref"],
-                            "household": row["household"], "event_ids": ids,
-                            "detail": json.dumps(detail, ensure_ascii=False)})
-    _alert(db, at, row["gate"], f"conflict:{kind}", row["event_id"], detail)
-    return 1
 
 
 def _quarantine(db, m: Incoming, reason: str, payload: bytes | None = None,
@@ -418,7 +348,8 @@ def reapply(db: sqlite_utils.Database, policy: Policy, at: float) -> tuple[int, 
                   payload=json.loads(r["payload"]))
         try:
             with write_transaction(db):
-                _apply(db, r["gate"], e, r["received_at"], policy, Ingested())
+                effects.apply(db, r["gate"], e, read_payload(e.kind, e.payload),
+                              r["received_at"], policy)
                 db.execute("update alerts set acked_at = ?, acked_by = 'reapply', note = "
                            "'applied again' where id = ?", [at, r["alert"]])
             applied += 1

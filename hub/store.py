@@ -10,6 +10,7 @@ from sqlite_utils.migrations import Migrations
 
 from gatehouse.db import write_transaction
 from gatehouse.policy.model import BuildingStatus, Policy
+from hub.alert_kinds import AlertKind
 
 migrations = Migrations("gatehouse.hub")
 
@@ -153,12 +154,14 @@ def open_db(path: Path) -> sqlite_utils.Database:
     return db
 
 
-def add_alert(db: sqlite_utils.Database, at: float, gate: str, kind: str,
+def add_alert(db: sqlite_utils.Database, at: float, gate: str, kind: AlertKind,
               event_id: str | None, detail: dict) -> None:
-    """One alert for the office; the same (event, kind) raised again is kept once."""
+    """One alert for the office; the same (event, kind) raised again is kept once.
+    Only an AlertKind: a kind with no label would reach the office as a bare word."""
     db.execute("insert or ignore into alerts (at, gate, kind, event_id, detail) "
                "values (?, ?, ?, ?, ?)",
-               [at, gate, kind, event_id, json.dumps(detail, ensure_ascii=False)])
+               [at, gate, AlertKind(kind).value, event_id,
+                json.dumps(detail, ensure_ascii=False)])
 
 
 def get_meta(db: sqlite_utils.Database, key: str, default: str | None = None) -> str | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from gatehouse.codes.format import CodeError, CodeProblem, VerifiedCode
 from gatehouse.codes.kinds import CodeKind
+from gatehouse.event_payloads import CourierSessionPayload, ParcelPayload, ParcelVoidPayload
 from gatehouse.events import EventKind
 from gatehouse.parcels import valid_waybill
 from kiosk.courier import CourierSession
@@ -42,12 +43,12 @@ def add_waybill(gate, text: str, now: float, keyed_by: str | None = None) -> boo
         return False
     parcel = gate.courier.add(text, now)
     if parcel is not None:
-        gate.store.log_event(EventKind.PARCEL, now, {
-            "session": gate.courier.id, "courier": gate.courier.name,
-            "company": gate.courier.company, **parcel.to_json(),
+        gate.store.log_event(EventKind.PARCEL, now, ParcelPayload(
+            session=gate.courier.id, courier=gate.courier.name,
+            company=gate.courier.company, **parcel.to_json(),
             # the hub counts the hold from arrival when the gate's own clock is unsure
-            "clock_trusted": bool(gate.clock_trusted()),
-            **({"keyed_by": keyed_by} if keyed_by else {})})
+            clock_trusted=bool(gate.clock_trusted()),
+            **({"keyed_by": keyed_by} if keyed_by else {})))
         gate.hardware.sounder.play(gate.SOUND_PARCEL)
     gate.changed()
     return True
@@ -55,17 +56,17 @@ def add_waybill(gate, text: str, now: float, keyed_by: str | None = None) -> boo
 
 def start(gate, badge: VerifiedCode, now: float) -> None:
     gate.courier = CourierSession(badge.id, badge.claims.name, badge.claims.company, now, now)
-    gate.store.log_event(EventKind.COURIER_SESSION, now, {
-        "session": gate.courier.id, "action": "start", "badge_id": badge.id,
-        "courier": badge.claims.name, "company": badge.claims.company})
+    gate.store.log_event(EventKind.COURIER_SESSION, now, CourierSessionPayload(
+        session=gate.courier.id, action="start", badge_id=badge.id,
+        courier=badge.claims.name, company=badge.claims.company))
 
 
 def end(gate, now: float, by: str | None = None) -> None:
     if gate.courier is None:
         return
     s, gate.courier = gate.courier, None
-    gate.store.log_event(EventKind.COURIER_SESSION, now, {
-        "session": s.id, "action": "end", "count": len(s.parcels), "by": by})
+    gate.store.log_event(EventKind.COURIER_SESSION, now, CourierSessionPayload(
+        session=s.id, action="end", count=len(s.parcels), by=by))
     gate.changed()
 
 
@@ -79,7 +80,6 @@ def undo_last(gate, now: float, by: str) -> None:
         return
     parcel = gate.courier.undo_last(now)
     if parcel is not None:
-        gate.store.log_event(EventKind.PARCEL_VOID, now, {
-            "session": gate.courier.id, "parcel": parcel.id, "waybill": parcel.waybill,
-            "by": by})
+        gate.store.log_event(EventKind.PARCEL_VOID, now, ParcelVoidPayload(
+            session=gate.courier.id, parcel=parcel.id, waybill=parcel.waybill, by=by))
     gate.changed()

@@ -18,6 +18,13 @@ from dataclasses import dataclass, replace
 from gatehouse import codes
 from gatehouse.bundle import Bundle
 from gatehouse.codes.format import CodeError
+from gatehouse.event_payloads import (
+    DirectionPayload,
+    OverridePayload,
+    StartedPayload,
+    StoppedPayload,
+    VisitorPayload,
+)
 from gatehouse.events import EventKind
 from gatehouse.parcels import Manifest
 from gatehouse.policy import Decision, Direction, Outcome, decide, subject_of
@@ -132,12 +139,12 @@ class Gate:
         door.on_override = lambda: self._inbox.put(("override", None))
         door.on_door = lambda is_open: self._inbox.put(("door", is_open))
         try:
-            store.log_event(EventKind.STARTED, self.now(), {
-                "gate": config.gate_id, "relay_unlocked": door.is_unlocked,
+            store.log_event(EventKind.STARTED, self.now(), StartedPayload(
+                gate=config.gate_id, relay_unlocked=door.is_unlocked,
                 # "mock": the office must see a gate whose door is not wired.
-                "pins": hardware.kind, "pins_detail": hardware.description,
-                "bundle_version": self.bundle.version,
-                "clock_trusted": clock_trusted(), "role": config.role})
+                pins=hardware.kind, pins_detail=hardware.description,
+                bundle_version=self.bundle.version,
+                clock_trusted=clock_trusted(), role=config.role))
         except Exception as exc:  # a full disk must not keep the gate (and its exit) down
             log.exception("could not log the start")
             self.fault = f"{type(exc).__name__}: {exc}"[:200]
@@ -216,10 +223,8 @@ class Gate:
         if r is None or now - r.since > self.config.referral_timeout_s:
             self.referral = None
             return False
-        self.store.log_event(EventKind.OVERRIDE, now, {"by": volunteer,
-                                                       "outcome": outcome.value,
-                                                       "reason": reason},
-                             attempt_id=r.attempt_id)
+        self.store.log_event(EventKind.OVERRIDE, now, OverridePayload(
+            attempt_id=r.attempt_id, by=volunteer, outcome=outcome.value, reason=reason))
         self.referral = None
         if outcome is Outcome.ADMIT:
             self.hardware.door.unlock()
@@ -257,16 +262,16 @@ class Gate:
     def register_visitor(self, volunteer: str, name: str, phone: str, host: str,
                          purpose: str) -> None:
         """A walk-in visitor, registered by a volunteer; only masked data is kept."""
-        self.store.log_event(EventKind.VISITOR, self.now(), {
-            "name": mask_name(name), "phone": mask_phone(phone), "host_household": host,
-            "purpose": purpose[:60], "by": volunteer})
+        self.store.log_event(EventKind.VISITOR, self.now(), VisitorPayload(
+            name=mask_name(name), phone=mask_phone(phone), host_household=host,
+            purpose=purpose[:60], by=volunteer))
         self.changed()
 
     def set_direction(self, direction: Direction, volunteer: str) -> None:
         """Switch a one-lane gate between entry and exit (logged with the volunteer)."""
         if direction is not self.direction:
-            self.store.log_event(EventKind.DIRECTION, self.now(), {
-                "from": self.direction.value, "to": direction.value, "by": volunteer})
+            self.store.log_event(EventKind.DIRECTION, self.now(), DirectionPayload(
+                from_=self.direction, to=direction, by=volunteer))
             self.direction = direction
             self.tracker = AttemptTracker(self._judge, self.config.attempt_window_s)
             self.changed()
@@ -407,6 +412,7 @@ class Gate:
         """Lock the door first, then record the stop; safe to call twice."""
         self.hardware.close()
         try:
-            self.store.log_event(EventKind.STOPPED, self.now(), {"gate": self.config.gate_id})
+            self.store.log_event(EventKind.STOPPED, self.now(),
+                                 StoppedPayload(gate=self.config.gate_id))
         except Exception:
             log.exception("could not log the stop")

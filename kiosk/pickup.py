@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
+from gatehouse.event_payloads import PickupPayload
 from gatehouse.parcels import Manifest, ShelfParcel
 from gatehouse.privacy import mask_household
 
@@ -279,15 +280,16 @@ class PickupDesk:
         t = hold_clock(self.manifest, now, clock_trusted)
         return [x for x in self.mine() if x.ready(t)]
 
-    def payload(self, v: Verdict, volunteer: str | None) -> dict:
+    def payload(self, v: Verdict, volunteer: str | None) -> PickupPayload:
         """The PICKUP event (docs/mqtt.md): the same keys whether taken or wrong."""
         p, parcel = self.pickup, v.parcel
-        return {"pickup": p.id, "parcel": parcel.id if parcel else None, "waybill": v.waybill,
-                "household": p.household, "code": parcel.code if parcel else None,
-                "slot": parcel.slot if parcel else None, "via": p.via.value,
-                "outcome": "taken" if v.taken else "wrong",
-                "why": v.why.value if v.why else None, "volunteer": volunteer,
-                "manifest_version": self.manifest.version if self.manifest else None}
+        return PickupPayload(
+            pickup=p.id, parcel=parcel.id if parcel else None, waybill=v.waybill,
+            household=p.household, code=parcel.code if parcel else None,
+            slot=parcel.slot if parcel else None, via=p.via.value,
+            outcome="taken" if v.taken else "wrong", why=v.why.value if v.why else None,
+            volunteer=volunteer,
+            manifest_version=self.manifest.version if self.manifest else None)
 
     # The screen ------------------------------------------------------------
 

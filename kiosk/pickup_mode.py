@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from gatehouse.codes.format import CodeError, CodeProblem, VerifiedCode
 from gatehouse.codes.kinds import CodeKind
+from gatehouse.event_payloads import PickupPayload
 from gatehouse.events import EventKind
 from gatehouse.parcels import Manifest, looks_like_code, valid_waybill
 from kiosk.gpio import Pattern
@@ -65,9 +66,9 @@ def key_code(gate, text: str, now: float) -> CodeResult:
         gate.hardware.sounder.play(Pattern.REFER)
         if result.pause_began:  # someone guessing codes: the office hears of it
             log.warning("wrong pickup codes: keyed codes paused until %.0f", result.paused_until)
-            gate.store.log_event(EventKind.PICKUP, now, {
-                "outcome": "codes_paused", "paused_until": result.paused_until,
-                "wrong_codes": CODE_TRIES})
+            gate.store.log_event(EventKind.PICKUP, now, PickupPayload(
+                outcome="codes_paused", paused_until=result.paused_until,
+                wrong_codes=CODE_TRIES))
     gate.changed()
     return result
 

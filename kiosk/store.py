@@ -17,6 +17,7 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from gatehouse.db import write_transaction
+from gatehouse.event_payloads import PAYLOADS, AttemptPayload, EventPayload, to_wire
 from gatehouse.events import Event, EventKind
 from gatehouse.policy import Decision, Direction, History, Outcome, Policy
 
@@ -88,26 +89,33 @@ class Store:
             "pass_id": s.pass_id,
             "policy_version": decision.policy_version, "bundle_version": bundle_version,
             "codes": json.dumps(codes), "decided_by": decided_by}
+        # Built from its model before anything is written: a key the hub would not
+        # understand fails here, in the kiosk's own tests.
+        payload = to_wire(EventKind.ATTEMPT, AttemptPayload(**{
+            **row, "reasons": [f.reason.value for f in decision.findings], "codes": codes,
+            "alert": decision.alert}))
         with write_transaction(self.db):
             seq = self._next_seq()
             self.db["attempts"].insert({**row, "seq": seq})
-            payload = {**row, "reasons": [f.reason.value for f in decision.findings],
-                       "codes": codes, "alert": decision.alert}
             self._outbox(seq, attempt_id, EventKind.ATTEMPT, payload, at)
         self.on_outbox()
         return LoggedAttempt(attempt_id, seq)
 
-    def log_event(self, kind: EventKind, at: float, detail: dict | None = None,
-                  attempt_id: str | None = None) -> str:
-        """A door alarm, an exit request, an override, a start or stop: row and outbox."""
+    def log_event(self, kind: EventKind, at: float,
+                  payload: EventPayload | None = None) -> str:
+        """A door alarm, an exit request, an override, a start or stop: row and outbox.
+        `payload` is the kind's model (gatehouse/event_payloads.py); none for a kind
+        that carries nothing."""
         event_id = uuid.uuid4().hex
+        detail = to_wire(kind, PAYLOADS[kind]() if payload is None else payload)
+        attempt_id = detail.pop("attempt_id", None)  # a column of its own, as before
         with write_transaction(self.db):
             seq = self._next_seq()
             self.db["events"].insert({"id": event_id, "seq": seq, "at": at, "kind": kind.value,
                                       "attempt_id": attempt_id,
-                                      "detail": json.dumps(detail or {}, ensure_ascii=False)})
+                                      "detail": json.dumps(detail, ensure_ascii=False)})
             self._outbox(seq, event_id, kind, {"id": event_id, "at": at, "kind": kind.value,
-                                              "attempt_id": attempt_id, **(detail or {})}, at)
+                                              "attempt_id": attempt_id, **detail}, at)
         self.on_outbox()
         return event_id
 

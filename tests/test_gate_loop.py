@@ -6,6 +6,7 @@ import time
 import pytest
 
 from demo.scenes import phone_frame, showing, write_frames
+from gatehouse.event_payloads import VisitorPayload
 from gatehouse.events import EventKind
 from gatehouse.policy import BuildingStatus
 from kiosk.bundles import load_bundle
@@ -242,7 +243,8 @@ def test_a_full_disk_keeps_the_door_locked_and_the_gate_running(gate_parts, mock
     gate.store.db.execute(f"pragma max_page_count = {pages}")  # the disk is full…
     with pytest.raises(sqlite3.OperationalError, match="full"):
         for _ in range(1000):                                   # …to the last page
-            gate.store.log_event(EventKind.EXIT_REQUEST, 2e9, {"pad": "x" * 400})
+            gate.store.log_event(EventKind.VISITOR, 2e9, VisitorPayload(
+                name="x", host_household="1-1", purpose="x" * 120))
     stop = threading.Event()
     frames = LatestFrame(open_source(gate.config.camera))
     thread = threading.Thread(target=gate.run, args=(frames, stop))

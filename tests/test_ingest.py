@@ -90,7 +90,7 @@ def test_an_event_whose_effects_fail_is_kept_and_raises_an_alert(compound, monke
         raise RuntimeError("a bug")
     monkeypatch.setattr(handout, "pickup_event", broken)
     pickup = Event(seq=2, id=uuid.uuid4().hex, kind="pickup", at=time.time(),
-                   payload={"waybill": "X"})
+                   payload={"waybill": "X", "outcome": "taken"})
     forced = Event(seq=1, id=uuid.uuid4().hex, kind="door_forced", at=time.time(), payload={})
     result = ingest(db, [batch("gate-a", forced, pickup)], policy)
     assert result.stored == 2 and result.quarantined == 0 and result.acks

@@ -10,6 +10,7 @@ import pytest
 
 from gatehouse import topics
 from gatehouse.codes.kinds import VenueKind
+from gatehouse.event_payloads import ParcelPayload
 from gatehouse.events import Event, EventBatch, dump
 from gatehouse.parcels import unseal_manifest
 from gatehouse.policy.model import BuildingStatus
@@ -308,8 +309,9 @@ def test_undone_and_scanned_again_is_one_live_parcel(compound, db):
     first = drop(db, "1-1-109", waybill="SF5555555555555")
     db["gates"].insert({"id": "gate-a", "name": "a", "role": "gate"})
     assert intake.void(db, first["id"], "gate-a", T0 + 5, "gate-a/v1")
-    assert intake.receive(db, "gate-a", {"id": uuid.uuid4().hex, "waybill": "SF5555555555555",
-                                         "room": "1-1-101"}, T0 + 10)
+    assert intake.receive(db, "gate-a", ParcelPayload(id=uuid.uuid4().hex,
+                                                      waybill="SF5555555555555",
+                                                      room="1-1-101"), T0 + 10)
     rows = list(db.query("select state, waybill, household from parcels order by received_at"))
     assert [r["state"] for r in rows] == ["voided", "holding"]
     assert rows[1]["waybill"] == "SF5555555555555" and rows[1]["household"] == "1-1-101"
@@ -324,8 +326,9 @@ def test_a_shelved_parcel_cannot_be_undone_by_its_gate(db):
 
 def test_a_parcel_from_a_gate_with_an_unsure_clock_stands_its_hold_from_arrival(db):
     pid = uuid.uuid4().hex
-    intake.receive(db, "gate-a", {"id": pid, "waybill": "SF6666666666666", "room": "1-1-101",
-                                  "clock_trusted": False}, T0 - 5 * 3600, placed_at=T0)
+    intake.receive(db, "gate-a", ParcelPayload(id=pid, waybill="SF6666666666666",
+                                               room="1-1-101", clock_trusted=False),
+                   T0 - 5 * 3600, placed_at=T0)
     assert row(db, pid)["hold_until"] == T0 + 30 * MIN
 
 

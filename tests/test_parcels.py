@@ -6,6 +6,7 @@ import uuid
 import pytest
 
 from gatehouse import topics
+from gatehouse.event_payloads import ParcelPayload
 from gatehouse.events import Event, EventBatch, dump
 from hub.ingest import Incoming, ingest
 from hub.parcels import ALLOWED, ParcelError, ParcelState, move, receive
@@ -15,7 +16,7 @@ STATES = list(ParcelState)
 
 def parcel_in(db, state: ParcelState) -> str:
     pid = uuid.uuid4().hex
-    receive(db, "gate-a", {"id": pid, "waybill": f"SF{uuid.uuid4().int % 10**13:013d}"},
+    receive(db, "gate-a", ParcelPayload(id=pid, waybill=f"SF{uuid.uuid4().int % 10**13:013d}"),
             time.time())
     db["parcels"].update(pid, {"state": state.value})
     return pid

@@ -39,6 +39,8 @@ def db(compound):
 
 def event(seq: int, kind=EventKind.ATTEMPT, at: float = T0, eid: str | None = None,
           **payload) -> dict:
+    if kind is EventKind.ATTEMPT:  # what every attempt carries (gatehouse/event_payloads.py)
+        payload = {"direction": "in", "outcome": "admit", **payload}
     return {"seq": seq, "id": eid or uuid.uuid4().hex, "kind": kind.value, "at": at,
             "payload": payload}
 

@@ -13,8 +13,10 @@ import uuid
 import sqlite_utils
 
 from gatehouse.db import write_transaction
+from gatehouse.event_payloads import ParcelPayload
 from gatehouse.parcels import carrier_of, valid_waybill
 from hub import store
+from hub.alert_kinds import AlertKind
 from hub.parcels import notices, settings, shelving
 from hub.parcels.states import ParcelError, ParcelState, _event, move
 
@@ -52,13 +54,13 @@ def _known_household(db: sqlite_utils.Database, household: str) -> bool:
                            [household]).fetchone())
 
 
-def receive(db: sqlite_utils.Database, gate: str, p: dict, at: float,
+def receive(db: sqlite_utils.Database, gate: str, p: ParcelPayload, at: float,
             placed_at: float | None = None) -> bool:
     """A `parcel` event from a gate (`at`: the drop-off, by the gate's clock; the hold
     counts from it); False when that waybill is already here (one parcel however often
     it is scanned, at whatever gate). `placed_at`: when the hub has it and gives it a
     slot — later than `at` when the gate was offline."""
-    waybill = str(p["waybill"]).strip().upper()
+    waybill = p.waybill.strip().upper()
     if not valid_waybill(waybill):
         raise ParcelError(f"not a waybill number: {waybill[:40]!r}")
     known = next(db.query("select id, state from parcels where waybill = ?", [waybill]), None)
@@ -68,21 +70,21 @@ def receive(db: sqlite_utils.Database, gate: str, p: dict, at: float,
         db.execute("update parcels set waybill = ? where id = ?",
                    [f"{waybill}~{known['id'][:8]}", known["id"]])
     elif known is not None:
-        _event(db, known["id"], None, "duplicate_scan", at, f"{gate}/{p.get('courier')}",
-               gate, {"event_parcel": p.get("id")})
+        _event(db, known["id"], None, "duplicate_scan", at, f"{gate}/{p.courier}",
+               gate, {"event_parcel": p.id})
         return False
     carrier = carrier_of(waybill)
-    if p.get("clock_trusted") is False and placed_at:
+    if p.clock_trusted is False and placed_at:
         at = max(at, placed_at)  # the gate's clock was unsure: the hold counts from now
-    create(db, id=str(p["id"]), waybill=waybill, room=str(p.get("room") or ""), at=at,
-           actor=f"{gate}/{p.get('courier')}", place=gate, fresh=bool(p.get("fresh")),
-           frozen=bool(p.get("frozen")), gate=gate, courier=p.get("courier"),
-           company=p.get("company"), carrier=p.get("carrier") or (carrier and carrier[0]),
-           carrier_name=p.get("carrier_name") or (carrier and carrier[1]), placed_at=placed_at)
+    create(db, id=p.id, waybill=waybill, room=p.room or "", at=at,
+           actor=f"{gate}/{p.courier}", place=gate, fresh=p.fresh, frozen=p.frozen,
+           gate=gate, courier=p.courier, company=p.company,
+           carrier=p.carrier or (carrier and carrier[0]),
+           carrier_name=p.carrier_name or (carrier and carrier[1]), placed_at=placed_at)
     # The volunteer's undo can reach the hub before the parcel it undoes.
     if db.execute("select 1 from gate_events where gate = ? and kind = 'parcel_void' and "
-                  "json_extract(payload, '$.parcel') = ?", [gate, p["id"]]).fetchone():
-        void(db, str(p["id"]), gate, at, f"{gate}/undo")
+                  "json_extract(payload, '$.parcel') = ?", [gate, p.id]).fetchone():
+        void(db, p.id, gate, at, f"{gate}/undo")
     return True
 
 
@@ -93,7 +95,8 @@ def void(db: sqlite_utils.Database, parcel: str, gate: str, at: float, actor: st
     if row is None or row["state"] == S.VOIDED.value:
         return False
     if row["state"] not in VOIDABLE:  # already on a shelf and handed on: not an undo
-        store.add_alert(db, at, gate, "parcel_void_refused", parcel, {"state": row["state"]})
+        store.add_alert(db, at, gate, AlertKind.PARCEL_VOID_REFUSED, parcel,
+                        {"state": row["state"]})
         return False
     move(db, parcel, S.VOIDED, at, actor, gate)
     return True
@@ -154,7 +157,7 @@ def _slot(db, p: dict, at: float, actor: str, to: ParcelState) -> ParcelState:
     except shelving.ShelfFull as full:
         if p["waiting"] != str(full):
             db["parcels"].update(p["id"], {"waiting": str(full)})
-            store.add_alert(db, at, "hub", "parcel_area_full", p["id"],
+            store.add_alert(db, at, "hub", AlertKind.PARCEL_AREA_FULL, p["id"],
                             {"message": str(full)})
         return ParcelState(p["state"])
     zone = store.compound_zone(db)

@@ -18,36 +18,12 @@ from flask import (
 )
 
 from hub import presence, store
+from hub.alert_kinds import AlertKind, label_of
 from hub.compound import Compound
 from hub.users import Perm
 from hub.web import chart, core
 
 bp = Blueprint("overview", __name__)
-
-ALERT_LABELS = {
-    "HEALTH_RED": "红码 Red health code", "SIGNATURE_BAD": "伪造或篡改的码 Forged code",
-    "ISSUER_UNTRUSTED": "不受信任的发码方 Untrusted issuer",
-    "PASS_REVOKED": "已注销的出入证 Revoked pass", "NOT_SAME_PERSON": "冒用他人的码 Someone else's code",
-    "OUT_TOO_LONG": "外出超时 Out too long", "door_forced": "门被强行打开 Door forced",
-    "door_held": "门长时间未关 Door held open", "gate_offline": "门岗离线 Gate offline",
-    "clock_untrusted": "门岗时间未校准 Clock untrusted",
-    "conflict:passback_across_gates": "跨门重复进出 Passback across gates",
-    "conflict:quota_exceeded": "超出出门次数 Exit quota exceeded",
-    "parcel_area_full": "快递区货架已满 Parcel shelves full",
-    "parcel_wrong_pickup": "取错快递 Wrong parcel taken",
-    "parcel_early_release": "静置未满即取件 Handed out before its hold ended",
-    "parcel_pickup_conflict": "取件与状态不符 Pickup of a parcel not on the shelf",
-    "parcel_pickup_unknown": "取件不明快递 Pickup of an unknown parcel",
-    "pickup_codes_paused": "取件码多次输错 Pickup codes guessed",
-    "event_not_applied": "门岗事件未能处理 Gate event not applied",
-    "pickup_from_other_gate": "非快递区门岗报告取件 Pickup reported by a non-parcel gate",
-    "parcel_void_refused": "已上架快递不能撤销 Void of a shelved parcel refused",
-    "duplicate_id_conflict": "同一事件编号内容不同 Same event id, other content",
-    "seq_reused": "门岗事件序号重复（旧SD卡镜像？） Gate counted its events again (old SD image?)",
-    "gate_quota": "门岗发送数据超出每日限额 Gate over its daily data budget",
-    "mock_pins": "门岗以模拟引脚运行，门未连接 Gate on simulated pins: no door",
-}
-
 
 def gate_rows(db, now: float, offline_after: float) -> list[dict]:
     out = []
@@ -72,7 +48,7 @@ def open_alerts(db, limit: int = 50) -> list[dict]:
     rows = list(db.query("select * from alerts where acked_at is null order by at desc limit ?",
                          [limit]))
     for r in rows:
-        r["label"] = ALERT_LABELS.get(r["kind"], r["kind"])
+        r["label"] = label_of(r["kind"])
         r["when"] = core.local(r["at"], "%m-%d %H:%M:%S")
     return rows
 
@@ -82,8 +58,8 @@ def snapshot(db) -> dict:
     start = core.day_start(now)
     gates = gate_rows(db, now, cfg.offline_after_s)
     alerts = open_alerts(db)
-    alerts += [{"id": None, "gate": g["id"], "kind": "clock_untrusted",
-                "label": ALERT_LABELS["clock_untrusted"], "when": g["heartbeat"],
+    alerts += [{"id": None, "gate": g["id"], "kind": AlertKind.CLOCK_UNTRUSTED.value,
+                "label": AlertKind.CLOCK_UNTRUSTED.label, "when": g["heartbeat"],
                 "detail": "{}"} for g in gates if g["clock_trusted"] is False]
     counts = presence.today_counts(db, start, start + 86400)
     return {"gates": gates, "today": counts["per_gate"],
@@ -159,7 +135,7 @@ def alerts():
     acked = list(db.query("select * from alerts where acked_at is not null "
                           "order by acked_at desc limit 100"))
     for r in acked:
-        r["label"] = ALERT_LABELS.get(r["kind"], r["kind"])
+        r["label"] = label_of(r["kind"])
     return render_template("alerts.html", open=open_alerts(db, 500), acked=acked)
 
 

@@ -24,6 +24,7 @@ from flask import (
     send_from_directory,
 )
 
+from gatehouse.event_payloads import VolunteerPayload
 from gatehouse.events import EventKind
 from gatehouse.hosts import HostAllowlist
 from gatehouse.identity import normalize_id
@@ -149,8 +150,9 @@ def create_app(gate, link_state: Callable[[], object] = lambda: None,
         def record():
             now = time.time()
             result = gate.desk.record(vid, pin_ok, now)
-            detail = {"action": "sign_in" if result.ok else result.reason, "volunteer": vid}
-            gate.store.log_event(EventKind.VOLUNTEER, now, detail)
+            # The id as keyed, cut to what the hub keeps: a long one is still logged.
+            gate.store.log_event(EventKind.VOLUNTEER, now, VolunteerPayload(
+                action="sign_in" if result.ok else result.reason, volunteer=vid[:40]))
             gate.changed()
             return result
         result = gate.call(record)
@@ -165,7 +167,7 @@ def create_app(gate, link_state: Callable[[], object] = lambda: None,
             v = gate.desk.sign_out()
             if v:
                 gate.store.log_event(EventKind.VOLUNTEER, time.time(),
-                                     {"action": "sign_out", "volunteer": v.id})
+                                     VolunteerPayload(action="sign_out", volunteer=v.id))
             gate.changed()
         gate.call(out)
         return jsonify({"ok": True})

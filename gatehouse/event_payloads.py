@@ -1,0 +1,232 @@
+"""What each kind of event carries: one model per EventKind, imported by kiosk and hub.
+
+gatehouse/events.py holds the envelope (seq, id, kind, at, payload); this module says
+what the payload of each kind holds. The kiosk builds every payload from its model, so
+a renamed key fails in its own tests; the hub reads every payload through it, so a
+payload an old or broken gate sent is set aside with its reason ("parcel: waybill:
+Field required") instead of becoming None deep in the parcel rules.
+
+Old and new gates coexist: keys a model does not know are kept (`extra="allow"`), and
+a key that some version of the kiosk did not send has a default. A key is required
+only where every version sent it and the event means nothing without it. The store
+adds `id`, `at`, `kind` and `attempt_id` around each payload (kiosk/store.py).
+
+Adding a kind: its model here, its line in PAYLOADS, its handler at the hub, and a
+line of it in tests/data/events_v1.jsonl (docs/architecture.md).
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from gatehouse.events import FIELD_LIMITS, EventKind
+from gatehouse.policy.model import Direction, Outcome
+
+
+def _text(key: str) -> Any:
+    """A string within the limit a gate's login may make the hub store (docs/security.md)."""
+    return Annotated[str, Field(max_length=FIELD_LIMITS[key])]
+
+
+Name, Phone, Purpose = _text("name"), _text("phone"), _text("purpose")
+Household, Building, Room = _text("household"), _text("building"), _text("room")
+By, Volunteer, Waybill, Gate = _text("by"), _text("volunteer"), _text("waybill"), _text("gate")
+Courier, Company, PersonRef = _text("courier"), _text("company"), _text("person_ref")
+
+
+class EventPayload(BaseModel):
+    """Keys the store sets on every payload; a kind's own keys are in its subclass."""
+
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
+
+    id: str | None = None          # the event's id (a parcel's own id in a `parcel` event)
+    at: float | None = None        # the event's time, as the envelope's
+    kind: str | None = None
+    attempt_id: str | None = None
+
+
+class AttemptPayload(EventPayload):
+    """A decided attempt: the attempts row as the gate logged it."""
+
+    direction: Direction
+    outcome: Outcome
+    reasons: list[str] = []        # strings: a newer gate's reason must not be refused
+    who: str | None = None
+    person_ref: PersonRef | None = None
+    name: Name | None = None
+    household: Household | None = None
+    building: Building | None = None
+    pass_id: str | None = None
+    policy_version: int | None = None
+    bundle_version: int | None = None
+    clock_trusted: bool | int | None = None   # the gate sends 0 / 1
+    codes: list[dict[str, Any]] = []
+    decided_by: str | None = None
+    alert: bool = False
+
+
+class OverridePayload(EventPayload):
+    """A volunteer's decision on a referred attempt of the same gate."""
+
+    attempt_id: str
+    outcome: str = "admit"         # the first gates sent only admits, without the key
+    reason: str | None = None
+    by: By | None = None
+
+
+class ExitRequestPayload(EventPayload):
+    """The exit button opened the door from inside: nothing more to say."""
+
+
+class DoorForcedPayload(EventPayload):
+    """The door opened while locked."""
+
+
+class DoorHeldPayload(EventPayload):
+    """The door stayed open too long after an admit."""
+
+
+class StartedPayload(EventPayload):
+    gate: Gate | None = None
+    relay_unlocked: bool | None = None
+    pins: str | None = None        # "mock": the office must see a gate with no door wired
+    pins_detail: str | None = None
+    bundle_version: int | None = None
+    clock_trusted: bool | None = None
+    role: str | None = None        # "parcels" at the parcel area (no door to drive)
+
+
+class StoppedPayload(EventPayload):
+    gate: Gate | None = None
+
+
+class VolunteerPayload(EventPayload):
+    """Sign-in, sign-out, a wrong PIN or a lockout at the kiosk screen."""
+
+    action: str                    # sign_in, sign_out, or why a sign-in failed
+    volunteer: Volunteer
+
+
+class DirectionPayload(EventPayload):
+    """A volunteer switched the lane between in and out."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: Direction | None = Field(None, alias="from")
+    to: Direction
+    by: By | None = None
+
+
+class CourierSessionPayload(EventPayload):
+    """A courier's drop-off began (badge, name) or ended (count, who ended it)."""
+
+    session: str
+    action: str                    # start or end
+    badge_id: str | None = None
+    courier: Courier | None = None
+    company: Company | None = None
+    count: int | None = None
+    by: By | None = None
+
+
+class ParcelPayload(EventPayload):
+    """A parcel dropped off at the gate; `id` is the parcel's (kiosk/courier.py)."""
+
+    id: str
+    waybill: Waybill
+    session: str | None = None
+    courier: Courier | None = None
+    company: Company | None = None
+    carrier: str | None = None
+    carrier_name: str | None = None
+    room: Room | None = None
+    fresh: bool = False
+    frozen: bool = False
+    clock_trusted: bool | None = None  # False: the hub counts the hold from arrival
+    keyed_by: By | None = None     # a volunteer keyed a label that would not scan
+
+
+class ParcelVoidPayload(EventPayload):
+    """A parcel entry undone by the volunteer of the gate that recorded it."""
+
+    parcel: str
+    session: str | None = None
+    waybill: Waybill | None = None
+    by: By | None = None
+
+
+class VisitorPayload(EventPayload):
+    """A walk-in registered at the gate, masked there."""
+
+    name: Name
+    host_household: Household
+    phone: Phone | None = None
+    purpose: Purpose | None = None
+    by: By | None = None
+
+
+class PickupPayload(EventPayload):
+    """A parcel handed out (or a wrong one scanned) at the parcel area, or the keypad
+    paused after wrong pickup codes (`outcome` codes_paused): docs/mqtt.md."""
+
+    outcome: str                   # taken, wrong or codes_paused
+    pickup: str | None = None
+    parcel: str | None = None
+    waybill: Waybill | None = None
+    household: Household | None = None
+    code: str | None = None
+    slot: str | None = None
+    via: str | None = None
+    why: str | None = None
+    volunteer: Volunteer | None = None
+    manifest_version: int | None = None
+    paused_until: float | None = None
+    wrong_codes: int | None = None
+
+
+PAYLOADS: dict[EventKind, type[EventPayload]] = {
+    EventKind.ATTEMPT: AttemptPayload,
+    EventKind.OVERRIDE: OverridePayload,
+    EventKind.EXIT_REQUEST: ExitRequestPayload,
+    EventKind.DOOR_FORCED: DoorForcedPayload,
+    EventKind.DOOR_HELD: DoorHeldPayload,
+    EventKind.STARTED: StartedPayload,
+    EventKind.STOPPED: StoppedPayload,
+    EventKind.VOLUNTEER: VolunteerPayload,
+    EventKind.DIRECTION: DirectionPayload,
+    EventKind.COURIER_SESSION: CourierSessionPayload,
+    EventKind.PARCEL: ParcelPayload,
+    EventKind.PARCEL_VOID: ParcelVoidPayload,
+    EventKind.VISITOR: VisitorPayload,
+    EventKind.PICKUP: PickupPayload,
+}
+
+
+class PayloadError(ValueError):
+    """A payload that does not fit its kind's model; the text names the kind and key."""
+
+
+def read_payload(kind: EventKind, payload: dict[str, Any]) -> EventPayload:
+    """The typed payload of an event of `kind`; PayloadError when it does not fit."""
+    try:
+        return PAYLOADS[kind].model_validate(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "payload"
+        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise PayloadError(f"{kind.value}: {where}: {first['msg']}{more}") from None
+
+
+def to_wire(kind: EventKind, payload: EventPayload) -> dict[str, Any]:
+    """What the kiosk sends for `payload`: only the keys it set, each one declared.
+
+    A key the model does not declare is refused here, on the kiosk, where a test sees
+    it: at the hub it would be kept as an unknown extra and read by no one."""
+    if type(payload) is not PAYLOADS[kind]:
+        raise TypeError(f"a {kind.value} event carries a {PAYLOADS[kind].__name__}, "
+                        f"not a {type(payload).__name__}")
+    if payload.model_extra:
+        raise ValueError(f"{kind.value}: keys not in {type(payload).__name__}: "
+                         f"{', '.join(sorted(payload.model_extra))}")
+    return payload.model_dump(mode="json", by_alias=True, exclude_unset=True)
