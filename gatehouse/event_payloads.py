@@ -20,12 +20,18 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gatehouse.events import FIELD_LIMITS, EventKind
+from gatehouse.events import EventKind
 from gatehouse.policy.model import Direction, Outcome
+
+# What a gate's login may make the hub store in each field (docs/security.md); the
+# longest a kiosk writes fits (a household from a pass is up to 38 characters). Any
+# other string is held to events.MAX_TEXT.
+FIELD_LIMITS = {"name": 64, "courier": 64, "company": 64, "phone": 32, "purpose": 120,
+                "household": 40, "building": 16, "room": 40, "by": 40, "volunteer": 40,
+                "waybill": 40, "gate": 40, "person_ref": 64}
 
 
 def _text(key: str) -> Any:
-    """A string within the limit a gate's login may make the hub store (docs/security.md)."""
     return Annotated[str, Field(max_length=FIELD_LIMITS[key])]
 
 

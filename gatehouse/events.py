@@ -15,15 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 WIRE_VERSION = 1
 MAX_EVENTS_PER_BATCH = 500
 MAX_MESSAGE_BYTES = 1024 * 1024
-# What one event may carry (a real attempt is ~1 KiB): a gate's login must not be able
-# to make the hub store a 250,000-character name (docs/security.md).
+# What any event may carry (a real attempt is ~1 KiB): a gate's login must not be able
+# to make the hub store a 250,000-character name (docs/security.md). Each field's own
+# limit (names 64, rooms 40…) is in its kind's model, gatehouse/event_payloads.py.
 MAX_PAYLOAD_BYTES = 16 * 1024
 MAX_TEXT = 1000                   # any string inside a payload
 MAX_ITEMS = 100                   # any list or object inside a payload
 MAX_DEPTH = 5
-FIELD_LIMITS = {"name": 64, "courier": 64, "company": 64, "phone": 32, "purpose": 120,
-                "household": 40, "host_household": 40, "building": 16, "room": 40,
-                "by": 40, "volunteer": 40, "waybill": 40, "gate": 40, "person_ref": 64}
 
 
 class EventKind(str, Enum):
@@ -70,13 +68,12 @@ class Event(_Wire):
 
 
 def _check_value(value: Any, where: str, depth: int) -> None:
-    """Every string within its field's limit, lists and objects small and shallow."""
+    """Every string, list and object small, and nothing nested deep."""
     if depth > MAX_DEPTH:
         raise ValueError(f"{where}: nested deeper than {MAX_DEPTH}")
     if isinstance(value, str):
-        limit = FIELD_LIMITS.get(where.rsplit(".", 1)[-1], MAX_TEXT)
-        if len(value) > limit:
-            raise ValueError(f"{where}: {len(value)} characters, at most {limit}")
+        if len(value) > MAX_TEXT:
+            raise ValueError(f"{where}: {len(value)} characters, at most {MAX_TEXT}")
     elif isinstance(value, (list, dict)):
         if len(value) > MAX_ITEMS:
             raise ValueError(f"{where}: {len(value)} items, at most {MAX_ITEMS}")

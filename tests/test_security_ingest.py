@@ -119,10 +119,12 @@ def test_a_huge_name_is_set_aside_and_the_rest_of_the_batch_goes_in(db):
     assert "payload" in q["reason"] and q["n"] <= 64 * 1024
 
 
-@pytest.mark.parametrize("field,value", [("name", "x" * 65), ("phone", "1" * 33),
-                                         ("reasons", ["r"] * 101), ("note", "n" * 1001)])
-def test_each_field_has_a_limit(db, field, value):
-    send(db, batch(event(1, **{field: value})))
+@pytest.mark.parametrize("kind,field,value", [
+    (EventKind.ATTEMPT, "name", "x" * 65), (EventKind.VISITOR, "phone", "1" * 33),
+    (EventKind.ATTEMPT, "reasons", ["r"] * 101), (EventKind.ATTEMPT, "note", "n" * 1001)])
+def test_each_field_has_a_limit(db, kind, field, value):
+    visitor = {"name": "王*五", "host_household": "7-302"} if kind is EventKind.VISITOR else {}
+    send(db, batch(event(1, kind, **{**visitor, field: value})))
     assert stored(db) == []
     (q,) = db.query("select reason from quarantine")
     assert field in q["reason"]
