@@ -154,3 +154,16 @@ def test_an_alerting_attempt_of_v1_raises_its_reason_as_kind(hub):
         line["event"]["id"] for line in LINES if line["event"]["kind"] == "attempt"
         and line["event"]["payload"]["alert"])])
     assert a["kind"] == AlertKind.HEALTH_RED.value
+
+
+def test_docs_name_each_kind_with_its_model_and_required_keys():
+    doc = (Path(__file__).parent.parent / "docs" / "mqtt.md").read_text()
+    for kind, model in PAYLOADS.items():
+        row = next((line for line in doc.splitlines()
+                    if line.strip().startswith(f"| `{kind.value}` |")), None)
+        assert row, f"docs/mqtt.md has no row for {kind.value}"
+        required = [f.alias or name for name, f in model.model_fields.items()
+                    if f.is_required()]
+        cells = [c.strip() for c in row.strip().strip("|").split("|")]
+        assert cells[1] == f"`{model.__name__}`", row
+        assert cells[2] == (", ".join(f"`{k}`" for k in required) or "—"), row
