@@ -16,15 +16,9 @@ from concurrent.futures import Future
 from dataclasses import dataclass, replace
 
 from gatehouse import codes
+from gatehouse import event_payloads as payloads
 from gatehouse.bundle import Bundle
 from gatehouse.codes.format import CodeError
-from gatehouse.event_payloads import (
-    DirectionPayload,
-    OverridePayload,
-    StartedPayload,
-    StoppedPayload,
-    VisitorPayload,
-)
 from gatehouse.events import EventKind
 from gatehouse.parcels import Manifest
 from gatehouse.policy import Decision, Direction, Outcome, decide, subject_of
@@ -139,7 +133,7 @@ class Gate:
         door.on_override = lambda: self._inbox.put(("override", None))
         door.on_door = lambda is_open: self._inbox.put(("door", is_open))
         try:
-            store.log_event(EventKind.STARTED, self.now(), StartedPayload(
+            store.log_event(EventKind.STARTED, self.now(), payloads.StartedPayload(
                 gate=config.gate_id, relay_unlocked=door.is_unlocked,
                 # "mock": the office must see a gate whose door is not wired.
                 pins=hardware.kind, pins_detail=hardware.description,
@@ -223,7 +217,7 @@ class Gate:
         if r is None or now - r.since > self.config.referral_timeout_s:
             self.referral = None
             return False
-        self.store.log_event(EventKind.OVERRIDE, now, OverridePayload(
+        self.store.log_event(EventKind.OVERRIDE, now, payloads.OverridePayload(
             attempt_id=r.attempt_id, by=volunteer, outcome=outcome.value, reason=reason))
         self.referral = None
         if outcome is Outcome.ADMIT:
@@ -262,7 +256,7 @@ class Gate:
     def register_visitor(self, volunteer: str, name: str, phone: str, host: str,
                          purpose: str) -> None:
         """A walk-in visitor, registered by a volunteer; only masked data is kept."""
-        self.store.log_event(EventKind.VISITOR, self.now(), VisitorPayload(
+        self.store.log_event(EventKind.VISITOR, self.now(), payloads.VisitorPayload(
             name=mask_name(name), phone=mask_phone(phone), host_household=host,
             purpose=purpose[:60], by=volunteer))
         self.changed()
@@ -270,7 +264,7 @@ class Gate:
     def set_direction(self, direction: Direction, volunteer: str) -> None:
         """Switch a one-lane gate between entry and exit (logged with the volunteer)."""
         if direction is not self.direction:
-            self.store.log_event(EventKind.DIRECTION, self.now(), DirectionPayload(
+            self.store.log_event(EventKind.DIRECTION, self.now(), payloads.DirectionPayload(
                 from_=self.direction, to=direction, by=volunteer))
             self.direction = direction
             self.tracker = AttemptTracker(self._judge, self.config.attempt_window_s)
@@ -413,6 +407,6 @@ class Gate:
         self.hardware.close()
         try:
             self.store.log_event(EventKind.STOPPED, self.now(),
-                                 StoppedPayload(gate=self.config.gate_id))
+                                 payloads.StoppedPayload(gate=self.config.gate_id))
         except Exception:
             log.exception("could not log the stop")
