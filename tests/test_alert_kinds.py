@@ -84,3 +84,9 @@ def test_a_kind_outside_the_enumeration_is_refused(compound):
 
 def test_a_stored_kind_since_retired_shows_as_it_is():
     assert label_of("retired_kind") == "retired_kind"
+
+
+def test_the_admin_doc_has_a_row_for_every_kind_with_its_label():
+    doc = (HUB.parent / "docs" / "admin.md").read_text()
+    for kind in AlertKind:
+        assert f"| `{kind.value}` | {kind.label} |" in doc, f"docs/admin.md: no row for {kind}"
