@@ -6,7 +6,7 @@ broker redelivers what was never acknowledged, and the gates resend what the hub
 never confirmed. paho's callbacks only queue; a writer thread takes whatever has
 queued (up to 500 messages) into one transaction, which measured 4-5x faster than
 committing inside on_message and keeps paho's network loop free. It never waits for
-more: while it commits, the next batch queues (bench/sync.py: waiting 100 ms for
+more: while it commits, the next batch queues (bench/sync/: waiting 100 ms for
 more halved a gate's rate, as the gate waits for acks before it sends more).
 """
 from __future__ import annotations
