@@ -32,6 +32,7 @@ from hub.cli_notify import notify_group
 from hub.cli_parcels import parcels_group, shelf_group
 from hub.cli_users import user_group, web_cmd
 from hub.compound import Compound, HubError
+from hub.wheelhouse import wheelhouse_group
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -407,6 +408,7 @@ main.add_command(backup_cmd)
 main.add_command(restore_cmd)
 main.add_command(migrate_cmd)
 main.add_command(notify_group)
+main.add_command(wheelhouse_group)
 
 if __name__ == "__main__":
     main()
