@@ -15,6 +15,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+from hub import schema
 from hub.compound import HubError
 
 PREFIX = "hub-"
@@ -137,8 +138,7 @@ def restore(db_path: Path, source: Path, folder: Path, force: bool = False) -> P
     saved = backup(db_path, folder, prefix="before-restore-") if Path(db_path).exists() else None
     Path(db_path).parent.mkdir(parents=True, exist_ok=True)
     _copy(source, db_path)
-    from hub import store
-    store.open_db(db_path).close()   # a backup from an older version is migrated now
+    schema.open_db(db_path).close()   # a backup from an older version is migrated now
     problem = integrity(db_path)
     if problem != "ok":
         raise HubError(f"the restored database failed its check: {problem}; "
@@ -157,6 +157,5 @@ def migrate(db_path: Path) -> list[str]:
         finally:
             con.close()
     before = applied()
-    from hub import store
-    store.open_db(db_path).close()
+    schema.open_db(db_path).close()
     return sorted(f"{s}:{n}" for s, n in applied() - before)

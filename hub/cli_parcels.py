@@ -7,7 +7,8 @@ import click
 
 from gatehouse.cli_common import fail, home_option, print_json, resolve_home
 from hub.compound import Compound, HubError
-from hub.parcels import ParcelError, settings, shelving
+from hub.parcels import settings, shelving
+from hub.parcels.states import ParcelError
 from hub.parcels.worker import tick
 
 

@@ -7,7 +7,7 @@ import time
 import click
 
 from gatehouse.cli_common import fail, home_option, print_json, resolve_home
-from hub import presence, retention, store, users
+from hub import presence, retention, schema, store, users
 from hub.compound import Compound, HubError
 
 
@@ -122,14 +122,14 @@ def start_jobs(config, zone) -> list[retention.Nightly]:
     from hub import audit
 
     def reset(now: float) -> None:
-        db = store.open_db(config.home.hub_db)
+        db = schema.open_db(config.home.hub_db)
         done = presence.reset(db, now, config.reset_after_hours, "nightly-reset")
         audit.record(db, now, "nightly-reset", "system", "presence.reset",
                      f"{len(done)} people", None, {"people": [d["person_ref"] for d in done]})
         db.close()
 
     def purge(now: float) -> None:
-        db = store.open_db(config.home.hub_db)
+        db = schema.open_db(config.home.hub_db)
         counts = retention.purge(db, now, config.retention_days)
         audit.record(db, now, "retention", "system", "retention.purge",
                      f"older than {config.retention_days} days", None, counts)

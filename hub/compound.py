@@ -23,7 +23,7 @@ from gatehouse.identity import BINDING_KEY_BYTES, person_ref, roster_ref
 from gatehouse.pins import hash_pin
 from gatehouse.policy.model import BuildingStatus, Policy
 from gatehouse.privacy import mask_name
-from hub import store
+from hub import schema, store
 
 HUB_KINDS = frozenset({CodeKind.PASS, CodeKind.VENUE, CodeKind.COURIER})
 DAY = 86400
@@ -68,7 +68,7 @@ class Compound:
         key = SigningKey.generate()
         key.save(home.hub_key)
         write_atomic(home.hub_public, public_pem(key))
-        db = store.open_db(home.hub_db)
+        db = schema.open_db(home.hub_db)
         store.set_meta(db, "compound", name)
         store.save_policy(db, policy, at, "init", "first policy")
         compound = cls(home, db, key, binding)
@@ -81,7 +81,7 @@ class Compound:
             raise HubError(f"no compound in {home.root}: run `hub init` first")
         if not home.binding_key.exists():
             raise HubError(f"{home.binding_key} is missing: restore it from backup")
-        return cls(home, store.open_db(home.hub_db), SigningKey.load(home.hub_key),
+        return cls(home, schema.open_db(home.hub_db), SigningKey.load(home.hub_key),
                    home.binding_key.read_bytes())
 
     @property

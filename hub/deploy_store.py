@@ -1,5 +1,5 @@
 """Tables of the deployment side (enrollment codes, backups): their own migration set,
-applied by hub.store.open_db after the core schema."""
+listed in hub/schema.py after the core schema."""
 from __future__ import annotations
 
 import sqlite_utils

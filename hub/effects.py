@@ -23,9 +23,8 @@ from gatehouse.event_payloads import (
 )
 from gatehouse.events import Event
 from gatehouse.policy import BuildingStatus, Outcome, Policy
-from hub import parcels
 from hub.alert_kinds import AlertKind
-from hub.parcels import handout
+from hub.parcels import handout, intake
 from hub.store import add_alert as _alert
 from hub.store import building_status_at
 
@@ -48,9 +47,9 @@ def apply(db, gate: str, e: Event, p: EventPayload, received_at: float,
         _alert(db, e.at, gate, AlertKind.MOCK_PINS, e.id, {})   # a gate that drives no door
     elif isinstance(p, ParcelPayload) and p.waybill and p.id:
         # Slotted now, inside the write lock: after any move that freed a slot.
-        parcels.receive(db, gate, p, e.at, max(received_at, time.time()))
+        intake.receive(db, gate, p, e.at, max(received_at, time.time()))
     elif isinstance(p, ParcelVoidPayload) and p.parcel:
-        parcels.void(db, p.parcel, gate, e.at, f"{gate}/{p.by}")
+        intake.void(db, p.parcel, gate, e.at, f"{gate}/{p.by}")
     elif isinstance(p, PickupPayload):
         handout.pickup_event(db, gate, e.id, p, e.at)
     elif isinstance(p, VisitorPayload):

@@ -9,7 +9,7 @@ from pathlib import Path
 from gatehouse import topics
 from gatehouse.endpoint import Endpoint
 from gatehouse.home import Home, write_private
-from hub import broker
+from hub import broker, schema
 from hub.compound import Compound, HubError
 
 
@@ -55,8 +55,7 @@ def setup_broker(home: Home, port: int = 1883, bind: str = "127.0.0.1",
     """Write the broker's files and the hub's own credentials (kept when they exist)."""
     known: tuple[str, ...] = ()
     if home.hub_db.exists():
-        from hub import store
-        db = store.open_db(home.hub_db)
+        db = schema.open_db(home.hub_db)
         try:
             known = tuple(parcel_gates(db))
         finally:

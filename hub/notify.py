@@ -27,7 +27,6 @@ from enum import Enum
 from pathlib import Path
 
 import sqlite_utils
-from sqlite_utils.migrations import Migrations
 
 from gatehouse.db import write_transaction
 from hub.notify_senders import (
@@ -50,7 +49,6 @@ __all__ = ["Channel", "FileSender", "Kind", "NotifyConfig", "NotifyError", "Noti
            "queue", "retry", "save_config", "sender_from_config"]
 
 log = logging.getLogger(__name__)
-migrations = Migrations("gatehouse.hub.notify")
 
 HOLD_S = 60.0          # a new message waits this long, so parcels arriving together make one
 BACKOFF_S = 30.0       # after a failed try: 30 s, 1 min, 2 min, … (doubling)
@@ -80,21 +78,6 @@ ALLOWED: dict[State, set[State]] = {
     S.FAILED: {S.PENDING, S.SKIPPED},
     S.SENT: set(),
 }
-
-
-@migrations()
-def m001_notifications(db: sqlite_utils.Database) -> None:
-    db["notifications"].create({
-        "id": int, "key": str, "kind": str, "household": str, "building": str,
-        "recipient": str, "body": str, "state": str, "attempts": int, "next_try": float,
-        "last_error": str, "created_at": float, "sent_at": float, "channel": str}, pk="id")
-    db["notifications"].create_index(["state", "next_try"])
-    db["notifications"].create_index(["key", "state"])
-    # Append-only: every change of a row, each try's error included.
-    db["notification_events"].create({"id": int, "notification": int, "state_from": str,
-                                       "state_to": str, "at": float, "actor": str,
-                                       "detail": str}, pk="id")
-    db["notification_events"].create_index(["notification"])
 
 
 # Pure rules ---------------------------------------------------------------------------
@@ -368,8 +351,8 @@ class NotifyWorker:
         self._thread.join(10)
 
     def _run(self) -> None:
-        from hub import store
-        db = store.open_db(self.db_path)
+        from hub import schema
+        db = schema.open_db(self.db_path)
         try:
             while not self._stop.wait(self.interval):
                 try:

@@ -30,7 +30,7 @@ from gatehouse.codes.keys import SigningKey
 from gatehouse.events import dump
 from gatehouse.net import close_client, nodelay
 from gatehouse.parcels import seal_manifest
-from hub import store
+from hub import schema, store
 from hub.ingest import Incoming, ingest
 from hub.parcels import manifest as parcel_manifest
 
@@ -131,7 +131,7 @@ class HubSync:
     # Ingest -----------------------------------------------------------------
 
     def _write(self) -> None:
-        db = store.open_db(self.db_path)
+        db = schema.open_db(self.db_path)
         try:
             while not self._stop.is_set():
                 try:
@@ -173,7 +173,7 @@ class HubSync:
     def _manifests(self) -> None:
         """Publish the parcel-area kiosks' manifest when parcels change, at most every
         MANIFEST_MIN_S (a courier's 40 scans are one publish, not 40)."""
-        db = store.open_db(self.db_path)
+        db = schema.open_db(self.db_path)
         published = -1
         try:
             while not self._stop.is_set():

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub import store
+from hub import schema
 from hub.parcels import groupbuy as gb
 from hub.parcels.groupbuy import (
     Order,
@@ -279,7 +279,7 @@ def test_pick_lists_by_building_then_unit_then_room_numerically():
 
 @pytest.fixture
 def db(tmp_path):
-    d = store.open_db(tmp_path / "hub.db")
+    d = schema.open_db(tmp_path / "hub.db")
     yield d
     d.close()
 

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from gatehouse.db import write_transaction
-from hub import notify, store
+from hub import notify, schema
 from hub.cli import main as hub_cli
 from hub.notify import (
     BACKOFF_CAP_S,
@@ -61,7 +61,7 @@ def add_residents(db) -> None:
 
 @pytest.fixture
 def db(tmp_path):
-    d = store.open_db(tmp_path / "hub.db")
+    d = schema.open_db(tmp_path / "hub.db")
     add_residents(d)
     yield d
     d.close()
@@ -305,7 +305,7 @@ def test_a_body_replaced_while_on_the_wire_follows_in_a_second_message(db, tmp_p
         def send(self, recipient, body, meta):
             self.bodies.append(body)
             if len(self.bodies) == 1:
-                other = store.open_db(tmp_path / "hub.db")
+                other = schema.open_db(tmp_path / "hub.db")
                 pickup(other, PARCEL + [("B-3-1046", "B-3", "京东物流", False)], at=DUE)
                 other.close()
 
@@ -329,7 +329,7 @@ def test_two_passes_at_once_send_each_message_once(db, receiver, tmp_path):
     results = []
 
     def one_pass():        # a connection of its own, as the worker and `hub notify send-due`
-        d = store.open_db(tmp_path / "hub.db")
+        d = schema.open_db(tmp_path / "hub.db")
         results.append(deliver_due(d, WebhookSender(receiver.url, SECRET), DUE))
         d.close()
 

@@ -15,17 +15,10 @@ from gatehouse.events import Event, EventBatch, dump
 from gatehouse.parcels import unseal_manifest
 from gatehouse.policy.model import BuildingStatus
 from hub.ingest import Incoming, ingest
-from hub.parcels import (
-    ParcelError,
-    ParcelState,
-    audit_sheet,
-    handout,
-    intake,
-    runs,
-    settings,
-)
+from hub.parcels import audit_sheet, handout, intake, runs, settings
 from hub.parcels.manifest import build
 from hub.parcels.shelving import Shelf, define_shelf
+from hub.parcels.states import ParcelError, ParcelState
 from hub.parcels.worker import tick
 from tests.conftest import T0
 

@@ -9,7 +9,8 @@ from gatehouse import topics
 from gatehouse.event_payloads import ParcelPayload
 from gatehouse.events import Event, EventBatch, dump
 from hub.ingest import Incoming, ingest
-from hub.parcels import ALLOWED, ParcelError, ParcelState, move, receive
+from hub.parcels.intake import receive
+from hub.parcels.states import ALLOWED, ParcelError, ParcelState, move
 
 STATES = list(ParcelState)
 

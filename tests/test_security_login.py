@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import pytest
 
 from gatehouse.webserver import ThreadedServer
-from hub import logins, store, users
+from hub import logins, schema, users
 from hub.cli_users import proxy_options
 from hub.web import WebConfig, create_app
 from tests.conftest import T0
@@ -59,7 +59,7 @@ def test_someone_guessing_the_admins_name_cannot_keep_the_admin_out(office):
             desk.post("/logout", data={"csrf": re.search(
                 r'name="csrf-token" content="([^"]+)"', desk.get("/").get_data(as_text=True))[1]})
     # A browser never used for this name is slowed meanwhile (at most a minute), not locked.
-    db = store.open_db(app.config["GATEHOUSE"].home.hub_db)
+    db = schema.open_db(app.config["GATEHOUSE"].home.hub_db)
     assert logins.throttled(db, "admin", "10.0.0.8", clock.now) <= logins.MAX_DELAY_S + 1
 
 

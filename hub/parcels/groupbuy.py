@@ -4,8 +4,7 @@ with per-building pick lists sorted by room.
 Reading the list is hub.parcels.orderlist (接龙 text, 快团团 CSV/xlsx; re-exported here);
 `import_batch` writes the batch and its parcels in one transaction (all or nothing).
 
-Migrations: `migrations` is this module's own set ("gatehouse.hub.groupbuy"), applied by
-hub.store.open_db after the parcels' set.
+Its tables are hub/parcels/groupbuy_schema.py (the set "gatehouse.hub.groupbuy").
 """
 from __future__ import annotations
 
@@ -15,7 +14,6 @@ import re
 import uuid
 
 import sqlite_utils
-from sqlite_utils.migrations import Migrations
 
 from gatehouse.db import write_transaction
 from gatehouse.privacy import mask_name, mask_phone
@@ -29,11 +27,8 @@ from hub.parcels.orderlist import (
 )
 
 __all__ = ["GroupBuyError", "Order", "Parsed", "RowError", "batch_orders", "batches",
-           "find_repeat", "get_batch", "import_batch", "masked_phone", "migrations", "parse",
+           "find_repeat", "get_batch", "import_batch", "masked_phone", "parse",
            "parse_jielong", "parse_ktt", "pick_lists", "room_key"]
-
-migrations = Migrations("gatehouse.hub.groupbuy")
-
 
 class GroupBuyError(ValueError):
     """A batch that cannot be imported; the text says why (Chinese, then English)."""
@@ -63,22 +58,6 @@ def pick_lists(orders: list[Order]) -> dict[str, list[Order]]:
 
 
 # The database -----------------------------------------------------------------------
-
-@migrations()
-def m001_groupbuy(db: sqlite_utils.Database) -> None:
-    db["groupbuy_batches"].create({
-        "id": str, "title": str, "leader": str, "source": str, "created_at": float,
-        "actor": str, "fresh": int, "frozen": int, "households": int, "pieces": int,
-        "digest": str}, pk="id")
-    db["groupbuy_batches"].create_index(["digest"])
-    db["groupbuy_batches"].create_index(["created_at"])
-    # Names and phones are kept masked: the pick list needs no more.
-    db["groupbuy_orders"].create({
-        "id": int, "batch": str, "parcel": str, "waybill": str, "household": str,
-        "building": str, "name": str, "phone": str, "items": str, "note": str,
-        "lines": str}, pk="id", foreign_keys=[("batch", "groupbuy_batches", "id")])
-    db["groupbuy_orders"].create_index(["batch"])
-
 
 def digest(orders: list[Order]) -> str:
     """The same orders give the same digest, however they were written."""

@@ -1,4 +1,4 @@
-"""The parcel tables at the hub: their own migration set, applied by hub.store.open_db."""
+"""The parcel tables at the hub: their own migration set, listed in hub/schema.py."""
 from __future__ import annotations
 
 import sqlite_utils

@@ -6,7 +6,7 @@ import threading
 import time
 from pathlib import Path
 
-from hub import store
+from hub import schema
 from hub.parcels import intake
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ class ParcelWorker:
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        db = store.open_db(self.db_path)
+        db = schema.open_db(self.db_path)
         try:
             while not self._stop.is_set():
                 try:

@@ -15,7 +15,7 @@ from flask import Flask
 
 from gatehouse.hosts import LOOPBACK_NAMES, HostAllowlist, parse_names, this_machine_names
 from gatehouse.home import Home, write_private
-from hub import store
+from hub import schema
 
 ENV_PREFIX = "GATEHOUSE_WEB_"
 
@@ -82,7 +82,7 @@ def create_app(config: WebConfig) -> Flask:
         visitors,
     )
 
-    store.open_db(config.home.hub_db).close()   # migrate once, before any request
+    schema.open_db(config.home.hub_db).close()   # migrate once, before any request
     app = Flask(__name__)
     app.config.update(
         GATEHOUSE=config,
