@@ -7,7 +7,7 @@ import time
 import click
 
 from gatehouse.cli_common import fail, home_option, print_json, resolve_home
-from hub import presence, retention, schema, store, users
+from hub import audit, presence, retention, schema, store, users
 from hub.compound import Compound, HubError
 
 
@@ -37,7 +37,6 @@ def user_add(home, username, role, password) -> None:
         users.add_user(db, username, password, role, int(time.time()))
     except users.UserError as exc:
         fail(str(exc))
-    from hub import audit
     audit.record(db, time.time(), "cli", "admin", "user.add", username, None, {"role": role})
     click.echo(f"user {username} added ({role})")
 
@@ -53,7 +52,6 @@ def user_passwd(home, username, password) -> None:
         users.set_password(db, username, password)
     except users.UserError as exc:
         fail(str(exc))
-    from hub import audit
     audit.record(db, time.time(), "cli", "admin", "user.password", username)
     click.echo(f"password of {username} changed")
 
@@ -119,7 +117,6 @@ def proxy_options(trusted_proxy: str | None) -> dict:
 
 def start_jobs(config, zone) -> list[retention.Nightly]:
     """The nightly presence reset and retention purge, each recorded in the audit log."""
-    from hub import audit
 
     def reset(now: float) -> None:
         db = schema.open_db(config.home.hub_db)

@@ -24,6 +24,7 @@ from gatehouse.pins import hash_pin
 from gatehouse.policy.model import BuildingStatus, Policy
 from gatehouse.privacy import mask_name
 from hub import schema, store
+from hub.parcels import notices
 
 HUB_KINDS = frozenset({CodeKind.PASS, CodeKind.VENUE, CodeKind.COURIER})
 DAY = 86400
@@ -153,9 +154,6 @@ class Compound:
         changed = store.set_building_status(self.db, str(building), status, at, actor, note)
         if changed:
             self.publish(at)
-            from hub.parcels import (
-                notices,  # residents may come for their parcels again
-            )
             notices.building_reopened(self.db, str(building), at)
         return changed
 

@@ -26,6 +26,7 @@ from gatehouse import topics
 from gatehouse.db import write_transaction
 from hub import broker
 from hub.compound import Compound, HubError
+from hub.gates import add_gate, read_endpoint
 
 PREFIX = "gatehouse-enroll:"
 DEFAULT_MINUTES = 30
@@ -103,7 +104,6 @@ def create_code(compound: Compound, gate_id: str, hub_url: str, at: int, *,
     row = next(compound.db.query("select retired_at from gates where id = ?", [gate_id]), None)
     if row and row["retired_at"] is not None:
         raise HubError(f"gate {gate_id} was retired: enroll the new Pi under a new id")
-    from hub.gates import read_endpoint
     port = read_endpoint(compound.home.hub_mqtt).port
     token = secrets.token_urlsafe(18)
     compound.db["enrollments"].insert({
@@ -115,17 +115,8 @@ def create_code(compound: Compound, gate_id: str, hub_url: str, at: int, *,
                       fingerprint(compound.home.hub_public.read_bytes()))
 
 
-def cancel_codes(compound: Compound, gate_id: str, at: int) -> int:
-    """Cancel a gate's unused codes (retiring it, or a code shown to the wrong person)."""
-    cur = compound.db.execute("update enrollments set cancelled_at = ? where gate = ? and "
-                              "used_at is null and cancelled_at is null", [at, gate_id])
-    compound.db.conn.commit()
-    return cur.rowcount
-
-
 def redeem(compound: Compound, tid: str, now: float, remote: str = "") -> bytes:
     """Use a code once: register the gate and answer with its sealed, signed credentials."""
-    from hub.gates import add_gate
     with write_transaction(compound.db):
         row = next(compound.db.query("select * from enrollments where token_id = ?", [tid]),
                    None)

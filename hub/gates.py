@@ -93,6 +93,14 @@ def add_gate(compound: Compound, gate_id: str, name: str | None = None,
     return endpoint
 
 
+def cancel_codes(compound: Compound, gate_id: str, at: int) -> int:
+    """Cancel a gate's unused codes (retiring it, or a code shown to the wrong person)."""
+    cur = compound.db.execute("update enrollments set cancelled_at = ? where gate = ? and "
+                              "used_at is null and cancelled_at is null", [at, gate_id])
+    compound.db.conn.commit()
+    return cur.rowcount
+
+
 def retire_gate(compound: Compound, gate_id: str, at: int) -> bool:
     """Retire a gate: its broker login goes (a running broker drops it at once), its
     unused enrollment codes are cancelled, and what it still sends is quarantined.
@@ -103,7 +111,6 @@ def retire_gate(compound: Compound, gate_id: str, at: int) -> bool:
     files = broker.BrokerFiles.in_folder(compound.home.hub_broker)
     if files.passwd.exists():
         broker.remove_user(files.passwd, gate_id)
-    from hub.enroll import cancel_codes
     cancel_codes(compound, gate_id, at)
     if row["retired_at"] is None:
         compound.db.execute("update gates set retired_at = ?, online = 0 where id = ?",

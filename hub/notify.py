@@ -29,6 +29,7 @@ from pathlib import Path
 import sqlite_utils
 
 from gatehouse.db import write_transaction
+from hub import schema
 from hub.notify_senders import (
     Channel,
     FileSender,
@@ -351,7 +352,6 @@ class NotifyWorker:
         self._thread.join(10)
 
     def _run(self) -> None:
-        from hub import schema
         db = schema.open_db(self.db_path)
         try:
             while not self._stop.wait(self.interval):

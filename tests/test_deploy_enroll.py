@@ -18,7 +18,7 @@ from gatehouse.endpoint import Endpoint
 from gatehouse.home import Home
 from gatehouse.net import close_client
 from hub import enroll, users
-from hub.gates import retire_gate
+from hub.gates import cancel_codes, retire_gate
 from hub.web.enroll import mount
 from kiosk import enroll as kiosk_enroll
 from tests.conftest import ALICE_ID, HOUR
@@ -108,7 +108,7 @@ def test_expired_cancelled_and_impostor_codes_are_refused(compound, enroll_serve
     with pytest.raises(kiosk_enroll.EnrollFailed, match="expired"):
         kiosk_enroll.enroll(home, old.text())
     cancelled = enroll.create_code(compound, "gate-b", enroll_server, int(time.time()))
-    enroll.cancel_codes(compound, "gate-b", int(time.time()))
+    cancel_codes(compound, "gate-b", int(time.time()))
     with pytest.raises(kiosk_enroll.EnrollFailed, match="cancelled"):
         kiosk_enroll.enroll(home, cancelled.text())
     # A code whose fingerprint is not this hub's: the gate refuses the answer.

@@ -17,6 +17,8 @@ import sqlite_utils
 
 from gatehouse.db import write_transaction
 from gatehouse.privacy import mask_name, mask_phone
+from hub.parcels import notices
+from hub.parcels.intake import create_item
 from hub.parcels.orderlist import (
     Order,
     Parsed,
@@ -79,9 +81,6 @@ def import_batch(db: sqlite_utils.Database, *, title: str, leader: str, orders: 
 
     Refuses an empty batch and, unless `again`, one whose orders were imported before.
     """
-    from hub.parcels import notices
-    from hub.parcels.intake import create_item
-
     if not orders:
         raise GroupBuyError("没有订单 no orders to import")
     if not leader.strip():

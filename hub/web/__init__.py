@@ -16,6 +16,22 @@ from flask import Flask
 from gatehouse.hosts import LOOPBACK_NAMES, HostAllowlist, parse_names, this_machine_names
 from gatehouse.home import Home, write_private
 from hub import schema
+from hub.web import (
+    admin,
+    auth,
+    buildings,
+    enroll,
+    groupbuy,
+    notifications,
+    overview,
+    parcels,
+    passes,
+    policy,
+    residents,
+    tracing,
+    visitors,
+    wheels,
+)
 
 ENV_PREFIX = "GATEHOUSE_WEB_"
 
@@ -67,20 +83,6 @@ def secret_key(home: Home) -> bytes:
 
 
 def create_app(config: WebConfig) -> Flask:
-    from hub.web import (
-        admin,
-        auth,
-        buildings,
-        groupbuy,
-        notifications,
-        overview,
-        parcels,
-        passes,
-        policy,
-        residents,
-        tracing,
-        visitors,
-    )
 
     schema.open_db(config.home.hub_db).close()   # migrate once, before any request
     app = Flask(__name__)
@@ -99,8 +101,7 @@ def create_app(config: WebConfig) -> Flask:
     for bp in (auth.bp, overview.bp, buildings.bp, residents.bp, passes.bp, tracing.bp, policy.bp,
                visitors.bp, notifications.bp, groupbuy.bp, parcels.bp, admin.bp):
         app.register_blueprint(bp)
-    from hub.web import enroll, wheels  # the gates' side: /enroll and the /wheels/ folder
-    app.register_blueprint(enroll.bp)
+    app.register_blueprint(enroll.bp)   # the gates' side: /enroll and the /wheels/ folder
     app.wsgi_app = enroll.mount(app.wsgi_app, config)
     app.wsgi_app = wheels.mount(app.wsgi_app, config)
     # Outermost, so the gates' /enroll answers only to the hub's names too.

@@ -1,0 +1,103 @@
+"""No import circles among the project's modules (docs/architecture.md, "Hub processes").
+
+The graph is read from the source with `ast`, imports inside functions included, so a
+circle cannot hide behind a function-level import."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("gatehouse", "hub", "kiosk")
+
+
+def module_names() -> dict[str, Path]:
+    """Every module of the project's packages, by dotted name."""
+    names = {}
+    for pkg in PACKAGES:
+        for path in (ROOT / pkg).rglob("*.py"):
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            names[".".join(parts)] = path
+    return names
+
+
+def imports_of(name: str, path: Path, known: dict[str, Path]) -> set[str]:
+    """The project modules `name` imports, at any depth of its code."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+
+    def add(target: str) -> None:
+        # `import a.b.c` runs a, a.b and a.b.c: each package's __init__ is an edge.
+        parts = target.split(".")
+        for i in range(1, len(parts) + 1):
+            candidate = ".".join(parts[:i])
+            # A module's own packages are already being imported when it runs: no edge.
+            if candidate in known and candidate != name and not name.startswith(candidate + "."):
+                found.add(candidate)
+
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                add(alias.name)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[:len(base) - node.level + 1]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            add(module)
+            for alias in node.names:   # `from hub import store` imports hub.store
+                add(f"{module}.{alias.name}")
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    known = module_names()
+    return {name: imports_of(name, path, known) for name, path in known.items()}
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_the_graph_sees_function_level_imports():
+    graph = import_graph()
+    assert "hub.store" in graph and "hub.alert_kinds" in graph["hub.store"]
+
+
+def test_no_import_circles():
+    assert cycles(import_graph()) == []
