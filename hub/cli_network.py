@@ -16,7 +16,7 @@ from hub import broker, notify
 from hub.compound import Compound, HubError
 from hub.gates import ROLES, add_gate, read_endpoint, set_role, setup_broker
 from hub.ingest import gaps, reapply
-from hub.parcels.worker import ParcelWorker
+from hub.parcels.worker import parcel_timers
 from hub.sync import HubSync, SyncConfig
 
 
@@ -146,14 +146,14 @@ def serve(home) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     sync.start()
-    workers = [ParcelWorker(c.home.hub_db)]
+    workers = [parcel_timers(c.home.hub_db)]
     try:
         sender = notify.sender_from_config(c.home)
     except notify.NotifyError as exc:  # the gates matter more than the messages
         click.echo(f"notifications off: {exc}", err=True)
         sender = None
     if sender is not None:
-        workers.append(notify.NotifyWorker(c.home.hub_db, sender))
+        workers.append(notify.notify_worker(c.home.hub_db, sender))
     for w in workers:
         w.start()
     click.echo(f"hub serving {c.name}: broker {ep.host}:{ep.port}", err=True)

@@ -9,6 +9,7 @@ import click
 from gatehouse.cli_common import fail, home_option, print_json, resolve_home
 from hub import audit, presence, retention, schema, store, users
 from hub.compound import Compound, HubError
+from hub.periodic import Periodic
 
 
 def _db(home):
@@ -115,7 +116,7 @@ def proxy_options(trusted_proxy: str | None) -> dict:
             "clear_untrusted_proxy_headers": True}
 
 
-def start_jobs(config, zone) -> list[retention.Nightly]:
+def start_jobs(config, zone) -> list[Periodic]:
     """The nightly presence reset and retention purge, each recorded in the audit log."""
 
     def reset(now: float) -> None:
@@ -132,5 +133,5 @@ def start_jobs(config, zone) -> list[retention.Nightly]:
                      f"older than {config.retention_days} days", None, counts)
         db.close()
 
-    return [retention.Nightly("presence-reset", config.reset_at, zone, reset, config.clock).start(),
-            retention.Nightly("retention-purge", config.purge_at, zone, purge, config.clock).start()]
+    return [retention.nightly("presence-reset", config.reset_at, zone, reset, config.clock).start(),
+            retention.nightly("retention-purge", config.purge_at, zone, purge, config.clock).start()]

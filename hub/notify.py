@@ -20,7 +20,6 @@ Every state change goes through `_change` (table ALLOWED) with an event in
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from enum import Enum
@@ -29,7 +28,7 @@ from pathlib import Path
 import sqlite_utils
 
 from gatehouse.db import write_transaction
-from hub import schema
+from hub.periodic import Periodic
 from hub.notify_senders import (
     Channel,
     FileSender,
@@ -44,7 +43,7 @@ from hub.notify_senders import (
     sender_from_config,
 )
 
-__all__ = ["Channel", "FileSender", "Kind", "NotifyConfig", "NotifyError", "NotifyWorker",
+__all__ = ["Channel", "FileSender", "Kind", "NotifyConfig", "NotifyError", "notify_worker",
            "SendError", "Sender", "SmsGatewaySender", "State", "WebhookSender", "batch_body",
            "counts", "deliver_due", "listing", "load_config", "overdue_body", "pickup_body",
            "queue", "retry", "save_config", "sender_from_config"]
@@ -329,35 +328,14 @@ def counts(db: sqlite_utils.Database) -> dict[str, int]:
 
 # The worker ---------------------------------------------------------------------------
 
-class NotifyWorker:
+def notify_worker(db_path: Path, sender: Sender, interval: float = 5.0,
+                  clock: Callable[[], float] = time.time) -> Periodic:
     """Deliver what is due every `interval` s on its own connection (a daemon thread).
 
-        worker = NotifyWorker(home.hub_db, sender_from_config(home)).start()   # hub serve
+        worker = notify_worker(home.hub_db, sender_from_config(home)).start()   # hub serve
+
+    A pass stuck on a slow receiver is left behind at stop: the rows it had claimed are
+    due again after LEASE_S.
     """
-
-    def __init__(self, db_path: Path, sender: Sender, interval: float = 5.0,
-                 clock: Callable[[], float] = time.time):
-        self.db_path, self.sender, self.interval, self.clock = db_path, sender, interval, clock
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="hub-notify", daemon=True)
-
-    def start(self) -> NotifyWorker:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        # A pass stuck on a slow receiver is left behind (a daemon thread): the rows it
-        # had claimed are due again after LEASE_S.
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        db = schema.open_db(self.db_path)
-        try:
-            while not self._stop.wait(self.interval):
-                try:
-                    deliver_due(db, self.sender, self.clock())
-                except Exception:  # the next pass tries again; the log says why
-                    log.exception("notification pass failed")
-        finally:
-            db.close()
+    return Periodic("hub-notify", lambda db, now: deliver_due(db, sender, now), interval,
+                    clock=clock, db_path=db_path, join_s=10)

@@ -1,21 +1,19 @@
 """Deleting personal records after the retention period, and the nightly jobs' timetable.
 
 `purge` is what the scheduled job runs; `next_run` tells the page when that will be.
-The jobs run in `hub web` (a thread that wakes once a minute); docs/admin.md.
+The jobs run on a `hub.periodic.Periodic` that wakes every 30 s; docs/admin.md.
 """
 from __future__ import annotations
 
-import logging
-import threading
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
 from gatehouse.db import write_transaction
+from hub.periodic import Periodic
 
 DAY = 86400
-log = logging.getLogger(__name__)
 
 # table -> the column holding the time that ages it
 PERSONAL_TABLES = {
@@ -61,31 +59,6 @@ def next_run(now: float, hhmm: str, zone: ZoneInfo) -> float:
     return run.timestamp()
 
 
-class Nightly:
-    """Run `job(now)` once a day at `hhmm`: a daemon thread that checks every `tick` s."""
-
-    def __init__(self, name: str, hhmm: str, zone: ZoneInfo, job, clock, tick: float = 30):
-        self.name, self.hhmm, self.zone, self.job, self.clock = name, hhmm, zone, job, clock
-        self.tick = tick
-        self.due = next_run(clock(), hhmm, zone)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-
-    def start(self) -> Nightly:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.tick):
-            now = self.clock()
-            if now < self.due:
-                continue
-            try:
-                self.job(now)
-            except Exception:  # the next night tries again; the log says why
-                log.exception("%s failed", self.name)
-            self.due = next_run(now, self.hhmm, self.zone)
+def nightly(name: str, hhmm: str, zone: ZoneInfo, job, clock, tick: float = 30) -> Periodic:
+    """Run `job(now)` once a day at `hhmm`: a worker that checks every `tick` s."""
+    return Periodic(name, job, tick, clock=clock, due=lambda now: next_run(now, hhmm, zone))

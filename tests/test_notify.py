@@ -416,7 +416,7 @@ def test_sender_from_config(home, monkeypatch):
 def test_the_worker_delivers_on_its_own_connection(compound, receiver):
     add_residents(compound.db)
     nid = pickup(compound.db, PARCEL)
-    worker = notify.NotifyWorker(compound.home.hub_db, WebhookSender(receiver.url, SECRET),
+    worker = notify.notify_worker(compound.home.hub_db, WebhookSender(receiver.url, SECRET),
                                  interval=0.05, clock=lambda: DUE).start()
     deadline = time.monotonic() + 10
     while row(compound.db, nid)["state"] != "sent" and time.monotonic() < deadline:
