@@ -1,23 +1,21 @@
-"""`hub broker …`, `hub gate …` and `hub serve`: the compound's network side."""
+"""`hub broker …`, `hub gate …` and `hub serve` (its process is hub/app_serve.py):
+the compound's network side."""
 from __future__ import annotations
 
 import json
 import logging
 import os
-import signal
 import sys
-import threading
+import time
 
 import click
 
 from gatehouse.cli_common import fail, home_option, print_json, resolve_home
 from gatehouse.home import Home
-from hub import broker, notify
+from hub import app_serve, broker, store
 from hub.compound import Compound, HubError
 from hub.gates import ROLES, add_gate, read_endpoint, set_role, setup_broker
 from hub.ingest import gaps, reapply
-from hub.parcels.worker import parcel_timers
-from hub.sync import HubSync, SyncConfig
 
 
 def _open(home: str | None) -> Compound:
@@ -119,11 +117,8 @@ def gate_list(home) -> None:
 def gate_reapply(home) -> None:
     """Apply again the gate events whose effects failed at ingest (their alerts say
     event_not_applied), e.g. after an upgrade that fixes the cause."""
-    import time as _time
-
-    from hub import store
     c = _open(home)
-    applied, failing = reapply(c.db, store.current_policy(c.db), _time.time())
+    applied, failing = reapply(c.db, store.current_policy(c.db), time.time())
     print_json({"applied": applied, "still_failing": failing})
     if failing:
         sys.exit(1)
@@ -133,71 +128,10 @@ def gate_reapply(home) -> None:
 @home_option
 def serve(home) -> None:
     """Run the hub: ingest gate events, publish bundles, the time beacon and the shelf
-    manifest; run the parcel timers and send notifications."""
+    manifest; run the parcel timers, send notifications and run the nightly reset and
+    purge jobs."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    c = _open(home)
     try:
-        ep = read_endpoint(c.home.hub_mqtt)
+        app_serve.run(resolve_home(home), say=lambda m: click.echo(m, err=True))
     except HubError as exc:
         fail(str(exc))
-    sync = HubSync(SyncConfig(ep.host, ep.port, ep.password, ep.username), c.home.hub_db,
-                   c.home.hub_bundle, c.key)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    sync.start()
-    workers = [parcel_timers(c.home.hub_db)]
-    try:
-        sender = notify.sender_from_config(c.home)
-    except notify.NotifyError as exc:  # the gates matter more than the messages
-        click.echo(f"notifications off: {exc}", err=True)
-        sender = None
-    if sender is not None:
-        workers.append(notify.notify_worker(c.home.hub_db, sender))
-    for w in workers:
-        w.start()
-    click.echo(f"hub serving {c.name}: broker {ep.host}:{ep.port}", err=True)
-    _watch(sync, workers, c.home.hub_db, stop)
-    for w in workers:
-        w.stop()
-    sync.stop()
-
-
-def _watch(sync: HubSync, workers: list, db_path, stop: threading.Event) -> None:
-    """The working loop of `hub serve`: tell systemd READY once everything runs, then
-    WATCHDOG=1 only while every thread lives, the database answers and ingest moves when
-    messages wait. A hung or dead part stops the pings; systemd restarts the hub, which
-    loses nothing (messages are acknowledged only after their commit)."""
-    import sqlite3
-    import time as _time
-
-    from gatehouse.sdnotify import Notifier
-    notifier = Notifier.from_environment()
-    usec = int(os.environ.get("WATCHDOG_USEC", "0") or 0)
-    every = min(5.0, usec / 3e6) if usec else 5.0
-    notifier.ready(status="serving")
-    seen, moved_at = sync.ingested, _time.monotonic()
-    while not stop.wait(every):
-        threads = list(sync._threads) + [w._thread for w in workers]
-        problem = next((f"thread {t.name} died" for t in threads if not t.is_alive()), None)
-        if sync.ingested != seen or sync._inbox.empty():
-            seen, moved_at = sync.ingested, _time.monotonic()
-        elif _time.monotonic() - moved_at > 120:
-            problem = f"ingest stuck: {sync._inbox.qsize()} messages waiting"
-        try:
-            con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
-            try:
-                con.execute("select 1 from sqlite_master limit 1").fetchall()
-            finally:
-                con.close()
-        except sqlite3.Error as exc:
-            problem = f"database: {exc}"
-        if problem:
-            logging.getLogger("hub.serve").error("not healthy (no watchdog ping): %s", problem)
-            notifier.status(f"not healthy: {problem}")
-            continue
-        notifier.watchdog()
-        notifier.status(f"{'connected' if sync.connected.is_set() else 'no broker'}, "
-                        f"{sync.ingested} events stored since start")
-    notifier.stopping()
-    notifier.close()

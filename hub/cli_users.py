@@ -1,4 +1,5 @@
-"""`hub user add|passwd|list` and `hub web`: the admin page's users and its server."""
+"""`hub user add|passwd|list` and `hub web` (its process is hub/app_web.py): the admin
+page's users and its server."""
 from __future__ import annotations
 
 import logging
@@ -7,9 +8,8 @@ import time
 import click
 
 from gatehouse.cli_common import fail, home_option, print_json, resolve_home
-from hub import audit, presence, retention, schema, store, users
+from hub import app_web, audit, users
 from hub.compound import Compound, HubError
-from hub.periodic import Periodic
 
 
 def _db(home):
@@ -80,58 +80,10 @@ def user_list(home) -> None:
               help="The reverse proxy in front (e.g. 127.0.0.1): its X-Forwarded-For and "
                    "-Host are believed, so login limits and host names see the browser.")
 def web_cmd(home, port, bind, threads, cookie_secure, hosts, trusted_proxy) -> None:
-    """Serve the admin page with waitress, with the nightly reset and purge jobs."""
-    import waitress
-
-    from hub.web import WebConfig, create_app
+    """Serve the admin page with waitress (the nightly jobs run in `hub serve`)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    h = resolve_home(home)
     try:
-        compound = Compound.open(h)
+        app_web.run(resolve_home(home), port, bind, threads, cookie_secure, hosts,
+                    trusted_proxy, say=lambda m: click.echo(m, err=True))
     except HubError as exc:
         fail(str(exc))
-    if not users.list_users(compound.db):
-        fail("no users yet: run `hub user add <name>` first")
-    config = WebConfig.from_env(h, cookie_secure=cookie_secure,
-                                hosts=",".join(hosts) if hosts else None)
-    zone = store.current_policy(compound.db).zone
-    compound.db.close()
-    jobs = start_jobs(config, zone)
-    click.echo(f"admin page on http://{bind}:{port}/", err=True)
-    try:
-        waitress.serve(create_app(config), host=bind, port=port, threads=threads,
-                       ident="gatehouse", **proxy_options(trusted_proxy))
-    finally:
-        for job in jobs:
-            job.stop()
-
-
-def proxy_options(trusted_proxy: str | None) -> dict:
-    """waitress settings for a reverse proxy in front (none: believe no forwarded header)."""
-    if not trusted_proxy:
-        return {}
-    return {"trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
-            "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-host",
-                                      "x-forwarded-proto"},
-            "clear_untrusted_proxy_headers": True}
-
-
-def start_jobs(config, zone) -> list[Periodic]:
-    """The nightly presence reset and retention purge, each recorded in the audit log."""
-
-    def reset(now: float) -> None:
-        db = schema.open_db(config.home.hub_db)
-        done = presence.reset(db, now, config.reset_after_hours, "nightly-reset")
-        audit.record(db, now, "nightly-reset", "system", "presence.reset",
-                     f"{len(done)} people", None, {"people": [d["person_ref"] for d in done]})
-        db.close()
-
-    def purge(now: float) -> None:
-        db = schema.open_db(config.home.hub_db)
-        counts = retention.purge(db, now, config.retention_days)
-        audit.record(db, now, "retention", "system", "retention.purge",
-                     f"older than {config.retention_days} days", None, counts)
-        db.close()
-
-    return [retention.nightly("presence-reset", config.reset_at, zone, reset, config.clock).start(),
-            retention.nightly("retention-purge", config.purge_at, zone, purge, config.clock).start()]

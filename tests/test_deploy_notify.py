@@ -6,7 +6,7 @@ import queue
 import threading
 import time
 
-from hub.cli_network import _watch
+from hub.app_serve import watch as _watch
 from tests.processes import BIN, Process, wait_until
 from tests.test_deploy_units import Systemd
 

@@ -10,7 +10,7 @@ import pytest
 
 from gatehouse.webserver import ThreadedServer
 from hub import logins, schema, users
-from hub.cli_users import proxy_options
+from hub.app_web import proxy_options
 from hub.web import WebConfig, create_app
 from tests.conftest import T0
 

@@ -1,0 +1,124 @@
+"""`hub serve`'s composition root: the hub's working process, wired in one place.
+
+What it runs, in start order:
+
+1. the MQTT side (hub/sync.py): ingest of the gates' events, the bundle, the time
+   beacon and the shelf manifest;
+2. the parcel timers (hub/parcels/worker.py): holds ending, waiting parcels, overdue;
+3. the notification sender (hub/notify.py), when notifications are set up;
+4. the nightly jobs: the presence reset and the retention purge (hub/retention.py).
+   They run here and nowhere else, so once however many `hub web` processes run.
+
+Then the working loop (`watch`) tells systemd READY and pings its watchdog while every
+part lives. The CLI (`hub serve`) parses its options and calls `run`.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
+from gatehouse.home import Home
+from gatehouse.sdnotify import Notifier
+from hub import audit, notify, presence, retention, schema, store
+from hub.compound import Compound
+from hub.gates import read_endpoint
+from hub.parcels.worker import parcel_timers
+from hub.periodic import Periodic
+from hub.sync import HubSync, SyncConfig
+from hub.web import WebConfig
+
+log = logging.getLogger("hub.serve")
+
+
+def run(home: Home, say: Callable[[str], None] = print) -> None:
+    """Run the hub until SIGTERM or SIGINT. Raises HubError when it cannot start."""
+    c = Compound.open(home)
+    ep = read_endpoint(c.home.hub_mqtt)
+    sync = HubSync(SyncConfig(ep.host, ep.port, ep.password, ep.username), c.home.hub_db,
+                   c.home.hub_bundle, c.key)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    sync.start()
+    workers = [parcel_timers(c.home.hub_db)]
+    try:
+        sender = notify.sender_from_config(c.home)
+    except notify.NotifyError as exc:  # the gates matter more than the messages
+        say(f"notifications off: {exc}")
+        sender = None
+    if sender is not None:
+        workers.append(notify.notify_worker(c.home.hub_db, sender))
+    # The nightly jobs' settings are the admin page's (GATEHOUSE_WEB_*, docs/admin.md):
+    # one environment file serves both units.
+    workers += nightly_jobs(WebConfig.from_env(c.home), store.current_policy(c.db).zone)
+    for w in workers:
+        w.start()
+    say(f"hub serving {c.name}: broker {ep.host}:{ep.port}")
+    watch(sync, workers, c.home.hub_db, stop)
+    for w in workers:
+        w.stop()
+    sync.stop()
+
+
+def nightly_jobs(config: WebConfig, zone: ZoneInfo) -> list[Periodic]:
+    """The nightly presence reset and retention purge, each recorded in the audit log
+    (not started)."""
+
+    def reset(now: float) -> None:
+        db = schema.open_db(config.home.hub_db)
+        done = presence.reset(db, now, config.reset_after_hours, "nightly-reset")
+        audit.record(db, now, "nightly-reset", "system", "presence.reset",
+                     f"{len(done)} people", None, {"people": [d["person_ref"] for d in done]})
+        db.close()
+
+    def purge(now: float) -> None:
+        db = schema.open_db(config.home.hub_db)
+        counts = retention.purge(db, now, config.retention_days)
+        audit.record(db, now, "retention", "system", "retention.purge",
+                     f"older than {config.retention_days} days", None, counts)
+        db.close()
+
+    return [retention.nightly("presence-reset", config.reset_at, zone, reset, config.clock),
+            retention.nightly("retention-purge", config.purge_at, zone, purge, config.clock)]
+
+
+def watch(sync: HubSync, workers: list, db_path, stop: threading.Event) -> None:
+    """The working loop of `hub serve`: tell systemd READY once everything runs, then
+    WATCHDOG=1 only while every thread lives, the database answers and ingest moves when
+    messages wait. A hung or dead part stops the pings; systemd restarts the hub, which
+    loses nothing (messages are acknowledged only after their commit)."""
+    notifier = Notifier.from_environment()
+    usec = int(os.environ.get("WATCHDOG_USEC", "0") or 0)
+    every = min(5.0, usec / 3e6) if usec else 5.0
+    notifier.ready(status="serving")
+    seen, moved_at = sync.ingested, time.monotonic()
+    while not stop.wait(every):
+        threads = list(sync._threads) + [w._thread for w in workers]
+        problem = next((f"thread {t.name} died" for t in threads if not t.is_alive()), None)
+        if sync.ingested != seen or sync._inbox.empty():
+            seen, moved_at = sync.ingested, time.monotonic()
+        elif time.monotonic() - moved_at > 120:
+            problem = f"ingest stuck: {sync._inbox.qsize()} messages waiting"
+        try:
+            con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
+            try:
+                con.execute("select 1 from sqlite_master limit 1").fetchall()
+            finally:
+                con.close()
+        except sqlite3.Error as exc:
+            problem = f"database: {exc}"
+        if problem:
+            log.error("not healthy (no watchdog ping): %s", problem)
+            notifier.status(f"not healthy: {problem}")
+            continue
+        notifier.watchdog()
+        notifier.status(f"{'connected' if sync.connected.is_set() else 'no broker'}, "
+                        f"{sync.ingested} events stored since start")
+    notifier.stopping()
+    notifier.close()
