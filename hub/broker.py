@@ -19,7 +19,7 @@ from pathlib import Path
 
 from gatehouse import topics
 from gatehouse.events import MAX_MESSAGE_BYTES
-from gatehouse.home import write_atomic
+from gatehouse.home import write_atomic, write_private
 
 HUB_USER = "hub"
 # Mosquitto's limit is one for every login: it must fit the hub's signed bundle (a
@@ -189,8 +189,6 @@ def make_tls(files: BrokerFiles, hosts: list[str], port: int = 8883,
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
-    from gatehouse.home import write_private
-
     def pem_key(k) -> bytes:
         return k.private_bytes(serialization.Encoding.PEM,
                                serialization.PrivateFormat.PKCS8,
@@ -312,7 +310,6 @@ def write_bridge(files: BrokerFiles, compound_id: str, host: str, port: int,
     path = files.conf_d / f"bridge-{compound_id}.conf"
     if path.exists():
         path.unlink()
-    from gatehouse.home import write_private
     write_private(path, bridge_conf(compound_id, host, port, username, password,
                                     cafile).encode())
     return path
