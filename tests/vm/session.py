@@ -176,8 +176,10 @@ class Session:
         self._timed("installers (cold)", t)
 
     def down(self, keep: bool = False) -> None:
+        """Power off; the run's folder goes too unless kept (GATEHOUSE_VM_KEEP=1) for a look."""
         if self.vm:
             self.vm.stop()
-        if not keep:
-            for name in ("overlay.qcow2",):
-                (self.run_dir / name).unlink(missing_ok=True)
+        if keep:
+            self.log(f"kept for a look: {self.run_dir}")
+        else:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
