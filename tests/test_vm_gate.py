@@ -108,7 +108,6 @@ def test_kill_9_mid_pulse_locks_within_a_second_and_the_kiosk_comes_back(gate):
     from concurrent.futures import ThreadPoolExecutor
     (p, h), = gate.issue(1)
     scene = gate.scene("admit-kill", [p, h], blank_after=200)
-    before = gate.kiosk()
     with ThreadPoolExecutor(1) as pool:
         # waits for the unlock, kills 0.5 s into the pulse, watches the line
         job = pool.submit(gate.line, "kill-mid-pulse", str(int(signal.SIGKILL)), "120",
@@ -125,8 +124,11 @@ def test_kill_9_mid_pulse_locks_within_a_second_and_the_kiosk_comes_back(gate):
     waited, state = gate.wait_kiosk(timeout=180, not_pid=seen["pid"])
     assert after_kill <= 1.0, f"locked {after_kill:.2f} s after kill -9 (must be within 1 s)"
     assert seen["level"] == LOCKED
-    assert state.restarts > before.restarts
-    print(f"locked {after_kill:.2f} s after kill -9; kiosk back in {waited:.0f} s")
+    # (NRestarts is no witness here: the kill may land while the restart job of play()
+    # is still starting the unit. systemd's own line about the kill is.)
+    assert "status=9/KILL" in gate.journal(80), "systemd did not see the kiosk killed"
+    print(f"locked {after_kill:.2f} s after kill -9 (0.5 s into the pulse); "
+          f"kiosk back and ready {waited:.0f} s later")
 
 
 # 4 -------------------------------------------------------------------------------------
@@ -202,21 +204,22 @@ def test_reboot_locked_at_boot_kiosk_back_and_its_backlog_reaches_the_hub(gate):
 def test_power_cut_in_a_burst_keeps_databases_whole_and_every_opening_logged(session, gate):
     codes = gate.issue(4)
     texts = [t for pair in codes for t in pair]
-    scene = gate.scene("burst", texts, frames_each=2, gap=1)
+    # 4 s of nobody after each code: every admit is its own opening (a pulse is 3 s)
+    scene = gate.scene("burst", texts, frames_each=2, gap=16)
     opens_log = session.share / "opens.log"
     opens_log.unlink(missing_ok=True)
     gate.play(scene, fps=4)
     # Watch the line in the background, every change logged to the host's share at once.
     gate.vm.sh("nohup python3 /mnt/run/tools/line.py watch 300 --log /mnt/run/opens.log "
                ">/dev/null 2>&1 &")
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 150
     while time.monotonic() < deadline:
         opens = [ln for ln in opens_log.read_text().splitlines() if ln.endswith(f" {UNLOCKED}")] \
             if opens_log.exists() else []
         if len(opens) >= 2:
             break
         time.sleep(0.5)
-    assert len(opens) >= 2, "the burst opened the door fewer than twice in 120 s"
+    assert len(opens) >= 2, f"the burst opened the door fewer than twice in 150 s: {opens}"
     time.sleep(1.2)                      # mid-burst, likely mid-write
     session.vm.power_cut()
     opened_at = [float(ln.split()[0]) for ln in opens_log.read_text().splitlines()
