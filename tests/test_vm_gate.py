@@ -194,9 +194,8 @@ def test_reboot_locked_at_boot_kiosk_back_and_its_backlog_reaches_the_hub(gate):
     probes = [x for x in gate.probes() if x[0] == gate.vm.boot_id]
     assert probes and probes[0][2] == LOCKED, f"at the kiosk's start after reboot: {probes}"
     waited, _ = gate.wait_kiosk(timeout=180)
-    reached = gate.wait("the backlog at the hub", lambda: gate.hub_has(backlog) == set(backlog) or None,
-                        timeout=180, every=3)
-    assert gate.level() == LOCKED or True
+    gate.wait("the backlog at the hub", lambda: gate.hub_has(backlog) == set(backlog) or None,
+              timeout=180, every=3)
     print(f"reboot {took:.0f} s; locked at kiosk start; {len(backlog)} backlog attempt(s) at the hub")
 
 
