@@ -19,9 +19,44 @@ from dataclasses import dataclass
 from pathlib import Path
 
 GUEST = Path(__file__).parent / "guest"
-MIRROR = os.environ.get("GATEHOUSE_VM_MIRROR", "http://deb.debian.org/debian")
-SECURITY = os.environ.get("GATEHOUSE_VM_SECURITY_MIRROR", "http://deb.debian.org/debian-security")
 SUITE = "bookworm"
+
+
+def host_mirrors() -> tuple[str, str]:
+    """Debian's archive and security URIs as this machine's apt is set up: the image comes
+    from wherever the host's own packages come from (one-line and deb822 sources)."""
+    main = security = ""
+    apt = Path("/etc/apt")
+    for f in [apt / "sources.list", *sorted((apt / "sources.list.d").glob("*.list")),
+              *sorted((apt / "sources.list.d").glob("*.sources"))]:
+        try:
+            text = f.read_text()
+        except OSError:
+            continue
+        entries = []
+        if f.suffix == ".sources":
+            for stanza in text.split("\n\n"):
+                fields = dict(ln.split(":", 1) for ln in stanza.splitlines()
+                              if ":" in ln and not ln.startswith(("#", " ")))
+                if "deb" in fields.get("Types", "").split():
+                    entries += [(u, s) for u in fields.get("URIs", "").split()
+                                for s in fields.get("Suites", "").split()]
+        else:
+            for ln in text.splitlines():
+                words = [w for w in ln.split() if not w.startswith("[")] if ln.startswith("deb ") \
+                    else []
+                if len(words) >= 3 and "]" not in words[1]:
+                    entries.append((words[1], words[2]))
+        for uri, suite in entries:
+            if suite == f"{SUITE}-security":
+                security = security or uri.strip()
+            elif suite == SUITE:
+                main = main or uri.strip()
+    return main, security
+
+
+MIRROR = os.environ.get("GATEHOUSE_VM_MIRROR") or host_mirrors()[0]
+SECURITY = os.environ.get("GATEHOUSE_VM_SECURITY_MIRROR") or host_mirrors()[1]
 
 # What a gate and a hub on Raspberry Pi OS / Debian 12 get from apt (install-kiosk.sh and
 # install-hub.sh list these: baked in so the installers find them present and the VM

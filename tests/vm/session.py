@@ -55,6 +55,15 @@ def reachable(url: str) -> bool:
         return False
 
 
+def index_answers() -> bool:
+    """Whether pip's configured index answers (asked through pip, as set up here)."""
+    try:
+        return subprocess.run([sys.executable, "-m", "pip", "index", "versions", "pip"],
+                              capture_output=True, timeout=60).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
 def preflight(log) -> None:
     if os.environ.get("GATEHOUSE_VM", "1") == "0":
         raise CannotRun("GATEHOUSE_VM=0: the VM test is switched off")
@@ -76,16 +85,18 @@ def base_image(log) -> image_mod.Image:
         return img
     if os.geteuid() != 0:
         raise CannotRun("building the VM image needs root (mmdebstrap); none is cached")
-    if not reachable(f"{image_mod.MIRROR}/dists/{image_mod.SUITE}/Release"):
-        raise CannotRun(f"no VM image cached and Debian's mirror {image_mod.MIRROR} does not answer")
+    if not image_mod.MIRROR or not reachable(
+            f"{image_mod.MIRROR}/dists/{image_mod.SUITE}/Release"):
+        raise CannotRun("no VM image cached and the host's Debian mirror does not answer "
+                        f"({image_mod.MIRROR or 'none in /etc/apt'})")
     return image_mod.build(log)
 
 
 def wheelhouse(log) -> Path:
     key = wheels.wheelhouse_key()
     folder = image_mod.cache_root() / f"wheels-{key}"
-    if not (folder / "done").exists() and not reachable("https://pypi.org/simple/pip/"):
-        raise CannotRun("no wheelhouse cached and PyPI does not answer")
+    if not (folder / "done").exists() and not index_answers():
+        raise CannotRun("no wheelhouse cached and pip's package index does not answer")
     return wheels.build(log)
 
 
