@@ -126,22 +126,13 @@ class ScreenServer:
         self.server.close()
 
 
-def _watch_camera(notices: N.Notices, notify: Notifier):
-    def on_state(state: CameraState, problem: str | None) -> None:
-        if state is CameraState.MISSING:
-            notices.set(N.camera_missing(problem))
+def _watch(notices: N.Notices, notify: Notifier, key: str, missing, notice):
+    """A device's state callback: its notice on screen while MISSING, gone after."""
+    def on_state(state, problem: str | None) -> None:
+        if state is missing:
+            notices.set(notice(problem))
         else:
-            notices.clear("camera")
-        notify.status(notices.summary() or "running")
-    return on_state
-
-
-def _watch_gun(notices: N.Notices, notify: Notifier):
-    def on_state(state: GunState, problem: str | None) -> None:
-        if state is GunState.MISSING:
-            notices.set(N.scanner_missing(problem))
-        else:
-            notices.clear("scanner")
+            notices.clear(key)
         notify.status(notices.summary() or "running")
     return on_state
 
@@ -179,8 +170,9 @@ def run(home: Home, config: KioskConfig, stop: threading.Event | None = None,
         notify.ready(status=notices.summary() or "starting")  # the screen listens
         # The camera is looked for from the start, so a technician setting up a new gate
         # sees "camera missing" while it still waits for its first bundle.
-        frames = status.frames = LatestFrame(ReconnectingSource(
-            config.camera, on_state=_watch_camera(notices, notify)))
+        on_camera = _watch(notices, notify, "camera", CameraState.MISSING, N.camera_missing)
+        frames = status.frames = LatestFrame(ReconnectingSource(config.camera,
+                                                                on_state=on_camera))
         if not first_bundle(cache, link, stop, notices, notify):
             return
         manifests = ManifestCache(home.kiosk_manifest, hub_key(home)) \
@@ -193,8 +185,8 @@ def run(home: Home, config: KioskConfig, stop: threading.Event | None = None,
                 link.state.confirmed_at if link else None),
             load_manifest=manifests.get if manifests else lambda: None)
         if config.scanner:
-            gun = ScannerGun(config.scanner, gate.scanned_by_gun,
-                             on_state=_watch_gun(notices, notify)).start()
+            on_gun = _watch(notices, notify, "scanner", GunState.MISSING, N.scanner_missing)
+            gun = ScannerGun(config.scanner, gate.scanned_by_gun, on_state=on_gun).start()
         if screen:
             screen.show(gate, link, home)
         if started:
