@@ -57,16 +57,28 @@ def test_the_waiting_page_shows_the_notices_and_gives_way_to_the_gate(page):
         server.close()
 
 
-def test_the_notices_answer_only_to_the_screens_own_names():
+def test_the_waiting_screen_answers_only_to_its_own_names_and_takes_no_action():
+    """Every route of the waiting screen (/, /api/state, /api/notices), tried as an outsider:
+    a rebound Host gets 421; a foreign Origin posting to it changes nothing (no POST route)."""
     front = Front(Notices(), "gate-1")
     server = ThreadedServer(front)
-    try:
-        req = urllib.request.Request(f"http://127.0.0.1:{server.port}/api/notices",
-                                     headers={"Host": "evil.example"})
+    base = f"http://127.0.0.1:{server.port}"
+
+    def status(path: str, method: str = "GET", **headers) -> int:
+        req = urllib.request.Request(base + path, method=method, headers=headers,
+                                     data=b"{}" if method == "POST" else None)
         try:
-            urllib.request.urlopen(req, timeout=5)
-            raise AssertionError("a rebound name was answered")
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return r.status
         except urllib.error.HTTPError as e:
-            assert e.code == 421
+            return e.code
+    try:
+        for path in ("/", "/api/state", "/api/notices"):
+            assert status(path, Host="evil.example") == 421, path
+            assert status(path, Host=f"evil.example:{server.port}") == 421, path
+            assert status(path) in (200, 503), path         # its own name: answered
+        for path in ("/api/signin", "/api/manual", "/"):
+            assert status(path, "POST", Host="evil.example", Origin="http://evil.example") == 421
+            assert status(path, "POST", Origin="http://evil.example") in (404, 405), path
     finally:
         server.close()
