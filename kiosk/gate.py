@@ -25,11 +25,11 @@ from gatehouse.policy import Decision, Direction, Outcome, decide, subject_of
 from gatehouse.privacy import mask_name, mask_phone
 from kiosk import courier_mode, manual, pickup_mode
 from kiosk.attempt import AttemptTracker, Closed, Code
+from kiosk.attempt_log import AttemptLog
 from kiosk.config import KioskConfig
 from kiosk.courier import CourierSession
 from kiosk.gpio import DoorAlarm, GateHardware, Pattern
 from kiosk.scanner import Decoder, LatestFrame, SeenFilter, Symbol
-from kiosk.store import Store
 from kiosk.volunteers import LOCK_SECONDS, Desk
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def code_summary(code: Code) -> dict:
 class Gate:
     SOUND_PARCEL = Pattern.ADMIT  # one short beep per parcel recorded
 
-    def __init__(self, *, config: KioskConfig, store: Store, hardware: GateHardware,
+    def __init__(self, *, config: KioskConfig, store: AttemptLog, hardware: GateHardware,
                  decoder: Decoder, load_bundle: Callable[[], Bundle],
                  clock_trusted: Callable[[], bool], now: Callable[[], float] = time.time,
                  on_decision: Callable[[Decision], None] | None = None,

@@ -20,6 +20,7 @@ from gatehouse.endpoint import Endpoint
 from gatehouse.home import Home
 from gatehouse.sdnotify import Notifier
 from kiosk import notices as N
+from kiosk.attempt_log import AttemptLog
 from kiosk.bundles import BundleCache, KioskSetupError, hub_key
 from kiosk.clock import ClockJudge
 from kiosk.config import KioskConfig
@@ -30,7 +31,6 @@ from kiosk.manifest import ManifestCache
 from kiosk.scanner import LatestFrame, make_decoder
 from kiosk.scanner.gun import GunState, ScannerGun, device_of
 from kiosk.scanner.reconnect import CameraState, ReconnectingSource, check_spec
-from kiosk.store import Store
 from kiosk.web.front import Front
 
 log = logging.getLogger("kiosk")
@@ -161,7 +161,7 @@ def run(home: Home, config: KioskConfig, stop: threading.Event | None = None,
     try:
         clock, cache = ClockJudge(config.clock), BundleCache(home)
         status = _Status(config, hardware.kind)
-        store = Store(home.kiosk_db)
+        store = AttemptLog(home.kiosk_db)
         link = start_link(home, config, clock, cache, status)
         if link is not None:
             store.on_outbox = link.wake

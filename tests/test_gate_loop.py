@@ -9,12 +9,12 @@ from demo.scenes import phone_frame, showing, write_frames
 from gatehouse.event_payloads import VisitorPayload
 from gatehouse.events import EventKind
 from gatehouse.policy import BuildingStatus
+from kiosk.attempt_log import AttemptLog
 from kiosk.bundles import load_bundle
 from kiosk.config import KioskConfig
 from kiosk.gate import Gate
 from kiosk.gpio import GateHardware, PinConfig
 from kiosk.scanner import LatestFrame, make_decoder, open_source
-from kiosk.store import Store
 from tests.conftest import ALICE_ID, BOB_ID, CHILD_ID, HOUR
 from tests.gpio_fixtures import high_pulses, low_pulses, wait_for
 
@@ -56,7 +56,7 @@ def gate_parts(home, compound, authority, mock_pins, tmp_path):
                              camera=f"file:{folder}?fps=30",
                              **cfg)
         hardware = GateHardware(PINS, mock_pins, description="mock pins (test)")
-        store = Store(home.kiosk_db)
+        store = AttemptLog(home.kiosk_db)
         gate = Gate(config=config, store=store, hardware=hardware,
                     decoder=make_decoder("pipeline"), load_bundle=lambda: load_bundle(home),
                     clock_trusted=lambda: True)
@@ -277,5 +277,5 @@ def test_the_gate_forgets_what_the_hub_has_and_is_past_retention(gate_parts, moc
     store.purge(now - 28 * 86400)
     kept = {r["id"] for r in store.db.query("select id from events")}
     assert old_acked not in kept and {old_unacked, recent} <= kept
-    assert store.pending(0, 10)[-1].id == old_unacked  # never lost before the hub has it
+    assert store.outbox.pending(0, 10)[-1].id == old_unacked  # never lost before the hub has it
     gate.close()

@@ -23,6 +23,7 @@ from gatehouse.home import write_atomic
 from gatehouse.net import close_client
 from gatehouse.parcels import Manifest, ShelfParcel, seal_manifest
 from gatehouse.privacy import mask_household
+from kiosk.attempt_log import AttemptLog
 from kiosk.bundles import hub_key, load_bundle
 from kiosk.config import KioskConfig
 from kiosk.gate import Gate
@@ -40,7 +41,6 @@ from kiosk.pickup import (
 )
 from kiosk.scanner import make_decoder
 from kiosk.screen import snapshot
-from kiosk.store import Store
 from tests.conftest import ALICE_ID, BOB_ID
 from tests.gpio_fixtures import high_pulses, low_pulses, wait_for
 from tests.processes import ScreenClient, kiosk_process, wait_until
@@ -154,7 +154,7 @@ def parcel_area(home, compound, mock_pins):
     def make(**cfg):
         config = KioskConfig(**{"role": "parcels", "clock": "trusted", **cfg})
         hardware = GateHardware(PINS, mock_pins, description="mock pins (test)")
-        gate = Gate(config=config, store=Store(home.kiosk_db), hardware=hardware,
+        gate = Gate(config=config, store=AttemptLog(home.kiosk_db), hardware=hardware,
                     decoder=make_decoder("pipeline"), load_bundle=lambda: load_bundle(home),
                     clock_trusted=lambda: True, now=lambda: clock[0],
                     load_manifest=ManifestCache(home.kiosk_manifest, hub_key(home)).get)
