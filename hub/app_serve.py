@@ -30,8 +30,8 @@ from hub.compound import Compound
 from hub.gates import read_endpoint
 from hub.parcels.worker import parcel_timers
 from hub.periodic import Periodic
+from hub.retention import NightlyConfig
 from hub.sync import HubSync, SyncConfig
-from hub.web import WebConfig
 
 log = logging.getLogger("hub.serve")
 
@@ -54,9 +54,7 @@ def run(home: Home, say: Callable[[str], None] = print) -> None:
         sender = None
     if sender is not None:
         workers.append(notify.notify_worker(c.home.hub_db, sender))
-    # The nightly jobs' settings are the admin page's (GATEHOUSE_WEB_*, docs/admin.md):
-    # one environment file serves both units.
-    workers += nightly_jobs(WebConfig.from_env(c.home), store.current_policy(c.db).zone)
+    workers += nightly_jobs(c.home, NightlyConfig.from_env(), store.current_policy(c.db).zone)
     for w in workers:
         w.start()
     say(f"hub serving {c.name}: broker {ep.host}:{ep.port}")
@@ -66,29 +64,30 @@ def run(home: Home, say: Callable[[str], None] = print) -> None:
     sync.stop()
 
 
-def nightly_jobs(config: WebConfig, zone: ZoneInfo) -> list[Periodic]:
+def nightly_jobs(home: Home, config: NightlyConfig, zone: ZoneInfo,
+                 clock: Callable[[], float] = time.time) -> list[Periodic]:
     """The nightly presence reset and retention purge, each recorded in the audit log
     (not started)."""
 
     def reset(now: float) -> None:
-        db = schema.open_db(config.home.hub_db)
+        db = schema.open_db(home.hub_db)
         done = presence.reset(db, now, config.reset_after_hours, "nightly-reset")
         audit.record(db, now, "nightly-reset", "system", "presence.reset",
                      f"{len(done)} people", None, {"people": [d["person_ref"] for d in done]})
         db.close()
 
     def purge(now: float) -> None:
-        db = schema.open_db(config.home.hub_db)
+        db = schema.open_db(home.hub_db)
         counts = retention.purge(db, now, config.retention_days)
         audit.record(db, now, "retention", "system", "retention.purge",
                      f"older than {config.retention_days} days", None, counts)
         db.close()
 
-    return [retention.nightly("presence-reset", config.reset_at, zone, reset, config.clock),
-            retention.nightly("retention-purge", config.purge_at, zone, purge, config.clock)]
+    return [retention.nightly("presence-reset", config.reset_at, zone, reset, clock),
+            retention.nightly("retention-purge", config.purge_at, zone, purge, clock)]
 
 
-def watch(sync: HubSync, workers: list, db_path, stop: threading.Event) -> None:
+def watch(sync: HubSync, workers: list[Periodic], db_path, stop: threading.Event) -> None:
     """The working loop of `hub serve`: tell systemd READY once everything runs, then
     WATCHDOG=1 only while every thread lives, the database answers and ingest moves when
     messages wait. A hung or dead part stops the pings; systemd restarts the hub, which
@@ -99,12 +98,13 @@ def watch(sync: HubSync, workers: list, db_path, stop: threading.Event) -> None:
     notifier.ready(status="serving")
     seen, moved_at = sync.ingested, time.monotonic()
     while not stop.wait(every):
-        threads = list(sync._threads) + [w._thread for w in workers]
-        problem = next((f"thread {t.name} died" for t in threads if not t.is_alive()), None)
-        if sync.ingested != seen or sync._inbox.empty():
-            seen, moved_at = sync.ingested, time.monotonic()
+        h = sync.health()
+        dead = h.dead + [w.name for w in workers if not w.is_alive()]
+        problem = f"thread {dead[0]} died" if dead else None
+        if h.ingested != seen or not h.waiting:
+            seen, moved_at = h.ingested, time.monotonic()
         elif time.monotonic() - moved_at > 120:
-            problem = f"ingest stuck: {sync._inbox.qsize()} messages waiting"
+            problem = f"ingest stuck: {h.waiting} messages waiting"
         try:
             con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
             try:
@@ -118,7 +118,7 @@ def watch(sync: HubSync, workers: list, db_path, stop: threading.Event) -> None:
             notifier.status(f"not healthy: {problem}")
             continue
         notifier.watchdog()
-        notifier.status(f"{'connected' if sync.connected.is_set() else 'no broker'}, "
-                        f"{sync.ingested} events stored since start")
+        notifier.status(f"{'connected' if h.connected else 'no broker'}, "
+                        f"{h.ingested} events stored since start")
     notifier.stopping()
     notifier.close()

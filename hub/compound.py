@@ -24,7 +24,6 @@ from gatehouse.pins import hash_pin
 from gatehouse.policy.model import BuildingStatus, Policy
 from gatehouse.privacy import mask_name
 from hub import schema, store
-from hub.parcels import notices
 
 HUB_KINDS = frozenset({CodeKind.PASS, CodeKind.VENUE, CodeKind.COURIER})
 DAY = 86400
@@ -153,8 +152,7 @@ class Compound:
                      actor: str = "cli", note: str = "") -> bool:
         changed = store.set_building_status(self.db, str(building), status, at, actor, note)
         if changed:
-            self.publish(at)
-            notices.building_reopened(self.db, str(building), at)
+            self.publish(at)   # parcels follow in the parcel timers (hub/parcels/worker.py)
         return changed
 
     def set_policy(self, policy: Policy, at: int, actor: str = "cli", note: str = "") -> Policy:

@@ -5,15 +5,35 @@ The jobs run on a `hub.periodic.Periodic` that wakes every 30 s; docs/admin.md.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
 from gatehouse.db import write_transaction
+from gatehouse.envconfig import read_env
 from hub.periodic import Periodic
 
 DAY = 86400
+# The nightly jobs' settings share the admin page's variables (GATEHOUSE_WEB_*,
+# docs/admin.md): one environment file serves `hub serve`, which runs the jobs, and
+# `hub web`, which shows when they run next.
+ENV_PREFIX = "GATEHOUSE_WEB_"
+
+
+@dataclass(frozen=True)
+class NightlyConfig:
+    """When the nightly jobs run and what they keep. The one home of these defaults."""
+
+    retention_days: int = 28
+    purge_at: str = "03:30"              # the nightly purge, compound time
+    reset_at: str = "03:00"              # the nightly presence reset
+    reset_after_hours: float = 12.0      # present longer than this: reset at night
+
+    @classmethod
+    def from_env(cls, env=None) -> NightlyConfig:
+        return cls(**read_env(cls, ENV_PREFIX, env))
 
 # table -> the column holding the time that ages it
 PERSONAL_TABLES = {

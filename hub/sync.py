@@ -61,6 +61,14 @@ def bundle_version(blob: bytes) -> int:
         return 0
 
 
+@dataclass(frozen=True)
+class SyncHealth:
+    dead: list[str]          # names of its threads that are no longer alive
+    ingested: int            # events stored since start
+    waiting: int             # messages received, not yet written
+    connected: bool
+
+
 class HubSync:
     def __init__(self, config: SyncConfig, db_path: Path, bundle_path: Path,
                  key: SigningKey):
@@ -116,6 +124,12 @@ class HubSync:
         self.client.loop_start()
         for t in self._threads:
             t.start()
+
+    def health(self) -> SyncHealth:
+        """What `hub serve`'s watchdog loop checks (hub/app_serve.py)."""
+        return SyncHealth(dead=[t.name for t in self._threads if not t.is_alive()],
+                          ingested=self.ingested, waiting=self._inbox.qsize(),
+                          connected=self.connected.is_set())
 
     def stop(self) -> None:
         self._stop.set()

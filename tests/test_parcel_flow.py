@@ -354,8 +354,11 @@ def test_when_a_sealed_building_opens_its_households_get_their_pickup_codes(comp
     told = [r["body"] for r in db.query("select body from notifications")]
     assert len(told) == 1 and p["code"] not in told[0]          # "to your door"
     compound.set_building("1", BuildingStatus.NORMAL, T0 + 3600)
+    tick(db, T0 + 3602)       # the parcel timers follow the office's change
     told = [r["body"] for r in db.query("select body from notifications")]
     assert any(p["code"] in b for b in told)
+    tick(db, T0 + 3604)
+    assert [r["body"] for r in db.query("select body from notifications")] == told  # once
 
 
 def test_a_room_keyed_without_its_unit_or_with_zeros_finds_its_household(db):

@@ -11,7 +11,7 @@ RELEASED = [
                        "m007_login_device"]),
     ("gatehouse.hub.deploy", ["m001_enrollments"]),
     ("gatehouse.hub.parcels", ["m001_parcels", "m002_shelves", "m003_slot_occupant",
-                               "m004_code_index"]),
+                               "m004_code_index", "m005_reopen_mark"]),
     ("gatehouse.hub.groupbuy", ["m001_groupbuy"]),
     ("gatehouse.hub.notify", ["m001_notifications"]),
 ]

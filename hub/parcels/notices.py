@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import sqlite_utils
 
+from gatehouse.db import write_transaction
 from gatehouse.policy.model import BuildingStatus
 from hub import notify, store
 from hub.parcels import settings
+from hub.parcels.schema import REOPEN_MARK
 
 DOOR_RUN = (BuildingStatus.SEALED, BuildingStatus.CONTROLLED)
 
@@ -55,6 +57,22 @@ def building_reopened(db: sqlite_utils.Database, building: str, at: float) -> No
         [building])]
     for household in households:
         pickup_ready(db, household, building, at)
+
+
+def reopened_since_last(db: sqlite_utils.Database) -> int:
+    """Tell the households of every building that reopened since the last pass (the
+    parcel timers run this): building changes are the office's, parcels only follow
+    them. Returns how many changes were read."""
+    seen = int(store.get_meta(db, REOPEN_MARK, "0") or 0)
+    changes = list(db.query("select id, building, at from building_events where id > ? "
+                            "order by id", [seen]))
+    if not changes:
+        return 0
+    with write_transaction(db):
+        for c in changes:
+            building_reopened(db, c["building"], c["at"])
+        store.set_meta(db, REOPEN_MARK, str(changes[-1]["id"]))
+    return len(changes)
 
 
 def overdue(db: sqlite_utils.Database, household: str, at: float) -> None:

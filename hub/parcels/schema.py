@@ -88,3 +88,14 @@ def fill_occupants(db: sqlite_utils.Database, shelf: str | None = None) -> None:
 def m004_code_index(db: sqlite_utils.Database) -> None:
     # Pickup codes are not given again for a week: looked up among all recent parcels.
     db["parcels"].create_index(["code"], index_name="parcels_code_any")
+
+
+REOPEN_MARK = "parcels.building_events_seen"
+
+
+@migrations()
+def m005_reopen_mark(db: sqlite_utils.Database) -> None:
+    # The parcel timers tell households when their building reopens, reading building
+    # changes after this mark: an existing hub starts from now, not from its history.
+    last = db.execute("select coalesce(max(id), 0) from building_events").fetchone()[0]
+    db["meta"].upsert({"key": REOPEN_MARK, "value": str(last)}, pk="key")
