@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    Response,
     flash,
     redirect,
     render_template,
@@ -13,7 +12,7 @@ from flask import (
 
 from hub import audit, retention, users
 from hub.users import ROLE_LABELS, Perm, Role
-from hub.web import core
+from hub.web import core, downloads
 
 bp = Blueprint("admin", __name__)
 
@@ -32,10 +31,21 @@ def audit_log():
 @bp.route("/audit.csv")
 @core.require(Perm.AUDIT)
 def audit_csv():
-    rows = audit.entries(core.db(), 1_000_000, request.args.get("action") or None,
+    return downloads.csv_file(audit.to_csv(_audit_rows(), audit.CSV_FIELDS, iso=core.iso),
+                              "audit.csv")
+
+
+@bp.route("/audit.xlsx")
+@core.require(Perm.AUDIT)
+def audit_xlsx():
+    sheet = downloads.table("审计日志 audit", _audit_rows(), audit.CSV_FIELDS,
+                            numbers=frozenset({"id"}))
+    return downloads.xlsx_file([sheet], "audit.xlsx")
+
+
+def _audit_rows() -> list[dict]:
+    return audit.entries(core.db(), 1_000_000, request.args.get("action") or None,
                          request.args.get("actor") or None)
-    return Response(audit.to_csv(rows, audit.CSV_FIELDS, iso=core.iso), mimetype="text/csv",
-                    headers={"Content-Disposition": "attachment; filename=audit.csv"})
 
 
 @bp.route("/users", endpoint="users", methods=["GET", "POST"])

@@ -6,7 +6,6 @@ import re
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     flash,
     redirect,
@@ -22,7 +21,7 @@ from hub import residents as people
 from hub.audit import to_csv
 from hub.retention import next_run
 from hub.users import Perm
-from hub.web import core
+from hub.web import core, downloads
 
 bp = Blueprint("tracing", __name__)
 _REF = re.compile(r"^[0-9a-f]{24}$")
@@ -117,6 +116,22 @@ def index():
 @bp.route("/tracing/export.csv")
 @core.require(Perm.TRACE)
 def export():
+    kind, ref, rows = _export_rows()
+    return downloads.csv_file(to_csv(rows, QUERIES[kind][1], iso=core.iso),
+                              f"trace-{kind}-{(ref or 'all')[:8]}.csv")
+
+
+@bp.route("/tracing/export.xlsx")
+@core.require(Perm.TRACE)
+def export_xlsx():
+    kind, ref, rows = _export_rows()
+    sheet = downloads.table(f"流调 {kind}", rows, QUERIES[kind][1],
+                            numbers=frozenset({"policy_version", "minutes_apart"}))
+    return downloads.xlsx_file([sheet], f"trace-{kind}-{(ref or 'all')[:8]}.xlsx")
+
+
+def _export_rows() -> tuple[str, str | None, list[dict]]:
+    """The query asked for, its rows, and the download written to the audit log."""
     kind = request.args.get("kind", "timeline")
     if kind not in QUERIES:
         abort(400)
@@ -125,6 +140,4 @@ def export():
         abort(400, "请先指定人员 / say who first")
     rows = _run(kind, ref)
     core.record("trace.export", f"{kind} {ref or ''}".strip(), None, {"rows": len(rows)})
-    return Response(to_csv(rows, QUERIES[kind][1], iso=core.iso), mimetype="text/csv",
-                    headers={"Content-Disposition":
-                             f"attachment; filename=trace-{kind}-{(ref or 'all')[:8]}.csv"})
+    return kind, ref, rows

@@ -1,0 +1,220 @@
+""".xlsx files for the office: read a workbook's first sheet as text rows, write tables.
+
+Reading never runs a formula: a formula cell gives the value Excel saved with it, and one
+saved without a value is an error of its row. A workbook is a zip: its unpacked size is
+checked before openpyxl opens it, so a small file cannot unpack into gigabytes.
+
+Writing keeps identifiers as text cells (a room `0301`, a landline `02112345678`, an
+18-digit number stay as typed) and marks every text that a spreadsheet would run as a
+formula (= + - @) with Excel's quote prefix: shown and kept as text, never run, even
+after the cell is edited.
+"""
+from __future__ import annotations
+
+import io
+import warnings
+import zipfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import openpyxl
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+
+MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MAX_UNPACKED = 64 * 1024 * 1024      # bytes of XML and parts a workbook may unpack to
+MAX_COLUMNS = 64                     # columns read per row; the office's lists have ~10
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_EXACT_DIGITS = 15                   # Excel keeps 15 significant digits of a number
+
+
+class XlsxError(ValueError):
+    """A file that is not a workbook this module can read (the message says why)."""
+
+
+@dataclass
+class SheetRows:
+    """A sheet as text: (row number, cells) for every row, and the cells it refused."""
+
+    rows: list[tuple[int, list[str]]] = field(default_factory=list)
+    errors: list[tuple[int, int, str]] = field(default_factory=list)  # row, column, why
+
+
+def is_xlsx(data: bytes) -> bool:
+    return data[:4] == b"PK\x03\x04"
+
+
+def is_old_xls(data: bytes) -> bool:
+    return data[:4] == b"\xd0\xcf\x11\xe0"
+
+
+def read_rows(data: bytes, max_rows: int) -> SheetRows:
+    """The first sheet's rows as stripped text, numbered as Excel numbers them.
+
+    Raises XlsxError for a damaged, foreign or oversized workbook, or over `max_rows`
+    rows; a single bad cell is an entry in `errors` and the rest is read.
+    """
+    if is_old_xls(data):
+        raise XlsxError("旧版 .xls 不支持，请另存为 .xlsx 或 CSV / old .xls files are not "
+                        "supported: save as .xlsx or CSV")
+    if not is_xlsx(data):
+        raise XlsxError("不是 .xlsx 文件 not an .xlsx file")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            unpacked = sum(i.file_size for i in z.infolist())
+    except zipfile.BadZipFile as exc:
+        raise XlsxError(f"文件已损坏 the file is damaged: {exc}") from None
+    if unpacked > MAX_UNPACKED:
+        raise XlsxError(f"文件解压后过大（{unpacked // 2**20} MiB） the workbook unpacks to "
+                        f"{unpacked // 2**20} MiB, more than {MAX_UNPACKED // 2**20}")
+    formulas = _sheet(data, data_only=False, max_rows=max_rows)
+    if not any(f for _, cells in formulas for f in cells if f[1] == "f"):
+        return _as_text(formulas, None)
+    return _as_text(formulas, _sheet(data, data_only=True, max_rows=max_rows))
+
+
+def _sheet(data: bytes, data_only: bool, max_rows: int) -> list[tuple[int, list[tuple]]]:
+    """(row, [(value, data_type), …]) of the first sheet; empty rows are left out."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # openpyxl warns about styles it does not need
+            wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=data_only)
+    except Exception as exc:   # openpyxl raises many kinds for a damaged workbook
+        raise XlsxError(f"无法读取该工作簿 cannot read the workbook: "
+                        f"{type(exc).__name__}: {exc}"[:300]) from None
+    try:
+        if not wb.worksheets:
+            raise XlsxError("工作簿没有工作表 the workbook has no sheet")
+        out = []
+        for n, row in enumerate(wb.worksheets[0].iter_rows(max_col=MAX_COLUMNS), 1):
+            cells = [(c.value, getattr(c, "data_type", "n")) for c in row]
+            if any(v not in (None, "") for v, _ in cells):
+                if len(out) >= max_rows + 1:      # the header and max_rows rows
+                    raise XlsxError(f"超过{max_rows}行 more than {max_rows} rows")
+                out.append((getattr(row[0], "row", None) or n, cells))
+        return out
+    except XlsxError:
+        raise
+    except Exception as exc:
+        raise XlsxError(f"无法读取该工作表 cannot read the sheet: "
+                        f"{type(exc).__name__}: {exc}"[:300]) from None
+    finally:
+        wb.close()
+
+
+def _as_text(rows, cached) -> SheetRows:
+    out = SheetRows()
+    saved = {n: cells for n, cells in cached} if cached is not None else {}
+    for n, cells in rows:
+        texts = []
+        for col, (value, kind) in enumerate(cells, 1):
+            if kind == "f":
+                got = saved.get(n, [])
+                value = got[col - 1][0] if col - 1 < len(got) else None
+                if value is None:
+                    out.errors.append((n, col, "公式没有保存的结果，请复制后“粘贴为数值” a formula "
+                                                "with no saved value: paste it as values"))
+                    texts.append("")
+                    continue
+            text, why = cell_text(value)
+            if why:
+                out.errors.append((n, col, why))
+            texts.append(text)
+        while texts and not texts[-1]:
+            texts.pop()
+        out.rows.append((n, texts))
+    return out
+
+
+def cell_text(value) -> tuple[str, str]:
+    """A cell as the text the office typed, and why it cannot be trusted (or "")."""
+    if value is None:
+        return "", ""
+    if isinstance(value, bool):
+        return str(value).upper(), ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+        if len(str(abs(value))) > _EXACT_DIGITS:
+            # Excel stored an 18-digit ID number as a number: its last digits are gone.
+            return str(value), ("数字超过15位，Excel已截断末尾几位，请把该列设为文本后重新输入 "
+                                "a number longer than 15 digits: Excel cut its last digits; "
+                                "format the column as text and type it again")
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ", timespec="minutes"), ""
+    text = " ".join(str(value).split())      # line breaks inside a cell become spaces
+    return text, ""
+
+
+def column_name(col: int) -> str:
+    return get_column_letter(col)
+
+
+# Writing -------------------------------------------------------------------------------
+
+def safe_cell(ws, value, text: bool = False, time_format: str | None = None):
+    """One cell: `text` forces a text cell (an identifier); a formula-like text is kept
+    as text with Excel's quote prefix."""
+    if value is None:
+        return WriteOnlyCell(ws, value=None)
+    if isinstance(value, datetime):
+        cell = WriteOnlyCell(ws, value=value)
+        cell.number_format = time_format or "yyyy-mm-dd hh:mm:ss"
+        return cell
+    if text or isinstance(value, str):
+        cell = WriteOnlyCell(ws, value=str(value))
+        cell.data_type = "s"                 # never "f": openpyxl would write a formula
+        cell.number_format = "@"
+        if cell.value[:1] in FORMULA_START:
+            cell.quotePrefix = True
+        return cell
+    return WriteOnlyCell(ws, value=value)
+
+
+@dataclass
+class Table:
+    """One sheet: a title, its column keys and headers, and its rows (dicts)."""
+
+    title: str
+    fields: list[str]
+    rows: Iterable[dict]
+    headers: list[str] | None = None
+    text_fields: frozenset[str] = frozenset()    # identifiers kept as text even if numbers
+    time_fields: frozenset[str] = frozenset()    # epoch seconds shown as local times
+    widths: dict[str, int] = field(default_factory=dict)
+
+
+def write(tables: list[Table], local: Callable[[float], datetime] | None = None) -> bytes:
+    """A workbook with one sheet per table; `local` turns epoch seconds into the
+    compound's (naive) local time for `time_fields`."""
+    wb = openpyxl.Workbook(write_only=True)
+    bold = Font(bold=True)
+    for t in tables:
+        ws = wb.create_sheet(_sheet_title(t.title))
+        ws.freeze_panes = "A2"
+        for i, f in enumerate(t.fields, 1):
+            ws.column_dimensions[get_column_letter(i)].width = t.widths.get(f, 16)
+        header = []
+        for h in t.headers or t.fields:
+            cell = safe_cell(ws, h)
+            cell.font = bold
+            header.append(cell)
+        ws.append(header)
+        for r in t.rows:
+            line = []
+            for f in t.fields:
+                v = r.get(f)
+                if f in t.time_fields and isinstance(v, (int, float)) and local is not None:
+                    v = local(v)
+                line.append(safe_cell(ws, v, text=f in t.text_fields and v is not None))
+            ws.append(line)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def _sheet_title(title: str) -> str:
+    for ch in "[]:*?/\\":
+        title = title.replace(ch, " ")
+    return title[:31] or "Sheet"
