@@ -27,25 +27,21 @@ FULL = {"qr": 30, "code128": 30, "empty": 20}
 QUICK = {"qr": 6, "code128": 6, "empty": 4}
 GATE_SIZE = (640, 480)
 
-# Each row adds one stage to the one before, to show what the stage buys.
+# Each row takes one stage out of the pipeline, to show what the stage buys.
 ABLATION = {
-    "zxing on ink grey (darkest channel)": PipelineOptions(ink=True, change=False, retries=False, pyzbar=False),
-    "zxing on luma": PipelineOptions(change=False, retries=False, pyzbar=False),
-    "+ crop retries where zxing located a code": PipelineOptions(regions=False, pyzbar=False),
-    "+ ZBar second opinion": PipelineOptions(regions=False),
-    "+ code-like regions (0 on a first frame) = pipeline": PipelineOptions(),
-    "pipeline, 1 region retry on a first frame": PipelineOptions(first_frame_weak_retries=1),
-    "pipeline, 3 region retries on a first frame": PipelineOptions(first_frame_weak_retries=3),
-    "pipeline, primary tries 90-degree rotation": PipelineOptions(primary_rotate=True),
-    "pipeline on ink grey": PipelineOptions(ink=True),
+    "zxing on the frame only (no attempts)": PipelineOptions(change=False, misses=False, bars=False, squares=False),
+    "+ QR codes zxing located": PipelineOptions(change=False, bars=False, squares=False),
+    "+ bar areas upright (no deblur)": PipelineOptions(change=False, squares=False, deblur=False),
+    "+ deblur across the bars": PipelineOptions(change=False, squares=False),
+    "+ module areas enlarged (no sharpening)": PipelineOptions(change=False, sharpen=False),
+    "+ sharpening = pipeline": PipelineOptions(change=False),
+    "pipeline, 2 attempts a frame": PipelineOptions(change=False, attempts_per_frame=2),
+    "pipeline, 5 attempts a frame": PipelineOptions(change=False, attempts_per_frame=5),
 }
 HELD = {
     "zxing": ZxingDecoder,
-    "pipeline without region retries": lambda: PipelineDecoder(PipelineOptions(regions=False)),
+    "pipeline, 1 attempt a frame": lambda: PipelineDecoder(PipelineOptions(attempts_per_frame=1)),
     "pipeline": PipelineDecoder,
-    "pipeline, 1 region retry on a first frame": lambda: PipelineDecoder(
-        PipelineOptions(first_frame_weak_retries=1)
-    ),
 }
 
 

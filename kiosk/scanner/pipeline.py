@@ -1,9 +1,192 @@
-"""The default decoder: zxing-cpp on the frame, then bounded retries on code-like crops.
+"""The default decoder: zxing-cpp on the frame, then bounded attempts where a code seems to be.
 
-Its code is in kiosk/scanner/decoders.py, beside the decoders it is built from (so
-`make_decoder` builds it without an import circle); this module keeps the names that
-benches and tests import.
+Per frame: zxing-cpp on the whole frame (QR + Code128, inverted too); if it reads nothing,
+one cheap map of the frame (kiosk/scanner/locate.py) points at bar areas, at any angle,
+and at module areas; each gets a few targeted attempts, best first, at most
+`attempts_per_frame` a frame:
+
+- bars: the area turned upright and enlarged 2x across the bars in one warp, averaged
+  along the bars (noise) and sharpened across them (blur), read as Code128 only;
+- modules (and codes zxing located but could not read): the crop sharpened and enlarged
+  2x (cubic), read as QR only, inverted too (dark mode).
+
+While the scene stays still the attempts not yet made go on on the next frames, and a
+scene that was read keeps its answer without decoding again. Every stage is timed
+(`last_timings`), so the bench can state the cost of each against zxing-cpp's own.
 """
-from kiosk.scanner.decoders import PipelineDecoder, PipelineOptions
 
-__all__ = ["PipelineDecoder", "PipelineOptions"]
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from kiosk.scanner import locate
+from kiosk.scanner import preprocess as pp
+from kiosk.scanner.readers import Point, Symbol, ZxingDecoder
+
+# An attempt turns the frame into one image to read and the 2x3 map from its pixels back to
+# the frame's.
+Prepare = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    """What the pipeline does; each stage can be switched off to measure what it buys."""
+
+    change: bool = True  # a still scene keeps its answer and goes on with untried attempts
+    change_threshold: float = 2.0  # mean grey-level change per 16x16 cell that counts as motion
+    primary_invert: bool = True  # zxing tries inverted (dark-mode) codes on the whole frame
+    misses: bool = True  # attempts where zxing located a QR code but could not read it
+    bars: bool = True  # bar areas at any angle, read upright
+    squares: bool = True  # module areas, read enlarged
+    deblur: bool = True  # bars: sharpen across the averaged strip (off: averaged only)
+    sharpen: bool = True  # modules: unsharp mask before enlarging (off: enlarge only)
+    # Bounded so the worst frame stays within the budget (docs/performance.md): each attempt
+    # costs a fraction of a whole-frame zxing pass.
+    attempts_per_frame: int = 3
+    max_side: int = 720  # an enlarged module crop is at most this many px a side
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    stage: str  # "bars", "squares" or "misses": the timing and ablation key
+    prepare: Prepare
+    reader: ZxingDecoder
+
+
+def _map_back(symbols: list[Symbol], back: np.ndarray) -> list[Symbol]:
+    def point(x: int, y: int) -> Point:
+        return (int(round(back[0, 0] * x + back[0, 1] * y + back[0, 2])),
+                int(round(back[1, 0] * x + back[1, 1] * y + back[1, 2])))
+
+    return [Symbol(s.text, s.format, tuple(point(x, y) for x, y in s.polygon)) for s in symbols]
+
+
+def _bars(candidate: locate.Candidate, along: int, sigma: float, amount: float, deblur: bool) -> Prepare:
+    points = np.array(candidate.points, np.float64)
+
+    def prepare(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        strip, back = pp.bar_strip(gray, candidate.angle, points)
+        return (pp.deblur_across(strip, along, sigma, amount if deblur else 0.0)), back
+
+    return prepare
+
+
+def _modules(box: tuple[int, int, int, int], sharpen: bool, max_side: int) -> Prepare:
+    x, y, w, h = box
+
+    def prepare(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # A margin for the quiet zone; the crop of a tilted phone is mostly the code.
+        mx, my = w // 6 + 8, h // 6 + 8
+        x0, y0 = max(0, x - mx), max(0, y - my)
+        patch = gray[y0 : y + h + my, x0 : x + w + mx]
+        factor = float(np.clip(max_side / max(patch.shape), 1.0, 2.0))
+        image = pp.sharpen_up(patch, factor) if sharpen else pp.upscale(patch, factor)
+        return image, np.array([[1 / factor, 0, x0], [0, 1 / factor, y0]])
+
+    return prepare
+
+
+def _polygon_box(polygon: tuple[Point, ...]) -> tuple[int, int, int, int]:
+    xs, ys = [p[0] for p in polygon], [p[1] for p in polygon]
+    return min(xs), min(ys), max(xs) - min(xs) + 1, max(ys) - min(ys) + 1
+
+
+class PipelineDecoder:
+    """zxing-cpp on the whole frame, then bounded attempts where a code seems to be.
+
+    Stateful across the frames of one camera: while the scene stays still it keeps the
+    answer it read, or goes on with the attempts it has not made yet.
+    """
+
+    def __init__(self, options: PipelineOptions | None = None) -> None:
+        self.options = options or PipelineOptions()
+        self._primary = ZxingDecoder(try_rotate=False, try_downscale=False, try_invert=self.options.primary_invert)
+        # The crops are upright and enlarged already: no rotated or smaller copies needed.
+        self._qr = ZxingDecoder(try_rotate=False, try_downscale=False, try_invert=True, formats=("qr",))
+        self._code128 = ZxingDecoder(try_rotate=False, try_downscale=False, try_invert=False, formats=("code128",))
+        self.last_timings: dict[str, float] = {}
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the previous scene (call when the camera or its settings change)."""
+        self._cells: np.ndarray | None = None
+        self._last: list[Symbol] = []
+        self._todo: list[_Attempt] = []
+
+    def decode(self, gray: np.ndarray) -> list[Symbol]:
+        """Return the QR and Code128 symbols read in a grey or BGR frame."""
+        o = self.options
+        timings: dict[str, float] = {}
+        self.last_timings = timings
+        start = time.perf_counter()
+        if gray.ndim == 3:
+            gray = pp.luma(gray)
+        cells = locate.cell_means(gray) if o.change else None
+        if cells is not None and self._unchanged(cells):
+            timings["change"] = _ms(start)
+            if self._last or not self._todo:
+                return list(self._last)
+            return self._run(gray, timings)
+        self._cells, self._last, self._todo = cells, [], []
+        timings["change"] = _ms(start)
+
+        begin = time.perf_counter()
+        symbols, misses = self._primary.read(gray)
+        timings["primary"] = _ms(begin)
+        if symbols:
+            self._last = symbols
+            return list(symbols)
+        begin = time.perf_counter()
+        self._todo = self._plan(gray, misses)
+        timings["locate"] = _ms(begin)
+        return self._run(gray, timings)
+
+    def _unchanged(self, cells: np.ndarray) -> bool:
+        if self._cells is None or self._cells.shape != cells.shape:
+            return False
+        # Compared with the scene the answer belongs to, not the previous frame, so a slow
+        # drift still counts as a change once it adds up.
+        return float(np.mean(np.abs(cells - self._cells))) < self.options.change_threshold
+
+    def _plan(self, gray: np.ndarray, misses) -> list[_Attempt]:
+        o = self.options
+        first: list[_Attempt] = []
+        later: list[_Attempt] = []
+        if o.misses:
+            for miss in misses[:2]:
+                if miss.format == "qr":
+                    box = _polygon_box(miss.polygon)
+                    first.append(_Attempt("misses", _modules(box, o.sharpen, o.max_side), self._qr))
+        if o.bars or o.squares:
+            for c in locate.candidates(gray, max_bars=2 if o.bars else 0, max_squares=2 if o.squares else 0):
+                if c.shape == "bars":
+                    first.append(_Attempt("bars", _bars(c, 9, 2.0, 2.0, o.deblur), self._code128))
+                    later.append(_Attempt("bars", _bars(c, 5, 2.0, 1.0, o.deblur), self._code128))
+                    later.append(_Attempt("bars", _bars(c, 15, 3.0, 2.0, o.deblur), self._code128))
+                else:
+                    box = (c.x, c.y, c.w, c.h)
+                    first.append(_Attempt("squares", _modules(box, o.sharpen, o.max_side), self._qr))
+                    later.append(_Attempt("squares", _modules(box, not o.sharpen, o.max_side), self._qr))
+        return first + later
+
+    def _run(self, gray: np.ndarray, timings: dict[str, float]) -> list[Symbol]:
+        for _ in range(self.options.attempts_per_frame):
+            if not self._todo:
+                break
+            attempt = self._todo.pop(0)
+            begin = time.perf_counter()
+            image, back = attempt.prepare(gray)
+            symbols = _map_back(attempt.reader.decode(image), back)
+            timings[attempt.stage] = timings.get(attempt.stage, 0.0) + _ms(begin)
+            if symbols:
+                self._last, self._todo = symbols, []
+                return list(symbols)
+        return []
+
+
+def _ms(since: float) -> float:
+    return (time.perf_counter() - since) * 1000
