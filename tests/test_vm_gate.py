@@ -118,7 +118,10 @@ def test_kill_9_mid_pulse_locks_within_a_second_and_the_kiosk_comes_back(gate):
         gate.play(scene, wait=False)
         seen = job.result()
     assert "error" not in seen, f"{seen.get('error')}\n" + gate.journal(30)
-    assert seen["still_unlocked_at_kill"], "the pulse had ended before the kill (too slow a VM?)"
+    assert seen["pid"], f"no main process in the kiosk's cgroup at the unlock: {seen}"
+    assert seen["still_unlocked_at_kill"], (
+        f"the pulse had ended before the kill: unlocked at {seen['unlocked_at']:.2f}, killed at "
+        f"{seen['kill_at']:.2f}, line changes {seen['changes']}\n" + gate.journal(30))
     assert "locked_at" in seen, (
         "after kill -9 mid-pulse the door stayed UNLOCKED for 30 s (the line keeps its level "
         "like a Pi's: nothing drove it locked; ExecStopPost= missing?)\n" + gate.journal(30))
