@@ -41,6 +41,7 @@ class _Open:
     started: float
     last: float
     codes: list[Code] = field(default_factory=list)
+    decision: Decision | None = None   # the judge's word on `codes`, when the last came
 
 
 def identity(code: Code) -> object:
@@ -70,9 +71,10 @@ class AttemptTracker:
     def pending(self) -> bool:
         return self._open is not None
 
-    def provisional(self, now: float) -> Decision | None:
-        """The open attempt's decision so far: what the screen asks for next."""
-        return self.judge(list(self._open.codes), now) if self._open else None
+    def provisional(self) -> Decision | None:
+        """The open attempt's decision so far (what the screen asks for next): the one
+        `show` made, so a scan is judged once."""
+        return self._open.decision if self._open else None
 
     def show(self, code: Code, now: float) -> list[Closed]:
         """A code was read; returns the attempts this closes (zero, one or two)."""
@@ -97,6 +99,8 @@ class AttemptTracker:
         if decision.complete:
             closed.append(Closed(tuple(current.codes), decision, Close.COMPLETE))
             self._open = None
+        else:
+            current.decision = decision
         return closed
 
     def touch(self, now: float) -> None:

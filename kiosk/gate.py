@@ -1,9 +1,12 @@
-"""The gate loop: camera frame -> codes -> attempt -> decision -> log -> door and buzzer.
+"""The gate loop: camera frame -> code -> the mode in charge -> log -> door and buzzer.
 
-A Gate is built from its parts (store, hardware, decoder, bundle loader, clocks) and
-owns no global state. Everything runs on one thread: button and door callbacks from
-gpiozero's threads are queued and handled in the loop, so SQLite and the door are
-only touched from here. The log row is committed before the door opens.
+A Gate is built from its parts (log, hardware, decoder, bundle loader, clocks) and owns
+no global state. It reads frames and the scanner gun, verifies each code, and routes
+scans, frames and ticks to the kiosk's modes (kiosk/modes/: entry, courier drop-off,
+parcel pickup), which act through their typed context only. Everything runs on one
+thread: button and door callbacks from gpiozero's threads are queued and handled in
+the loop, so SQLite and the door are only touched from here. The log row is committed
+before the door opens.
 """
 from __future__ import annotations
 
@@ -13,22 +16,21 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, replace
 
 from gatehouse import codes
 from gatehouse import event_payloads as payloads
 from gatehouse.bundle import Bundle
-from gatehouse.codes.format import CodeError
 from gatehouse.events import EventKind
 from gatehouse.parcels import Manifest
-from gatehouse.policy import Decision, Direction, Outcome, decide, subject_of
-from gatehouse.privacy import mask_name, mask_phone
-from kiosk import courier_mode, manual, pickup_mode
-from kiosk.attempt import AttemptTracker, Closed, Code
+from gatehouse.policy import Decision, Direction
+from kiosk.attempt import Closed
 from kiosk.attempt_log import AttemptLog
 from kiosk.config import KioskConfig
-from kiosk.courier import CourierSession
 from kiosk.gpio import DoorAlarm, GateHardware, Pattern
+from kiosk.modes.base import ModeContext, Scan, ScreenVersion
+from kiosk.modes.entry import EntryMode
+from kiosk.modes.registry import REGISTERED
+from kiosk.modes.stack import ModeStack
 from kiosk.scanner import Decoder, LatestFrame, SeenFilter, Symbol
 from kiosk.volunteers import LOCK_SECONDS, Desk
 
@@ -36,47 +38,12 @@ log = logging.getLogger(__name__)
 FAULT_SHOWN_S = 30.0  # a failure stays on the screen this long after the last one
 PURGE_EVERY_S = 3600.0  # personal data past retention leaves the gate's SD card
 BUNDLE_CHECK_S = 0.2  # a stat() per check; a new bundle applies within a second
-SOUND = {Outcome.ADMIT: Pattern.ADMIT, Outcome.REFER: Pattern.REFER,
-         Outcome.REFUSE: Pattern.REFUSE}
 ALARM_EVENT = {DoorAlarm.FORCED_OPEN: EventKind.DOOR_FORCED,
                DoorAlarm.HELD_OPEN: EventKind.DOOR_HELD}
 
 
-@dataclass(frozen=True)
-class Shown:
-    """A decision on the screen, until `until`; a referral shows how it was settled."""
-
-    decision: Decision
-    attempt_id: str
-    at: float
-    until: float
-    decided: Outcome | None = None
-    decided_by: str | None = None
-
-
-@dataclass
-class Referral:
-    """A referred attempt waiting for a volunteer (override button or screen)."""
-
-    attempt_id: str
-    decision: Decision
-    since: float
-
-
-def code_summary(code: Code) -> dict:
-    """What the log keeps of a code: kind, id and issuer, or the problem; never its text."""
-    if isinstance(code, CodeError):
-        out = {"problem": code.problem.value, "fingerprint": code.fingerprint}
-        if code.kind is not None:
-            out["kind"] = code.kind.name.lower()
-        if code.code is not None:
-            out["id"] = code.code.id
-        return out
-    return {"kind": code.kind.name.lower(), "id": code.id, "issuer": code.issuer}
-
-
 class Gate:
-    SOUND_PARCEL = Pattern.ADMIT  # one short beep per parcel recorded
+    """One kiosk's loop: its parts, its modes (`modes`), and the context they share (`ctx`)."""
 
     def __init__(self, *, config: KioskConfig, store: AttemptLog, hardware: GateHardware,
                  decoder: Decoder, load_bundle: Callable[[], Bundle],
@@ -89,37 +56,29 @@ class Gate:
         self.hardware = hardware
         self.decoder = decoder
         self._load_bundle = load_bundle
-        self.bundle = load_bundle()
         self._bundle_checked = 0.0
         self._purged = 0.0
         self.clock_trusted = clock_trusted
-        self.confirmed_at = confirmed_at  # when the hub last said our bundle is current
         self.now = now
-        self.direction = Direction(config.direction)
-        self.on_decision = on_decision
         self.seen = SeenFilter(config.cooldown_s)
         # A gun's trigger pulled twice on one code is one scan; counted from the scan, so
         # a code shown again after the cooldown is a new attempt however often it was pulled.
         self.gun_seen = SeenFilter(config.gun_cooldown_s, extend_while_seen=False)
-        self.tracker = AttemptTracker(self._judge, config.attempt_window_s)
-        self.referral: Referral | None = None
-        self.result: Shown | None = None          # what the screen shows, until it expires
-        self.prompt: Decision | None = None       # the open attempt so far: what to ask next
-        self.courier: CourierSession | None = None
+        bundle = load_bundle()
         self.desk = Desk()
-        self.desk.update(self.bundle.volunteers)
+        self.desk.update(bundle.volunteers)
         started = self.now()
         self.desk.replay(store.sign_ins(started - LOCK_SECONDS), started)
         self.last_frame = None                    # for the screen's camera preview
         self.last_frame_at: float | None = None   # wall time of it: is the camera alive?
         self.last_symbols: list = []              # and the outline of what was read
-        self.screen_version = 0
-        # At the parcel area (role "parcels") scans open pickups instead of attempts.
-        self._load_manifest = load_manifest
-        self.pickup = pickup_mode.make_desk(store, config.result_seconds) \
-            if config.role == "parcels" else None
-        if self.pickup is not None:
-            pickup_mode.refresh(self, load_manifest)
+        self._screen = ScreenVersion()
+        self.ctx = ModeContext(
+            config=config, log=store, door=hardware.door, sounder=hardware.sounder,
+            volunteers=self.desk, bundle=bundle, now=now, clock_trusted=clock_trusted,
+            confirmed_at=confirmed_at, manifest=load_manifest, changed=self._screen.bump,
+            on_decision=on_decision or (lambda d: None))
+        self.modes = ModeStack(self.ctx, REGISTERED)
         self.fault: str | None = None             # the last failure of the loop, shown
         self._fault_at = time.monotonic()
         self._alarm_until: float | None = None
@@ -137,37 +96,31 @@ class Gate:
                 gate=config.gate_id, relay_unlocked=door.is_unlocked,
                 # "mock": the office must see a gate whose door is not wired.
                 pins=hardware.kind, pins_detail=hardware.description,
-                bundle_version=self.bundle.version,
+                bundle_version=bundle.version,
                 clock_trusted=clock_trusted(), role=config.role))
         except Exception as exc:  # a full disk must not keep the gate (and its exit) down
             log.exception("could not log the start")
             self.fault = f"{type(exc).__name__}: {exc}"[:200]
 
-    # Deciding ---------------------------------------------------------------
+    @property
+    def bundle(self) -> Bundle:
+        return self.ctx.bundle
 
-    def _judge(self, shown: list[Code], now: float) -> Decision:
-        subject = subject_of(shown)
-        history = self.store.history(subject.person_ref, subject.household,
-                                     self.bundle.policy, now)
-        state = self.bundle.gate_state(now, self.clock_trusted(), self.confirmed_at())
-        return decide(shown, self.direction, state, now, history)
+    @property
+    def direction(self) -> Direction:
+        """The lane's direction (the entry mode's; the configured one where none runs)."""
+        entry = self.modes.get(EntryMode)
+        return entry.direction if entry else Direction(self.config.direction)
+
+    # Scans and frames, routed to the modes -------------------------------------
 
     def scan(self, text: str, now: float | None = None) -> list[Closed]:
-        """One code read (camera or scanner gun): verify it and feed the open attempt."""
+        """One code read (camera or scanner gun): verified, then the mode that takes it
+        acts; returns the entry attempts it closed."""
         now = self.now() if now is None else now
-        code = codes.verify(text, self.bundle.trust_list(), now,
-                            self.bundle.policy.code_skew_seconds)
-        if courier_mode.handles(self, text, code, now):
-            self.changed()
-            return []
-        if self.pickup is not None and pickup_mode.handles(self, text, code, now):
-            return []  # the parcel area decides no attempts and opens no door
-        closed = self.tracker.show(code, now)
-        for attempt in closed:
-            self._act(attempt, now)
-        self.prompt = self.tracker.provisional(now) if self.tracker.pending else None
-        self.changed()
-        return closed
+        bundle = self.ctx.bundle
+        code = codes.verify(text, bundle.trust_list(), now, bundle.policy.code_skew_seconds)
+        return self.modes.scan(Scan(text, code, now))
 
     def scanned_by_gun(self, text: str) -> None:
         """A code from the scanner gun's thread: decided on the loop's thread, like a frame's."""
@@ -181,94 +134,18 @@ class Gate:
         closed: list[Closed] = []
         symbols = self.decoder.decode(image)
         self.last_frame, self.last_symbols, self.last_frame_at = image, symbols, time.time()
-        if symbols:
-            self.tracker.touch(now)  # the window runs from when codes left the view
+        self.modes.frame(symbols, now)
         for symbol in self.seen.admit(symbols, now):
             closed += self.scan(symbol.text, now)
         return closed
 
-    def _act(self, attempt: Closed, now: float) -> None:
-        d = attempt.decision
-        logged = self.store.log_attempt(d, [code_summary(c) for c in attempt.codes], now,
-                                        self.bundle.version)
-        log.info("attempt %s %s %s", logged.id, d.outcome.value,
-                 ",".join(r.value for r in d.reasons) or "-")
-        # Only now, with the attempt committed, may the door open.
-        if d.outcome is Outcome.ADMIT:
-            self.hardware.door.unlock()
-        # A newer attempt supersedes an older referral: the override button must never
-        # open the door for the person now at the gate on someone else's referral.
-        self.referral = Referral(logged.id, d, now) if d.outcome is Outcome.REFER else None
-        self.result = Shown(d, logged.id, now, now + (
-            self.config.referral_timeout_s if d.outcome is Outcome.REFER
-            else self.config.result_seconds))
-        self.hardware.sounder.play(SOUND[d.outcome])
-        if self.on_decision:
-            self.on_decision(d)
-
-    def admit_referral(self, volunteer: str = "override-button") -> bool:
-        """A volunteer admits the referred attempt: logged first, then the door opens."""
-        return self.decide_referral(volunteer, Outcome.ADMIT, "override_button")
-
-    def decide_referral(self, volunteer: str, outcome: Outcome, reason: str) -> bool:
-        """A volunteer decides the referred attempt; logged with who and why, then acted on."""
-        now = self.now()
-        r = self.referral
-        if r is None or now - r.since > self.config.referral_timeout_s:
-            self.referral = None
-            return False
-        self.store.log_event(EventKind.OVERRIDE, now, payloads.OverridePayload(
-            attempt_id=r.attempt_id, by=volunteer, outcome=outcome.value, reason=reason))
-        self.referral = None
-        if outcome is Outcome.ADMIT:
-            self.hardware.door.unlock()
-        self.result = Shown(r.decision, r.attempt_id, now, now + 3.0, decided=outcome,
-                            decided_by=volunteer)
-        self.hardware.sounder.play(SOUND[outcome])
-        self.changed()
-        return True
-
-    def admit_by_hand(self, volunteer: str, id_number: str) -> Decision | None:
-        """A resident without a phone, ID keyed and card checked by a volunteer: decided
-        with only the pass required, logged with the volunteer, then acted on.
-        None when no resident with a valid pass has this ID number."""
-        now = self.now()
-        entry = manual.look_up(self.bundle, id_number)
-        if entry is None:
-            return None
-        history = self.store.history(entry.person_ref, entry.household,
-                                     self.bundle.policy, now)
-        state = self.bundle.gate_state(now, self.clock_trusted(), self.confirmed_at())
-        d = manual.decide_by_hand(entry, self.direction, state, now, history)
-        if manual.admits(d):
-            d = replace(d, outcome=Outcome.ADMIT)  # what the policy refers, the hand admits
-        logged = self.store.log_attempt(d, [manual.summary(entry, id_number, volunteer)],
-                                        now, self.bundle.version,
-                                        decided_by=f"volunteer:{volunteer}")
-        if d.outcome is Outcome.ADMIT:
-            self.hardware.door.unlock()
-        self.result = Shown(d, logged.id, now, now + self.config.result_seconds,
-                            decided_by=volunteer)
-        self.hardware.sounder.play(SOUND[d.outcome])
-        self.changed()
-        return d
-
+    # Kept for tests/event_recorder.py (the lead's): the entry mode's own actions.
     def register_visitor(self, volunteer: str, name: str, phone: str, host: str,
                          purpose: str) -> None:
-        """A walk-in visitor, registered by a volunteer; only masked data is kept."""
-        self.store.log_event(EventKind.VISITOR, self.now(), payloads.VisitorPayload(
-            name=mask_name(name), phone=mask_phone(phone), host_household=host,
-            purpose=purpose[:60], by=volunteer))
-        self.changed()
+        self.modes.get(EntryMode).register_visitor(volunteer, name, phone, host, purpose)
 
     def set_direction(self, direction: Direction, volunteer: str) -> None:
-        """Switch a one-lane gate between entry and exit (logged with the volunteer)."""
-        if direction is not self.direction:
-            self.store.log_event(EventKind.DIRECTION, self.now(), payloads.DirectionPayload(
-                from_=self.direction, to=direction, by=volunteer))
-            self.direction = direction
-            self.tracker = AttemptTracker(self._judge, self.config.attempt_window_s)
-            self.changed()
+        self.modes.get(EntryMode).set_direction(direction, volunteer)
 
     def call(self, fn: Callable[[], object], timeout: float = 5.0) -> object:
         """Run fn on the gate loop's thread (the only one that touches SQLite and pins)."""
@@ -288,7 +165,11 @@ class Gate:
 
     def changed(self) -> None:
         """Something the screen shows changed."""
-        self.screen_version += 1
+        self._screen.bump()
+
+    @property
+    def screen_version(self) -> int:
+        return self._screen.value
 
     # Hardware events, handled on the loop's thread ---------------------------
 
@@ -310,7 +191,7 @@ class Gate:
                 if self.gun_seen.admit([Symbol(arg, "gun", ())], now):
                     self.scan(arg, now)
             elif what == "override":
-                self.admit_referral()
+                self.modes.override(now)
             elif what == "exit":
                 self.store.log_event(EventKind.EXIT_REQUEST, now)
             elif what == "alarm":
@@ -321,23 +202,12 @@ class Gate:
                 self.hardware.sounder.stop()
                 self._alarm_until = None
 
-    def tick(self, now: float | None = None) -> list[Closed]:
-        """Time passes: close attempts nobody finished, expire referrals and alarms."""
+    def tick(self, now: float | None = None) -> None:
+        """Time passes: the modes close and expire what is theirs; alarms end, sign-ins
+        idle out, the log forgets what is past retention, a newer bundle applies."""
         now = self.now() if now is None else now
         self._handle_inbox(now)
-        closed = self.tracker.tick(now)
-        for attempt in closed:
-            self._act(attempt, now)
-        if self.referral and now - self.referral.since > self.config.referral_timeout_s:
-            self.referral = None
-        if self.result and now >= self.result.until:
-            self.result = None  # personal data leaves the screen with the countdown
-            self.changed()
-        if self.prompt and not self.tracker.pending:
-            self.prompt = None
-            self.changed()
-        courier_mode.expire(self, now)
-        pickup_mode.expire(self, now)
+        self.modes.tick(now)
         if self.desk.expire(now):
             self.changed()
         if self._alarm_until is not None and now >= self._alarm_until:
@@ -349,9 +219,6 @@ class Gate:
         if now - self._bundle_checked >= BUNDLE_CHECK_S:
             self._bundle_checked = now
             self._refresh_bundle()
-            if self.pickup is not None:
-                pickup_mode.refresh(self, self._load_manifest)
-        return closed
 
     def _refresh_bundle(self) -> None:
         try:
@@ -361,7 +228,7 @@ class Gate:
             return
         if bundle.version > self.bundle.version:
             log.info("bundle %s -> %s", self.bundle.version, bundle.version)
-            self.bundle = bundle
+            self.ctx.bundle = bundle
             self.desk.update(bundle.volunteers)
             self.changed()
 

@@ -9,28 +9,23 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-from gatehouse.policy import Outcome
-from gatehouse.policy.reasons import WORDS
-
-PROMPT_ALL = {"in": ("请出示出入证和健康码", "Show your pass and health code"),
-              "out": ("请出示出入证", "Show your pass")}
+from kiosk.gate import Gate
+from kiosk.modes.entry import PROMPT_ALL
 
 
-def _words(kind: str) -> tuple[str, str]:
-    return WORDS.get(kind, (kind, kind))
-
-
-def snapshot(gate, link_state=None, now: float | None = None) -> dict:
-    """The screen's state; cheap enough to build several times a second."""
+def snapshot(gate: Gate, link_state=None, now: float | None = None) -> dict:
+    """The screen's state; cheap enough to build several times a second. The gate's
+    part (status strip, volunteers) is built here; each mode adds its own keys
+    (kiosk/modes/), and the first mode in charge names the screen's `mode`."""
     now = time.time() if now is None else now
     b = gate.bundle
+    direction = gate.direction.value
     doc: dict = {
         "version": gate.screen_version,
-        "gate": {"id": gate.config.gate_id, "direction": gate.direction.value,
+        "gate": {"id": gate.config.gate_id, "direction": direction,
                  "role": gate.config.role},
         "mode": None,
-        "ready": {"zh": PROMPT_ALL[gate.direction.value][0],
-                  "en": PROMPT_ALL[gate.direction.value][1]},
+        "ready": {"zh": PROMPT_ALL[direction][0], "en": PROMPT_ALL[direction][1]},
         "prompt": None, "result": None, "courier": None, "pickup": None,
         "volunteer": None,
         "volunteers": [{"id": v.id, "name": v.name, "role": v.role,
@@ -48,39 +43,11 @@ def snapshot(gate, link_state=None, now: float | None = None) -> dict:
             "fault": gate.fault,
         },
     }
-    # The loop thread replaces these while we read: take each reference once.
-    volunteer, prompt, r = gate.desk.signed_in, gate.prompt, gate.result
-    referral, courier, pickup = gate.referral, gate.courier, gate.pickup
-    doc["mode"] = "courier" if courier else (
-        "pickup" if pickup is not None else ("result" if r else "ready"))
+    volunteer = gate.desk.signed_in  # the loop thread replaces it: read it once
     if volunteer:
         doc["volunteer"] = {"id": volunteer.id, "name": volunteer.name, "role": volunteer.role}
-    if prompt is not None and prompt.missing:
-        kind = prompt.missing[0]
-        zh, en = _words(kind)
-        doc["prompt"] = {"zh": f"请出示{zh}", "en": f"Show your {en}",
-                         "name": prompt.subject.name, "missing": list(prompt.missing)}
-    if r is not None:
-        d = r.decision
-        outcome = r.decided or d.outcome
-        doc["result"] = {
-            "outcome": outcome.value, "policy_outcome": d.outcome.value,
-            "name": d.subject.name, "household": d.subject.household,
-            "who": d.subject.who.value if d.subject.who else None,
-            "zh": d.text("zh") if not r.decided else
-            ("志愿者已放行" if outcome is Outcome.ADMIT else "志愿者已拒绝"),
-            "en": d.text("en") if not r.decided else
-            ("Admitted by a volunteer" if outcome is Outcome.ADMIT
-             else "Refused by a volunteer"),
-            "reasons": [{"code": f.reason.value, "zh": f.text("zh"), "en": f.text("en")}
-                        for f in d.findings if f.outcome is not None],
-            "referral": referral is not None and referral.attempt_id == r.attempt_id,
-            "seconds_left": max(0, round(r.until - now)),
-        }
-    if courier is not None:
-        doc["courier"] = courier.to_json()
-    if pickup is not None:
-        doc["pickup"] = pickup.to_json(now, doc["status"]["clock_trusted"])
+    doc.update(gate.modes.screen_state(now))
+    doc["mode"] = gate.modes.screen_mode()
     return doc
 
 

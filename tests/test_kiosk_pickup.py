@@ -29,7 +29,8 @@ from kiosk.config import KioskConfig
 from kiosk.gate import Gate
 from kiosk.gpio import GateHardware, PinConfig
 from kiosk.manifest import ManifestCache, load_manifest
-from kiosk.pickup import (
+from kiosk.modes.pickup import PickupMode
+from kiosk.pickup_desk import (
     CODE_PAUSE_S,
     IDLE_END_S,
     PickupDesk,
@@ -167,6 +168,11 @@ def parcel_area(home, compound, mock_pins):
         g.store.close()
 
 
+def pickup_of(gate) -> PickupMode | None:
+    """The parcel area's mode (None at a kiosk whose role does not run it)."""
+    return gate.modes.get(PickupMode)
+
+
 def pickups(gate) -> list[dict]:
     return [json.loads(r["detail"]) for r in gate.store.db.query(
         "select detail from events where kind = 'pickup' order by seq")]
@@ -262,7 +268,7 @@ def test_a_taken_parcel_is_not_offered_again_after_a_restart(parcel_area):
     gate.close()
     gate.store.close()
     gate = parcel_area()                              # same log, same (old) manifest
-    assert gate.pickup.key_code("B-1-1001", gate.now()).ok   # its code still opens Alice's
+    assert pickup_of(gate).desk.key_code("B-1-1001", gate.now()).ok   # its code still opens Alice's
     slots = [r["slot"] for r in shown(gate)["pickup"]["parcels"]]
     assert "B-1-01" not in slots and "A-1-01" in slots
     gate.scan(SF)
@@ -270,18 +276,17 @@ def test_a_taken_parcel_is_not_offered_again_after_a_restart(parcel_area):
 
 
 def test_a_pickup_code_opens_the_whole_household_and_wrong_codes_pause(parcel_area):
-    from kiosk import pickup_mode
     gate = parcel_area()
-    r = pickup_mode.key_code(gate, "b-1-1001", gate.now())
+    r = pickup_of(gate).key_code("b-1-1001", gate.now())
     assert r.ok and r.parcel.slot == "B-1-01"
     pk = shown(gate)["pickup"]
     assert pk["via"] == "code" and {x["slot"] for x in pk["parcels"]} >= {"A-1-01", "B-1-01"}
     gate.scan(JD)
     assert pickups(gate)[-1]["via"] == "code" and pickups(gate)[-1]["outcome"] == "taken"
     for _ in range(5):
-        r = pickup_mode.key_code(gate, "B-1-0000", gate.now())
+        r = pickup_of(gate).key_code("B-1-0000", gate.now())
     assert r.reason == "paused" and shown(gate)["paused_s"] == 60
-    assert not pickup_mode.key_code(gate, "C-2-1003", gate.now()).ok
+    assert not pickup_of(gate).key_code("C-2-1003", gate.now()).ok
     # The office hears of the guessing once, not for every refused code.
     assert [p["wrong_codes"] for p in pickups(gate) if p["outcome"] == "codes_paused"] == [5]
     gate.scan(parcel_area.codes["bob_pass"])          # a pass still works meanwhile
@@ -289,11 +294,10 @@ def test_a_pickup_code_opens_the_whole_household_and_wrong_codes_pause(parcel_ar
     parcel_area.clock[0] += 61
     gate.tick()
     assert shown(gate)["paused_s"] == 0
-    assert pickup_mode.key_code(gate, "C-2-1003", gate.now()).ok
+    assert pickup_of(gate).key_code("C-2-1003", gate.now()).ok
 
 
 def test_a_pickup_ends_when_done_or_idle_and_the_household_leaves_the_screen(parcel_area):
-    from kiosk import pickup_mode
     gate, clock = parcel_area(), parcel_area.clock
     gate.scan(parcel_area.codes["alice_pass"])
     clock[0] += IDLE_END_S + 1
@@ -305,7 +309,7 @@ def test_a_pickup_ends_when_done_or_idle_and_the_household_leaves_the_screen(par
     gate.tick()
     assert shown(gate)["pickup"] is None
     gate.scan(parcel_area.codes["bob_pass"])
-    assert pickup_mode.done(gate, gate.now())
+    assert pickup_of(gate).done(gate.now())
     clock[0] += gate.config.result_seconds
     gate.tick()
     assert shown(gate)["pickup"] is None
@@ -344,7 +348,7 @@ def test_without_a_manifest_yet_a_pass_opens_nothing(parcel_area, home):
     gate.scan(parcel_area.codes["alice_pass"])
     assert shown(gate)["pickup"] is None and shown(gate)["manifest_version"] is None
     assert "包裹清单" in shown(gate)["notice"]["zh"]
-    assert gate.pickup.key_code("B-1-1001", gate.now()).reason == "no_manifest"
+    assert pickup_of(gate).desk.key_code("B-1-1001", gate.now()).reason == "no_manifest"
 
 
 def test_a_revoked_pass_opens_nothing(parcel_area, compound):
@@ -357,7 +361,7 @@ def test_a_revoked_pass_opens_nothing(parcel_area, compound):
 
 def test_a_kiosk_at_a_gate_hands_out_nothing(parcel_area):
     gate = parcel_area(role="gate")
-    assert gate.pickup is None and snapshot(gate)["mode"] == "ready"
+    assert pickup_of(gate) is None and snapshot(gate)["mode"] == "ready"
     assert snapshot(gate)["pickup"] is None
 
 
@@ -538,9 +542,8 @@ def test_the_pickup_screen_key_a_code_see_the_slot_take_the_parcel(home, compoun
 
 
 def test_wrong_codes_shown_to_the_camera_count_like_keyed_ones(parcel_area):
-    from kiosk import pickup_mode
     gate = parcel_area()
     for n in range(5):
         gate.scan(f"B-1-{9000 + n}")         # a phone screen cycling made-up codes
     assert shown(gate)["paused_s"] == 60
-    assert not pickup_mode.key_code(gate, "B-1-1001", gate.now()).ok
+    assert not pickup_of(gate).key_code("B-1-1001", gate.now()).ok

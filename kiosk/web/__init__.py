@@ -31,7 +31,9 @@ from gatehouse.identity import normalize_id
 from gatehouse.parcels import valid_waybill
 from gatehouse.pins import check_pin
 from gatehouse.policy import Direction, Outcome
-from kiosk import courier_mode, pickup_mode
+from kiosk.modes.courier import CourierMode
+from kiosk.modes.entry import EntryMode
+from kiosk.modes.pickup import PickupMode
 from kiosk.scanner.preview import preview_jpeg
 from kiosk.web.front import screen_names
 from kiosk.screen import snapshot, start_of_day
@@ -179,7 +181,8 @@ def create_app(gate, link_state: Callable[[], object] = lambda: None,
         reasons = dict((code, zh) for code, zh, _ in REFERRAL_REASONS.get(decision, []))
         if decision not in ("admit", "refuse") or data.get("reason") not in reasons:
             abort(400, "decision is admit or refuse, with a reason from the list")
-        ok = gate.call(lambda: gate.decide_referral(v.id, Outcome(decision), data["reason"]))
+        entry = gate.modes.get(EntryMode)
+        ok = gate.call(lambda: entry.decide_referral(v.id, Outcome(decision), data["reason"]))
         if not ok:
             return jsonify({"ok": False, "reason": "no referral waiting"}), 409
         return jsonify({"ok": True})
@@ -189,7 +192,8 @@ def create_app(gate, link_state: Callable[[], object] = lambda: None,
         v, data = volunteer(), body()
         if data.get("direction") not in ("in", "out"):
             abort(400, "direction is in or out")
-        gate.call(lambda: gate.set_direction(Direction(data["direction"]), v.id))
+        entry = gate.modes.get(EntryMode)
+        gate.call(lambda: entry.set_direction(Direction(data["direction"]), v.id))
         return jsonify({"ok": True})
 
     @app.post("/api/manual")
@@ -202,7 +206,8 @@ def create_app(gate, link_state: Callable[[], object] = lambda: None,
             normalize_id(id_number)
         except ValueError as exc:
             return jsonify({"ok": False, "reason": "bad_id", "detail": str(exc)}), 400
-        d = gate.call(lambda: gate.admit_by_hand(v.id, id_number))
+        entry = gate.modes.get(EntryMode)
+        d = gate.call(lambda: entry.admit_by_hand(v.id, id_number))
         if d is None:
             return jsonify({"ok": False, "reason": "not_found"}), 404
         return jsonify({"ok": True, "outcome": d.outcome.value, "zh": d.text("zh"),
@@ -214,7 +219,8 @@ def create_app(gate, link_state: Callable[[], object] = lambda: None,
         name, host = str(data.get("name", "")).strip(), str(data.get("host", "")).strip()
         if not name or not host:
             abort(400, "a visitor needs a name and a host household")
-        gate.call(lambda: gate.register_visitor(v.id, name[:40], str(data.get("phone", ""))[:20],
+        entry = gate.modes.get(EntryMode)
+        gate.call(lambda: entry.register_visitor(v.id, name[:40], str(data.get("phone", ""))[:20],
                                                 host[:20], str(data.get("purpose", ""))))
         return jsonify({"ok": True})
 
@@ -222,26 +228,23 @@ def create_app(gate, link_state: Callable[[], object] = lambda: None,
     def courier():
         v, data = volunteer(), body()
 
+        mode = gate.modes.get(CourierMode)
+
         def act():
-            s = gate.courier
-            if s is None:
+            if not mode.set(
+                    room=str(data["room"])[:20] if "room" in data else None,
+                    fresh=bool(data["fresh"]) if "fresh" in data else None,
+                    frozen=bool(data["frozen"]) if "frozen" in data else None,
+                    room_from_pass=bool(data["room_from_pass"])
+                    if "room_from_pass" in data else None):
                 return False
-            if "room" in data:
-                s.room = str(data["room"])[:20]
-            if "fresh" in data:
-                s.fresh = bool(data["fresh"])
-            if "frozen" in data:
-                s.frozen = bool(data["frozen"])
-            if "room_from_pass" in data:
-                s.room_from_pass = bool(data["room_from_pass"])
-            if "waybill" in data and not courier_mode.add_waybill(
-                    gate, str(data["waybill"])[:40], time.time(), v.id):
+            if "waybill" in data and not mode.add_waybill(str(data["waybill"])[:40],
+                                                          time.time(), v.id):
                 return "bad_waybill"
             if data.get("undo"):
-                courier_mode.undo_last(gate, time.time(), v.id)
+                mode.undo_last(time.time(), v.id)
             if data.get("end"):
-                courier_mode.end(gate, time.time(), v.id)
-            gate.changed()
+                mode.end(time.time(), v.id)
             return True
         done = gate.call(act)
         if done == "bad_waybill":
@@ -255,13 +258,14 @@ def create_app(gate, link_state: Callable[[], object] = lambda: None,
         """The parcel area: a resident keys their pickup code (no sign-in: it is their SMS),
         taps 完成, or a signed-in volunteer keys a waybill the camera cannot read."""
         data = body()
-        if gate.pickup is None:
+        mode = gate.modes.get(PickupMode)
+        if mode is None:
             return jsonify({"ok": False, "reason": "not a parcel-area kiosk"}), 409
         if data.get("done") is True:
-            return jsonify({"ok": gate.call(lambda: pickup_mode.done(gate, gate.now()))})
+            return jsonify({"ok": gate.call(lambda: mode.done(gate.now()))})
         if "code" in data:
             code = str(data["code"])[:40]
-            r = gate.call(lambda: pickup_mode.key_code(gate, code, gate.now()))
+            r = gate.call(lambda: mode.key_code(code, gate.now()))
             if r.ok:  # a parcel still standing its hold: no slot to go and take it from
                 return jsonify({"ok": True, "slot": r.parcel.slot
                                 if r.parcel.ready(gate.now()) else None})
@@ -273,7 +277,7 @@ def create_app(gate, link_state: Callable[[], object] = lambda: None,
             text = str(data["waybill"]).strip()[:40]
             if not valid_waybill(text):
                 abort(400, "a waybill is 6-40 letters, digits and dashes")
-            verdict = gate.call(lambda: pickup_mode.waybill(gate, text, gate.now(), v.id))
+            verdict = gate.call(lambda: mode.waybill(text, gate.now(), v.id))
             if verdict is None:
                 return jsonify({"ok": False, "reason": "no pickup open"}), 409
             return jsonify({"ok": verdict.taken, "outcome": "taken" if verdict.taken

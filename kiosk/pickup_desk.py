@@ -2,7 +2,7 @@
 names the slots, and each parcel scanned is checked before the resident walks off.
 
 The desk keeps only state and rules: `now` is passed in, nothing here logs, beeps or
-reads a file (kiosk/pickup_mode.py does that on the gate loop's thread). What it
+reads a file (kiosk/modes/pickup.py does that on the gate loop's thread). What it
 knows comes from the hub's signed shelf manifest (gatehouse.parcels.Manifest) and
 from what this kiosk has handed out itself since, so a kiosk offline for a day never
 offers a parcel twice.
