@@ -27,6 +27,7 @@ from hub.web import (
     parcels,
     passes,
     policy,
+    report,
     residents,
     tracing,
     visitors,
@@ -101,6 +102,7 @@ def create_app(config: WebConfig) -> Flask:
     for bp in (auth.bp, overview.bp, buildings.bp, residents.bp, passes.bp, tracing.bp, policy.bp,
                visitors.bp, notifications.bp, groupbuy.bp, parcels.bp, admin.bp):
         app.register_blueprint(bp)
+    app.register_blueprint(report.bp)   # the daily report and the 7/30-day charts
     app.register_blueprint(enroll.bp)   # the gates' side: /enroll and the /wheels/ folder
     app.wsgi_app = enroll.mount(app.wsgi_app, config)
     app.wsgi_app = wheels.mount(app.wsgi_app, config)
