@@ -18,6 +18,7 @@ from gatehouse.home import Home, write_private
 from hub import schema
 from hub.web import (
     admin,
+    alerts_delivery,
     auth,
     buildings,
     enroll,
@@ -103,6 +104,7 @@ def create_app(config: WebConfig) -> Flask:
                visitors.bp, notifications.bp, groupbuy.bp, parcels.bp, admin.bp):
         app.register_blueprint(bp)
     app.register_blueprint(report.bp)   # the daily report and the 7/30-day charts
+    app.register_blueprint(alerts_delivery.bp)   # where alerts go (issue 14)
     app.register_blueprint(enroll.bp)   # the gates' side: /enroll and the /wheels/ folder
     app.wsgi_app = enroll.mount(app.wsgi_app, config)
     app.wsgi_app = wheels.mount(app.wsgi_app, config)
