@@ -14,7 +14,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 
 from gatehouse import codes
@@ -27,7 +27,7 @@ from kiosk.attempt import Closed
 from kiosk.attempt_log import AttemptLog
 from kiosk.config import KioskConfig
 from kiosk.gpio import DoorAlarm, GateHardware, Pattern
-from kiosk.modes.base import ModeContext, Scan, ScreenVersion
+from kiosk.modes.base import Mode, ModeContext, Scan, ScreenVersion
 from kiosk.modes.entry import EntryMode
 from kiosk.modes.registry import REGISTERED
 from kiosk.modes.stack import ModeStack
@@ -50,7 +50,8 @@ class Gate:
                  clock_trusted: Callable[[], bool], now: Callable[[], float] = time.time,
                  on_decision: Callable[[Decision], None] | None = None,
                  confirmed_at: Callable[[], float | None] = lambda: None,
-                 load_manifest: Callable[[], Manifest | None] = lambda: None):
+                 load_manifest: Callable[[], Manifest | None] = lambda: None,
+                 modes: Iterable[type[Mode]] = REGISTERED):
         self.config = config
         self.store = store
         self.hardware = hardware
@@ -78,7 +79,7 @@ class Gate:
             volunteers=self.desk, bundle=bundle, now=now, clock_trusted=clock_trusted,
             confirmed_at=confirmed_at, manifest=load_manifest, changed=self._screen.bump,
             on_decision=on_decision or (lambda d: None))
-        self.modes = ModeStack(self.ctx, REGISTERED)
+        self.modes = ModeStack(self.ctx, modes)
         self.fault: str | None = None             # the last failure of the loop, shown
         self._fault_at = time.monotonic()
         self._alarm_until: float | None = None
