@@ -78,7 +78,7 @@ class Gate:
             config=config, log=store, door=hardware.door, sounder=hardware.sounder,
             volunteers=self.desk, bundle=bundle, now=now, clock_trusted=clock_trusted,
             confirmed_at=confirmed_at, manifest=load_manifest, changed=self._screen.bump,
-            on_decision=on_decision or (lambda d: None))
+            **({"on_decision": on_decision} if on_decision else {}))
         self.modes = ModeStack(self.ctx, modes)
         self.fault: str | None = None             # the last failure of the loop, shown
         self._fault_at = time.monotonic()

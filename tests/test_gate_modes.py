@@ -4,7 +4,9 @@ SQLite log, the compound's signed bundle)."""
 from __future__ import annotations
 
 import json
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +27,7 @@ from tests.conftest import ALICE_ID, BOB_ID, HOUR
 from tests.test_import_graph import import_graph
 
 PINS = PinConfig(unlock_seconds=0.3, contact_pin=None)
+KIOSK = str(Path(__file__).resolve().parent.parent / "kiosk") + "/"
 
 
 class Drill(Mode):
@@ -95,6 +98,42 @@ def test_a_scan_is_judged_once_with_one_look_at_the_log(kiosk):
     gate.scan(kiosk.codes["alice_green"])
     assert history_queries() == 2 and gate.hardware.door.is_unlocked
     gate.store.db.conn.set_trace_callback(None)
+
+
+def kiosk_calls_while(act) -> list[tuple[str, str, list[str]]]:
+    """(module, function, the kiosk modules below it on the stack) of each call into a
+    kiosk module while `act()` runs on this thread."""
+    calls = []
+
+    def profile(frame, event, arg):
+        if event != "call" or not frame.f_code.co_filename.startswith(KIOSK):
+            return
+        below, f = [], frame.f_back
+        while f is not None:
+            if f.f_code.co_filename.startswith(KIOSK):
+                below.append(f.f_code.co_filename[len(KIOSK):])
+            f = f.f_back
+        calls.append((frame.f_code.co_filename[len(KIOSK):], frame.f_code.co_name, below))
+    sys.setprofile(profile)
+    try:
+        act()
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+def test_an_entry_attempt_walks_through_the_kiosk_in_one_direction(kiosk):
+    """No module calls back into one below it (the tracker once called the gate's judge),
+    and the gate is entered once per scan (docs/architecture.md, "Kiosk")."""
+    gate = kiosk()
+    calls = kiosk_calls_while(lambda: (gate.scan(kiosk.codes["alice_pass"]),
+                                       gate.scan(kiosk.codes["alice_green"])))
+    assert gate.hardware.door.is_unlocked
+    bounces = [(m, fn) for m, fn, below in calls  # (a lambda handed in is a value)
+               if below and below[0] != m and m in below and fn != "<lambda>"]
+    assert bounces == []
+    assert [fn for m, fn, below in calls if m == "gate.py" and "gate.py" not in below] == \
+        ["scan", "scan"]
 
 
 def test_a_courier_badge_comes_before_the_entrance_and_a_pass_still_gets_decided(kiosk):
