@@ -23,6 +23,7 @@ from hub.web import (
     buildings,
     enroll,
     groupbuy,
+    health,
     notifications,
     overview,
     parcels,
@@ -108,6 +109,7 @@ def create_app(config: WebConfig) -> Flask:
     app.register_blueprint(enroll.bp)   # the gates' side: /enroll and the /wheels/ folder
     app.wsgi_app = enroll.mount(app.wsgi_app, config)
     app.wsgi_app = wheels.mount(app.wsgi_app, config)
+    app.wsgi_app = health.mount(app.wsgi_app, config)   # /healthz, /metrics: no login
     # Outermost, so the gates' /enroll answers only to the hub's names too.
     app.wsgi_app = HostAllowlist(app.wsgi_app, config.host_names(), ip_literals=True)
     return app
