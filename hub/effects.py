@@ -1,66 +1,104 @@
-"""What a stored gate event changes: alerts, conflicts between gates, parcels, visitors.
+"""What a stored gate event changes on the passages side: alerts, conflicts between
+gates, visitors, volunteers' decisions. One handler per event kind (`CORE`).
 
-hub/ingest.py stores each event and its passage, then calls `apply` with the payload
-already read through its kind's model (gatehouse/event_payloads.py), inside a
-savepoint: an exception here leaves the event stored and raises `event_not_applied`.
+hub/ingest.py stores each event and its passage, then calls the handler of its kind
+(hub/event_handlers.py) with the payload already read through its kind's model
+(gatehouse/event_payloads.py), inside a savepoint: an exception there leaves the event
+stored and raises `event_not_applied`.
 """
 from __future__ import annotations
 
 import json
-import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlite_utils
 
 from gatehouse.event_payloads import (
     AttemptPayload,
-    DoorForcedPayload,
-    DoorHeldPayload,
     EventPayload,
     OverridePayload,
-    ParcelPayload,
-    ParcelVoidPayload,
-    PickupPayload,
     StartedPayload,
     VisitorPayload,
 )
-from gatehouse.events import Event
+from gatehouse.events import Event, EventKind
 from gatehouse.policy import BuildingStatus, Outcome, Policy
 from hub.alert_kinds import AlertKind
-from hub.parcels import handout, intake
 from hub.store import add_alert as _alert
 from hub.store import building_status_at
 
 VISITOR_HOURS = 4  # a walk-in's registration is valid this long
 
 
-def apply(db, gate: str, e: Event, p: EventPayload, received_at: float,
-          policy: Policy) -> int:
-    """What one stored event changes (`p`: its payload, read through its kind's model):
-    passages' alerts and conflicts, parcels, visitors. Returns the conflicts found."""
-    if isinstance(p, AttemptPayload):
-        if p.alert:
-            _alert(db, e.at, gate, AlertKind.of_attempt(p.reasons), e.id,
-                   {"name": p.name, "household": p.household})
-        if p.outcome is Outcome.ADMIT and p.person_ref:
-            return _conflicts(db, e.id, policy)
-    elif isinstance(p, (DoorForcedPayload, DoorHeldPayload)):
-        _alert(db, e.at, gate, AlertKind(e.kind.value), e.id, {})
-    elif isinstance(p, StartedPayload) and p.pins == "mock" and p.role != "parcels":
-        _alert(db, e.at, gate, AlertKind.MOCK_PINS, e.id, {})   # a gate that drives no door
-    elif isinstance(p, ParcelPayload) and p.waybill and p.id:
-        # Slotted now, inside the write lock: after any move that freed a slot.
-        intake.receive(db, gate, p, e.at, max(received_at, time.time()))
-    elif isinstance(p, ParcelVoidPayload) and p.parcel:
-        intake.void(db, p.parcel, gate, e.at, f"{gate}/{p.by}")
-    elif isinstance(p, PickupPayload):
-        handout.pickup_event(db, gate, e.id, p, e.at)
-    elif isinstance(p, VisitorPayload):
-        db["visitors"].insert({  # a walk-in registered at the gate, masked there
-            "name": p.name, "phone": p.phone, "host_household": p.host_household,
-            "from_at": int(e.at), "until_at": int(e.at) + VISITOR_HOURS * 3600,
-            "purpose": p.purpose, "created_at": int(received_at),
-            "created_by": f"{gate}/{p.by}"})
-    elif isinstance(p, OverridePayload) and p.attempt_id:
-        override(db, gate, p)
+@dataclass(frozen=True)
+class Stored:
+    """One event just stored, as its handler gets it (`payload`: read through its kind's
+    model). A handler returns the conflicts between gates it found."""
+
+    db: sqlite_utils.Database
+    gate: str
+    event: Event
+    payload: EventPayload
+    received_at: float
+    policy: Policy
+
+
+Handler = Callable[[Stored], int]
+
+
+def on_attempt(s: Stored) -> int:
+    p = s.payload
+    assert isinstance(p, AttemptPayload)
+    if p.alert:
+        _alert(s.db, s.event.at, s.gate, AlertKind.of_attempt(p.reasons), s.event.id,
+               {"name": p.name, "household": p.household})
+    if p.outcome is Outcome.ADMIT and p.person_ref:
+        return _conflicts(s.db, s.event.id, s.policy)
     return 0
+
+
+def on_door_alarm(s: Stored) -> int:
+    _alert(s.db, s.event.at, s.gate, AlertKind(s.event.kind.value), s.event.id, {})
+    return 0
+
+
+def on_started(s: Stored) -> int:
+    p = s.payload
+    assert isinstance(p, StartedPayload)
+    if p.pins == "mock" and p.role != "parcels":   # a gate that drives no door
+        _alert(s.db, s.event.at, s.gate, AlertKind.MOCK_PINS, s.event.id, {})
+    return 0
+
+
+def on_visitor(s: Stored) -> int:
+    p = s.payload
+    assert isinstance(p, VisitorPayload)
+    s.db["visitors"].insert({  # a walk-in registered at the gate, masked there
+        "name": p.name, "phone": p.phone, "host_household": p.host_household,
+        "from_at": int(s.event.at), "until_at": int(s.event.at) + VISITOR_HOURS * 3600,
+        "purpose": p.purpose, "created_at": int(s.received_at),
+        "created_by": f"{s.gate}/{p.by}"})
+    return 0
+
+
+def on_override(s: Stored) -> int:
+    p = s.payload
+    assert isinstance(p, OverridePayload)
+    if p.attempt_id:
+        override(s.db, s.gate, p)
+    return 0
+
+
+# What the passages side of the hub does per event kind; features add their own
+# (hub/event_handlers.py puts the table together).
+CORE: dict[EventKind, Handler] = {
+    EventKind.ATTEMPT: on_attempt,
+    EventKind.DOOR_FORCED: on_door_alarm,
+    EventKind.DOOR_HELD: on_door_alarm,
+    EventKind.STARTED: on_started,
+    EventKind.VISITOR: on_visitor,
+    EventKind.OVERRIDE: on_override,
+}
 
 
 def override(db, gate: str, p: OverridePayload) -> None:

@@ -32,7 +32,7 @@ from gatehouse.events import (
     ranges,
 )
 from gatehouse.policy import Policy
-from hub import effects
+from hub import effects, event_handlers
 from hub.alert_kinds import AlertKind
 from hub.gate_quota import GateQuota, take_events, take_quarantine
 from hub.store import add_alert as _alert
@@ -201,7 +201,7 @@ def _events(db, gate: str, events: list[tuple[Event, EventPayload]], received_at
     try:
         with db.atomic():  # one savepoint for the batch: the common case, and fast
             for e, p in new.values():
-                result.conflicts += effects.apply(db, gate, e, p, received_at, policy)
+                result.conflicts += event_handlers.apply(db, gate, e, p, received_at, policy)
     except Exception:
         # A bug in one event's effects: undone above; apply again one by one, so that
         # only that event is set aside (a savepoint each costs a third of the speed).
@@ -209,7 +209,7 @@ def _events(db, gate: str, events: list[tuple[Event, EventPayload]], received_at
         for e, p in new.values():
             try:
                 with db.atomic():
-                    result.conflicts += effects.apply(db, gate, e, p, received_at, policy)
+                    result.conflicts += event_handlers.apply(db, gate, e, p, received_at, policy)
             except Exception as exc:
                 log.exception("event %s of %s stored but not applied", e.id, gate)
                 _alert(db, e.at, gate, AlertKind.EVENT_NOT_APPLIED, e.id,
@@ -348,7 +348,7 @@ def reapply(db: sqlite_utils.Database, policy: Policy, at: float) -> tuple[int, 
                   payload=json.loads(r["payload"]))
         try:
             with write_transaction(db):
-                effects.apply(db, r["gate"], e, read_payload(e.kind, e.payload),
+                event_handlers.apply(db, r["gate"], e, read_payload(e.kind, e.payload),
                               r["received_at"], policy)
                 db.execute("update alerts set acked_at = ?, acked_by = 'reapply', note = "
                            "'applied again' where id = ?", [at, r["alert"]])
