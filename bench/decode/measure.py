@@ -1,16 +1,18 @@
-"""Run decoders over bench frames and score them: reads, false reads, time per frame."""
+"""Run decoders over bench frames and score them: reads, false reads, time against zxing-cpp."""
 
 from __future__ import annotations
 
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
-from bench.decode.scenes import Case, Spec, render
+from bench.decode.scenes import Case, Spec, held, render
 from kiosk.scanner.decoders import Decoder
+
+REFERENCE = "zxing"  # every time is also stated as a ratio to zxing-cpp's on the same frame
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,8 @@ class Outcome:
     read: bool
     false_reads: tuple[str, ...]
     ms: float
+    ratio: float  # ms / zxing-cpp's ms on the same frame
+    stages: dict[str, float] = field(default_factory=dict)  # the pipeline's stage times (ms)
 
 
 def _reset(decoder: Decoder) -> None:
@@ -40,21 +44,38 @@ def score(decoder: Decoder, image: np.ndarray, truth: str | None) -> tuple[bool,
     start = time.perf_counter()
     symbols = decoder.decode(image)
     ms = (time.perf_counter() - start) * 1000
+    # A decoder in another process reports its own decode time, without the pipe.
+    ms = getattr(decoder, "last_ms", None) or ms
     texts = {s.text for s in symbols}
     return truth in texts, tuple(sorted(t for t in texts if t != truth)), ms
 
 
-def run(cases: Iterable[Case], decoders: Mapping[str, Decoder]) -> list[Outcome]:
+def _timed(decoder: Decoder, image: np.ndarray, truth: str | None, repeat: int):
+    # The fastest of `repeat` runs: on a machine shared with other jobs the slower ones
+    # measure the neighbours, not the decoder.
+    best = None
+    for _ in range(repeat):
+        _reset(decoder)
+        read, false, ms = score(decoder, image, truth)
+        if best is None or ms < best[2]:
+            best = (read, false, ms, dict(getattr(decoder, "last_timings", {}) or {}))
+    assert best is not None
+    return best
+
+
+def run(cases: Iterable[Case], decoders: Mapping[str, Decoder], repeat: int = 3) -> list[Outcome]:
     """Decode every case with every decoder, interleaved so background load hits all alike."""
     outcomes = []
     warmed: set[str] = set()
     for case in cases:
+        done = {}
         for name, decoder in decoders.items():
             if name not in warmed:  # first call pays for lazy set-up inside the libraries
                 decoder.decode(case.image)
                 warmed.add(name)
-            _reset(decoder)
-            read, false, ms = score(decoder, case.image, case.spec.truth)
+            done[name] = _timed(decoder, case.image, case.spec.truth, repeat)
+        ref = done.get(REFERENCE, (None, None, 1.0))[2] or 1.0
+        for name, (read, false, ms, stages) in done.items():
             outcomes.append(
                 Outcome(
                     name,
@@ -66,6 +87,8 @@ def run(cases: Iterable[Case], decoders: Mapping[str, Decoder]) -> list[Outcome]
                     read,
                     false,
                     ms,
+                    ms / ref,
+                    stages,
                 )
             )
     return outcomes
@@ -77,7 +100,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def table(outcomes: list[Outcome], by: Callable[[Outcome], tuple]) -> dict[tuple, dict]:
-    """Group outcomes and return QR / Code128 read rates, false reads and frame times per group."""
+    """Group outcomes: QR / Code128 read rates, false reads, frame times and ratios per group."""
     groups: dict[tuple, list[Outcome]] = defaultdict(list)
     for o in outcomes:
         groups[by(o)].append(o)
@@ -89,39 +112,59 @@ def table(outcomes: list[Outcome], by: Callable[[Outcome], tuple]) -> dict[tuple
             row[kind] = (sum(o.read for o in of_kind), len(of_kind))
         row["false"] = sum(bool(o.false_reads) for o in items)
         ms = [o.ms for o in items]
+        ratio = [o.ratio for o in items]
         row["median"], row["p95"] = percentile(ms, 50), percentile(ms, 95)
-        empty = [o.ms for o in items if o.kind == "empty"]
-        row["empty_median"] = percentile(empty, 50)
+        row["ratio"], row["ratio_p95"], row["ratio_max"] = (
+            percentile(ratio, 50), percentile(ratio, 95), max(ratio, default=0.0))
+        empty = [o for o in items if o.kind == "empty"]
+        row["empty_median"] = percentile([o.ms for o in empty], 50)
+        row["empty_ratio"] = percentile([o.ratio for o in empty], 50)
         rows[key] = row
     return rows
 
 
+@dataclass(frozen=True)
+class Held:
+    """One scene held in view: the frame each decoder first read it on (None: never)."""
+
+    spec: Spec
+    first: dict[str, int | None]
+    false: dict[str, tuple[str, ...]]  # texts read that are not the truth, on any frame
+
+
 def held_in_view(
     specs: list[Spec], size: tuple[int, int], factories: Mapping[str, Callable[[], Decoder]], shots: int
-) -> dict[str, list[int | None]]:
-    """Show each scene for `shots` frames (fresh sensor noise each); return the first read frame."""
-    first: dict[str, list[int | None]] = {name: [] for name in factories}
+) -> list[Held]:
+    """Show each scene for `shots` frames (hand motion and fresh noise each); first reads."""
+    out = []
+    decoders = {name: factory() for name, factory in factories.items()}
     for spec in specs:
-        frames = [render(spec, size, shot) for shot in range(shots)]
-        for name, factory in factories.items():
-            decoder = factory()
-            hit = None
+        frames = [render(held(spec, shot), size, shot) for shot in range(shots)]
+        first: dict[str, int | None] = {}
+        wrong: dict[str, tuple[str, ...]] = {}
+        for name, decoder in decoders.items():
+            _reset(decoder)  # a new scene; within it the decoder keeps its state
+            first[name], wrong[name] = None, ()
             for i, frame in enumerate(frames):
-                read, _, _ = score(decoder, frame, spec.truth)
+                read, false, _ = score(decoder, frame, spec.truth)
+                wrong[name] += false
                 if read:
-                    hit = i
+                    first[name] = i
                     break
-            first[name].append(hit)
-    return first
+        out.append(Held(spec, first, wrong))
+    return out
 
 
-def static_cost(specs: list[Spec], size: tuple[int, int], decoder: Decoder, shots: int = 5) -> list[float]:
-    """Return ms per frame for a still scene after its first frame (what a camera at rest costs)."""
-    costs = []
+def idle_cost(specs: list[Spec], size: tuple[int, int], decoder: Decoder, reference: Decoder,
+              shots: int = 5) -> list[float]:
+    """Return ms ratios to `reference` for frames 2..shots of still empty scenes (a gate at rest)."""
+    ratios = []
     for spec in specs:
         _reset(decoder)
         for shot in range(shots):
-            _, _, ms = score(decoder, render(spec, size, shot), spec.truth)
+            frame = render(spec, size, shot)
+            _, _, ms = score(decoder, frame, spec.truth)
             if shot:
-                costs.append(ms)
-    return costs
+                _, _, ref = score(reference, frame, spec.truth)
+                ratios.append(ms / ref)
+    return ratios

@@ -371,6 +371,27 @@ def cases(seed: int, counts: dict[Kind, int], sizes=SIZES) -> Iterator[Case]:
             yield Case(name, spec, size, render(spec, size))
 
 
+def held(spec: Spec, shot: int) -> Spec:
+    """Return the scene as held by a hand on frame `shot`: shifted and turned a little.
+
+    Frame 0 is the scene itself; every later frame moves the code by about 1% of the frame
+    (6 px at 640x480) and turns it by about 1.5 degrees each way, seeded by the scene and
+    the frame, so every decoder sees the same motion. `render(held(spec, k), size, k)`
+    also gives each frame fresh sensor noise.
+    """
+    if shot == 0:
+        return spec
+    rng = np.random.default_rng([spec.seed, shot, 7])
+    cx, cy = spec.centre
+    return replace(
+        spec,
+        centre=(cx + float(rng.normal(0, 0.01)), cy + float(rng.normal(0, 0.01))),
+        roll=spec.roll + float(rng.normal(0, 1.5)),
+        pitch=spec.pitch + float(rng.normal(0, 1.5)),
+        yaw=spec.yaw + float(rng.normal(0, 1.5)),
+    )
+
+
 def variant(spec: Spec, **changes) -> Spec:
     """Return a copy of the spec with some fields changed (used by tests)."""
     return replace(spec, **changes)

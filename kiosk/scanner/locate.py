@@ -23,6 +23,7 @@ Shape = Literal["bars", "square"]
 _BARS_NORM = 1.0 / (np.sqrt(2.0) - 1.0)
 _BARS_COHERENCE = 0.55
 _SQRT2 = float(np.sqrt(2.0))
+_OPEN = True
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class Candidate:
 
 
 def _shrink(image: np.ndarray) -> np.ndarray:
-    # Four halvings: OpenCV's 2x area path is ~3x faster than one 16x area resize.
+    # CELL x CELL averages by four halvings: OpenCV's 2x area path is ~3x faster than one 16x area resize.
     for _ in range(4):
         image = cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2), interpolation=cv2.INTER_AREA)
     return image
@@ -67,13 +68,19 @@ class CellMap:
     coherence: np.ndarray
 
 
-def cell_map(gray: np.ndarray) -> CellMap:
-    """Return the code-likeness features of every 16x16 cell (~0.5 ms at 640x480)."""
+def cell_map(gray: np.ndarray, means: np.ndarray | None = None) -> CellMap:
+    """Return the code-likeness features of every 16x16 cell (~0.5 ms at 640x480).
+
+    `means` is `cell_means(gray)` when the caller has it already. The last row and column
+    of cells are left out: the steps need one pixel beyond the cell.
+    """
     gray = _whole_cells(gray)
     h, w = gray.shape
-    local = cv2.resize(_shrink(gray), (w, h), interpolation=cv2.INTER_LINEAR)
-    contrast = _shrink(cv2.absdiff(gray, local)).astype(np.float32)
-    dark = cv2.copyMakeBorder(cv2.compare(gray, local, cv2.CMP_LT), 0, 1, 0, 1, cv2.BORDER_REPLICATE)
+    small = _shrink(gray) if means is None else means.astype(np.uint8)
+    local = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    hc, wc = h - CELL, w - CELL
+    contrast = _shrink(cv2.absdiff(gray[:hc, :wc], local[:hc, :wc])).astype(np.float32)
+    dark = cv2.compare(gray[: hc + 1, : wc + 1], local[: hc + 1, : wc + 1], cv2.CMP_LT)
     steps = (
         cv2.bitwise_xor(dark[:-1, 1:], dark[:-1, :-1]),  # right
         cv2.bitwise_xor(dark[1:, :-1], dark[:-1, :-1]),  # down
@@ -103,13 +110,14 @@ def _box(mask: np.ndarray) -> tuple[int, int, int, int]:
 
 def candidates(
     gray: np.ndarray,
+    means: np.ndarray | None = None,
     min_contrast: float = 10.0,
     min_density: float = 0.15,
     max_bars: int = 2,
     max_squares: int = 2,
 ) -> list[Candidate]:
     """Return bar areas, then module areas, each best first."""
-    m = cell_map(gray)
+    m = cell_map(gray, means)
     busy = (m.contrast > min_contrast) & (m.density > min_density)
     bars = busy & (m.coherence > _BARS_COHERENCE)
     out: list[Candidate] = []
@@ -134,7 +142,10 @@ def candidates(
     # Modules: busy areas that are not bars, at least 5x5 cells (a version-7 QR code at
     # 1.9 px a module is 86 px a side); smaller ones are words.
     squares = busy & ~bars
-    squares = cv2.morphologyEx(squares.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) > 0
+    squares = cv2.morphologyEx(squares.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+    if _OPEN:
+        squares = cv2.morphologyEx(squares, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    squares = squares > 0
     found = []
     for comp in _components(squares):
         x, y, w, h = _box(comp)

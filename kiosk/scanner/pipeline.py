@@ -25,7 +25,7 @@ import numpy as np
 
 from kiosk.scanner import locate
 from kiosk.scanner import preprocess as pp
-from kiosk.scanner.readers import Point, Symbol, ZxingDecoder
+from kiosk.scanner.readers import Miss, Point, Symbol, ZxingDecoder
 
 # An attempt turns the frame into one image to read and the 2x3 map from its pixels back to
 # the frame's.
@@ -75,7 +75,11 @@ def _bars(candidate: locate.Candidate, along: int, sigma: float, amount: float, 
     return prepare
 
 
-def _modules(box: tuple[int, int, int, int], sharpen: bool, max_side: int) -> Prepare:
+# Bars: (rows averaged along the bars, sigma and weight of the sharpening across them).
+_BAR_WAYS = ((9, 2.0, 2.0), (5, 2.0, 1.0), (15, 3.0, 2.0))
+
+
+def _modules(box: tuple[int, int, int, int], sharpen: bool, max_side: int, stretch: bool = False) -> Prepare:
     x, y, w, h = box
 
     def prepare(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -83,6 +87,8 @@ def _modules(box: tuple[int, int, int, int], sharpen: bool, max_side: int) -> Pr
         mx, my = w // 6 + 8, h // 6 + 8
         x0, y0 = max(0, x - mx), max(0, y - my)
         patch = gray[y0 : y + h + my, x0 : x + w + mx]
+        if stretch:  # local contrast for glare and low light
+            patch = pp.stretch(patch)
         factor = float(np.clip(max_side / max(patch.shape), 1.0, 2.0))
         image = pp.sharpen_up(patch, factor) if sharpen else pp.upscale(patch, factor)
         return image, np.array([[1 / factor, 0, x0], [0, 1 / factor, y0]])
@@ -116,6 +122,7 @@ class PipelineDecoder:
         self._cells: np.ndarray | None = None
         self._last: list[Symbol] = []
         self._todo: list[_Attempt] = []
+        self._streak = 0
 
     def decode(self, gray: np.ndarray) -> list[Symbol]:
         """Return the QR and Code128 symbols read in a grey or BGR frame."""
@@ -138,10 +145,10 @@ class PipelineDecoder:
         symbols, misses = self._primary.read(gray)
         timings["primary"] = _ms(begin)
         if symbols:
-            self._last = symbols
+            self._last, self._streak = symbols, 0
             return list(symbols)
         begin = time.perf_counter()
-        self._todo = self._plan(gray, misses)
+        self._todo = self._plan(gray, misses, cells)
         timings["locate"] = _ms(begin)
         return self._run(gray, timings)
 
@@ -152,26 +159,35 @@ class PipelineDecoder:
         # drift still counts as a change once it adds up.
         return float(np.mean(np.abs(cells - self._cells))) < self.options.change_threshold
 
-    def _plan(self, gray: np.ndarray, misses) -> list[_Attempt]:
+    def _plan(self, gray: np.ndarray, misses: list[Miss], means: np.ndarray | None) -> list[_Attempt]:
         o = self.options
-        first: list[_Attempt] = []
-        later: list[_Attempt] = []
+        # Per place, its ways of reading, best first. A code held in view moves a little from
+        # frame to frame, so each frame is a new scene; `_streak` (frames in a row with a
+        # place but no read) starts the next frame at the next way, so a held code gets
+        # every way within a few frames instead of the first way again and again.
+        places: list[list[_Attempt]] = []
         if o.misses:
             for miss in misses[:2]:
                 if miss.format == "qr":
-                    box = _polygon_box(miss.polygon)
-                    first.append(_Attempt("misses", _modules(box, o.sharpen, o.max_side), self._qr))
+                    places.append(self._square_ways(_polygon_box(miss.polygon), "misses"))
         if o.bars or o.squares:
-            for c in locate.candidates(gray, max_bars=2 if o.bars else 0, max_squares=2 if o.squares else 0):
+            for c in locate.candidates(gray, means, max_bars=2 if o.bars else 0, max_squares=2 if o.squares else 0):
                 if c.shape == "bars":
-                    first.append(_Attempt("bars", _bars(c, 9, 2.0, 2.0, o.deblur), self._code128))
-                    later.append(_Attempt("bars", _bars(c, 5, 2.0, 1.0, o.deblur), self._code128))
-                    later.append(_Attempt("bars", _bars(c, 15, 3.0, 2.0, o.deblur), self._code128))
+                    places.append([_Attempt("bars", _bars(c, along, sigma, amount, o.deblur), self._code128)
+                                   for along, sigma, amount in _BAR_WAYS])
                 else:
-                    box = (c.x, c.y, c.w, c.h)
-                    first.append(_Attempt("squares", _modules(box, o.sharpen, o.max_side), self._qr))
-                    later.append(_Attempt("squares", _modules(box, not o.sharpen, o.max_side), self._qr))
-        return first + later
+                    places.append(self._square_ways((c.x, c.y, c.w, c.h), "squares"))
+        plan = []
+        for level in range(max((len(p) for p in places), default=0)):
+            for ways in places:
+                plan.append(ways[(level + self._streak) % len(ways)])
+        self._streak = self._streak + 1 if places else 0
+        return plan
+
+    def _square_ways(self, box: tuple[int, int, int, int], stage: str) -> list[_Attempt]:
+        o = self.options
+        return [_Attempt(stage, _modules(box, sharpen, o.max_side, stretch), self._qr)
+                for sharpen, stretch in ((o.sharpen, False), (o.sharpen, True), (not o.sharpen, False))]
 
     def _run(self, gray: np.ndarray, timings: dict[str, float]) -> list[Symbol]:
         for _ in range(self.options.attempts_per_frame):
@@ -183,7 +199,7 @@ class PipelineDecoder:
             symbols = _map_back(attempt.reader.decode(image), back)
             timings[attempt.stage] = timings.get(attempt.stage, 0.0) + _ms(begin)
             if symbols:
-                self._last, self._todo = symbols, []
+                self._last, self._todo, self._streak = symbols, [], 0
                 return list(symbols)
         return []
 
