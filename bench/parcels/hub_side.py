@@ -11,7 +11,7 @@ from pathlib import Path
 from bench.parcels.common import (
     BATCH, BUILDINGS, GATE, SEED, Drops, Plan, messages, say, volunteer_payloads,
 )
-from gatehouse import topics
+from gatehouse import days, topics
 from gatehouse.db import write_transaction
 from gatehouse.events import EventKind
 from gatehouse.home import Home
@@ -87,7 +87,7 @@ def prefill(db, payloads: list[dict]) -> None:
             "hold_until": p["at"] + cfg.hold_s(p["fresh"], p["frozen"])})
     with write_transaction(db):
         db["parcels"].insert_all(rows, batch_size=1000)
-        db["pickup_counter"].upsert({"day": shelving.local_day(payloads[-1]["at"], zone),
+        db["pickup_counter"].upsert({"day": days.local_day(payloads[-1]["at"], zone),
                                      "n": n}, pk="day")
 
 

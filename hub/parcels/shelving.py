@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
 from gatehouse.db import write_transaction
+from gatehouse.days import local_day
 from hub.parcels.schema import SLOTTED, fill_occupants
 
 CODE_REUSE_S = 7 * 86400  # a pickup code is not given again for a week
@@ -139,10 +139,6 @@ def choose_slot(db: sqlite_utils.Database, building: str, fresh: bool,
     if frozen:
         raise ShelfFull(f"冷柜已满（{names}），冻品无处存放 — cold shelves full for a frozen parcel")
     raise ShelfFull(f"{building}栋可用货架已满（{names}） — no free slot for building {building}")
-
-
-def local_day(at: float, zone: ZoneInfo) -> str:
-    return datetime.fromtimestamp(at, zone).strftime("%Y-%m-%d")
 
 
 def next_code(db: sqlite_utils.Database, shelf: str, tier: int, at: float, zone: ZoneInfo,

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, g, request, session
 
+from gatehouse import days
 from hub import audit, store
 from hub.compound import Compound
 from hub.users import Perm, can
@@ -48,8 +49,7 @@ def iso(at: float | None) -> str:
 
 
 def day_start(at: float) -> float:
-    d = datetime.fromtimestamp(at, zone())
-    return d.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    return days.day_start(at, zone())
 
 
 def parse_local(text: str) -> float:

@@ -17,7 +17,7 @@ from gatehouse.parcels import valid_waybill
 from gatehouse.privacy import mask_household
 from hub.parcels import runs
 from hub.parcels.notices import door_run
-from hub.parcels.shelving import local_day
+from gatehouse.days import local_day
 from hub.parcels.states import ParcelError
 from hub.users import Perm
 from hub.web import core
