@@ -28,6 +28,7 @@ from gatehouse.bundle import seal_time
 from gatehouse.codes import cose
 from gatehouse.codes.keys import SigningKey
 from gatehouse.events import dump
+from gatehouse.filemark import file_mark
 from gatehouse.net import close_client, nodelay
 from gatehouse.parcels import seal_manifest
 from hub import schema, store
@@ -221,11 +222,7 @@ class HubSync:
         next_beacon = 0.0
         while not self._stop.is_set():
             if self.connected.is_set():
-                try:
-                    st = self.bundle_path.stat()
-                    mark = (st.st_mtime_ns, st.st_size, st.st_ino)
-                except FileNotFoundError:
-                    mark = None
+                mark = file_mark(self.bundle_path)
                 if mark and (mark != seen or self._republish.is_set()):
                     self._republish.clear()
                     seen = mark

@@ -8,6 +8,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gatehouse.bundle import Bundle, BundleError, newer, unseal
 from gatehouse.codes.keys import TrustedKey
+from gatehouse.filemark import file_mark
 from gatehouse.home import Home, write_atomic
 
 log = logging.getLogger(__name__)
@@ -63,14 +64,7 @@ class BundleCache:
         self.live = False  # the newest copy is the hub's own (a shared home): current
 
     def _stat(self) -> tuple:
-        marks = []
-        for path in (self.home.kiosk_bundle, self.home.hub_bundle):
-            try:
-                st = path.stat()
-                marks.append((st.st_mtime_ns, st.st_size, st.st_ino))
-            except FileNotFoundError:
-                marks.append(None)
-        return tuple(marks)
+        return file_mark(self.home.kiosk_bundle), file_mark(self.home.hub_bundle)
 
     def get(self) -> Bundle:
         mark = self._stat()

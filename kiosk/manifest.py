@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from gatehouse.codes.keys import TrustedKey
+from gatehouse.filemark import file_mark
 from gatehouse.parcels import Manifest, ManifestError, unseal_manifest
 
 log = logging.getLogger(__name__)
@@ -42,15 +43,8 @@ class ManifestCache:
         self._mark: tuple | None = None
         self._manifest: Manifest | None = None
 
-    def _stat(self) -> tuple | None:
-        try:
-            st = self.path.stat()
-        except FileNotFoundError:
-            return None
-        return st.st_mtime_ns, st.st_size, st.st_ino
-
     def get(self) -> Manifest | None:
-        mark = self._stat()
+        mark = file_mark(self.path)
         if mark is not None and mark != self._mark:
             self._mark = mark
             try:
