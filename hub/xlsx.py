@@ -88,7 +88,10 @@ def _sheet(data: bytes, data_only: bool, max_rows: int) -> list[tuple[int, list[
         if not wb.worksheets:
             raise XlsxError("工作簿没有工作表 the workbook has no sheet")
         out = []
-        for n, row in enumerate(wb.worksheets[0].iter_rows(max_col=MAX_COLUMNS), 1):
+        ws = wb.worksheets[0]
+        # Only as wide as the sheet says it is: padding every row to 64 cells costs seconds.
+        width = min(ws.max_column or MAX_COLUMNS, MAX_COLUMNS)
+        for n, row in enumerate(ws.iter_rows(max_col=width), 1):
             cells = [(c.value, getattr(c, "data_type", "n")) for c in row]
             if any(v not in (None, "") for v, _ in cells):
                 if len(out) >= max_rows + 1:      # the header and max_rows rows
