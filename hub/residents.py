@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import sqlite_utils
 
 from gatehouse.db import write_transaction
+from gatehouse.households import household_key
 from gatehouse.identity import normalize_id, person_ref
 from gatehouse.privacy import mask_id, mask_name, mask_phone
 from hub.compound import Compound, HubError
@@ -53,11 +54,6 @@ class Parsed:
     @property
     def ok(self) -> bool:
         return not self.errors and bool(self.rows)
-
-
-def household_of(building: str, unit: str | None, room: str) -> str:
-    """The same key a pass carries: building-unit-room."""
-    return "-".join(p for p in (building, unit, room) if p)
 
 
 def parse_csv(text: str, binding_key: bytes) -> Parsed:
@@ -125,7 +121,7 @@ def _check_row(raw: dict, line: int, binding_key: bytes) -> tuple[dict, list[Row
         return {}, errors
     unit = raw.get("unit") or None
     return {"building": raw["building"], "unit": unit, "room": raw["room"],
-            "household": household_of(raw["building"], unit, raw["room"]),
+            "household": household_key(raw["building"], unit, raw["room"]),
             "name": raw["name"], "phone": phone or None, "person_ref": ref,
             "id_masked": mask_id(id_norm), "_id": id_norm, "line": line}, []
 

@@ -21,3 +21,4 @@ def test_a_day_with_a_clock_change_is_23_hours_long():
     start, end = days.day_bounds(date(2026, 3, 29), BERLIN)
     assert end - start == 23 * 3600
     assert days.day_start(end - 1, BERLIN) == start
+

@@ -159,7 +159,7 @@ def test_unknown_households_against_the_residents_list():
 
 
 def test_household_key_is_the_residents_one():
-    from hub.residents import household_of
+    from gatehouse.households import household_key as household_of
     p = parse_jielong("#接龙\n1. 7栋2单元301 甲 +1\n2. 7号301 乙 +1\n")
     assert [o.household for o in p.orders] == [household_of("7", "2", "301"),
                                                household_of("7", None, "301")]

@@ -9,6 +9,8 @@ from dataclasses import dataclass, fields
 from enum import IntEnum
 from typing import Any, ClassVar
 
+from gatehouse.households import household_key
+
 PERSON_REF_BYTES = 12
 MAX_TEXT = 64
 MAX_PLACES = 30
@@ -128,7 +130,7 @@ class Pass(Claims):
 
     @property
     def household(self) -> str:
-        return "-".join(p for p in (self.building, self.unit, self.room) if p)
+        return household_key(self.building, self.unit, self.room)
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,13 @@ waits, fresh first, and is placed as soon as a slot frees). `release_due` ends h
 """
 from __future__ import annotations
 
-import re
 import uuid
 
 import sqlite_utils
 
 from gatehouse.db import write_transaction
 from gatehouse.event_payloads import ParcelPayload
+from gatehouse.households import parse_room
 from gatehouse.parcels import carrier_of, valid_waybill
 from hub import store
 from hub.alert_kinds import AlertKind
@@ -23,18 +23,6 @@ from hub.parcels.states import ParcelError, ParcelState, _event, move
 S = ParcelState
 RELEASE_CHUNK = 200
 VOIDABLE = {S.RECEIVED.value, S.HOLDING.value, S.UNKNOWN_RECIPIENT.value}
-_SPLIT = re.compile(r"[\s\-_#/\\.,，、栋幢号楼单元室]+")
-
-
-def household_of_room(room: str | None) -> tuple[str, str] | None:
-    """(household, building) from a room keyed at the gate: '7-2-301', '7 2 301', '7栋301'."""
-    parts = [p for p in _SPLIT.split((room or "").strip().upper()) if p]
-    if not 2 <= len(parts) <= 3 or not all(re.fullmatch(r"[A-Z0-9]{1,6}", p) for p in parts):
-        return None
-    parts = [p.lstrip("0") or "0" if p.isdigit() else p for p in parts]  # 07-2-0301
-    return "-".join(parts), parts[0]
-
-
 def _resolve(db: sqlite_utils.Database, household: str) -> str:
     """A room keyed without its unit (7-301) is the one household the residents list has
     for it (7-2-301); anything else stays as keyed."""
@@ -121,7 +109,7 @@ def create(db: sqlite_utils.Database, *, id: str, waybill: str, room: str, at: f
     with write_transaction(db):
         if db.execute("select 1 from parcels where waybill = ?", [waybill]).fetchone():
             raise ParcelError(f"运单号{waybill}已登记 waybill {waybill} is already recorded")
-        hh = household_of_room(room)
+        hh = parse_room(room)
         row = {"id": id, "waybill": waybill, "carrier": carrier, "carrier_name": carrier_name,
                "room": room or None, "household": hh[0] if hh else None,
                "building": hh[1] if hh else None, "fresh": int(fresh), "frozen": int(frozen),
@@ -189,7 +177,7 @@ def place_waiting(db: sqlite_utils.Database, at: float, limit: int = 500) -> int
 def set_room(db: sqlite_utils.Database, parcel: str, room: str, at: float,
              actor: str) -> ParcelState:
     """The office found the recipient of an unknown-recipient parcel: slot it now."""
-    hh = household_of_room(room)
+    hh = parse_room(room)
     if hh is None:
         raise ParcelError(f"房号“{room}”无法识别，请按 楼-单元-室 填写 (room as building-unit-room)")
     with write_transaction(db):

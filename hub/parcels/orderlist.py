@@ -14,6 +14,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass, field
 
+from gatehouse.households import household_key
 from hub.parcels.orderlines import (
     BRACKETED,
     CANCEL,
@@ -26,7 +27,7 @@ from hub.parcels.orderlines import (
     read_token,
     tokens,
 )
-from hub.residents import RowError, household_of
+from hub.residents import RowError
 
 MAX_LINES = 5000
 MAX_QTY = 999
@@ -40,7 +41,7 @@ class UnreadableFile(ValueError):
 @dataclass
 class Order:
     line: int                          # the first line (or row) of this household
-    household: str                     # building-unit-room, as hub.residents.household_of
+    household: str                     # building-unit-room (gatehouse/households.py)
     building: str
     name: str
     phone: str | None
@@ -406,7 +407,7 @@ def _finish(out: Parsed, entries: list[_Line], known: set[str] | None) -> None:
     orders: dict[str, Order] = {}
     for e in entries:
         building, unit, room = e.household
-        household = household_of(building, unit, room)
+        household = household_key(building, unit, room)
         if known is not None and household not in known:
             matches = index.get((building, room), []) if unit is None else []
             if len(matches) == 1:

@@ -7,6 +7,7 @@ import json
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from gatehouse.parcels import normalize_pickup_code
+from gatehouse.households import parse_room
 from gatehouse.privacy import mask_household
 from hub.parcels import handout, intake, shelving
 from hub.parcels.states import ALLOWED, ZH, ParcelError, ParcelState
@@ -113,7 +114,7 @@ def search(db, q: str, limit: int = 100) -> list[dict]:
     if not q:
         return []
     up = q.upper()
-    hh = intake.household_of_room(q)
+    hh = parse_room(q)
     rows = db.query(
         "select * from parcels where waybill like ? escape '\\' or code = ? or household = ? "
         "or household like ? escape '\\' or upper(room) like ? escape '\\' "
@@ -197,7 +198,7 @@ def _act(db, p: dict, action: str, form) -> dict:
     if action == "room":
         room = form.get("room", "").strip()[:40]
         intake.set_room(db, p["id"], room, at, actor)
-        return {"household": mask_household(intake.household_of_room(room)[0])}
+        return {"household": mask_household(parse_room(room)[0])}
     if action in ("damaged", "misshelved"):
         handout.mark(db, p["id"], ParcelState(action), at, actor, note)
     elif action == "reshelve":
