@@ -125,12 +125,11 @@ def _conflicts(db, event_id: str, policy: Policy) -> int:
     if row["direction"] == "out" and row["household"] and \
             building_status_at(db, row["building"], row["at"]) is BuildingStatus.PRECAUTION:
         q = policy.quota
-        key, value = ("household", row["household"]) if q.scope == "household" else \
-            ("person_ref", row["person_ref"])
+        key, value = q.counted_by(row["person_ref"], row["household"])
         exits = [r["event_id"] for r in db.query(
             f"select event_id from passages where {key} = ? and direction = 'out' and "
             "outcome = 'admit' and at > ? and at <= ? order by at",
-            [value, row["at"] - q.period_hours * 3600, row["at"]])]
+            [value, q.window_start(row["at"]), row["at"]])]
         if len(exits) > q.exits:
             found += _conflict(db, row["at"], "quota_exceeded", row, exits,
                                {"allowed": q.exits, "used": len(exits), "scope": q.scope})

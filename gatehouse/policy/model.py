@@ -85,6 +85,18 @@ class QuotaRule(_Strict):
     allowed_from: str = "06:00"
     allowed_until: str = "20:00"
 
+    # The window and the key are one rule, read the same by the gate (deciding) and by
+    # the hub (finding the quota spent twice across gates).
+    def window_start(self, at: float) -> float:
+        """Exits after this time (and up to `at`) count against the quota."""
+        return at - self.period_hours * 3600
+
+    def counted_by(self, person_ref: str | None, household: str | None
+                   ) -> tuple[str, str | None]:
+        """(column, value) whose exits count: the household's or the person's."""
+        return ("household", household) if self.scope == "household" else \
+            ("person_ref", person_ref)
+
     @field_validator("allowed_from", "allowed_until")
     @classmethod
     def _hhmm(cls, v: str) -> str:
