@@ -89,10 +89,11 @@ def _sheet(data: bytes, data_only: bool, max_rows: int) -> list[tuple[int, list[
             raise XlsxError("工作簿没有工作表 the workbook has no sheet")
         out = []
         ws = wb.worksheets[0]
-        # Only as wide as the sheet says it is: padding every row to 64 cells costs seconds.
-        width = min(ws.max_column or MAX_COLUMNS, MAX_COLUMNS)
-        for n, row in enumerate(ws.iter_rows(max_col=width), 1):
-            cells = [(c.value, getattr(c, "data_type", "n")) for c in row]
+        # The size a workbook declares can be wrong (some tools write A1): openpyxl would
+        # stop there and drop the rest. Read what is there, each row to its last cell.
+        ws.reset_dimensions()
+        for n, row in enumerate(ws.iter_rows(), 1):
+            cells = [(c.value, getattr(c, "data_type", "n")) for c in row[:MAX_COLUMNS]]
             if any(v not in (None, "") for v, _ in cells):
                 if len(out) >= max_rows + 1:      # the header and max_rows rows
                     raise XlsxError(f"超过{max_rows}行 more than {max_rows} rows")

@@ -106,6 +106,18 @@ def test_a_bad_row_in_a_workbook_names_its_row_and_field_and_imports_nothing(as_
     assert compound.db["residents"].count == 0
 
 
+def test_a_workbook_declaring_a_smaller_size_than_it_has_loses_no_row(as_user, compound):
+    client = as_user("office")
+    rows = [*ZERO_ROOMS, *[["8", "1", f"{i:02d}01", "王五", "", idn]
+                           for i, idn in enumerate(resident_ids(5), 1)]]
+    data = _rewrite_sheet(workbook(rows), lambda xml: re.sub(
+        r'<dimension ref="[^"]*"', '<dimension ref="A1:B2"', xml))
+    assert b'ref="A1:B2"' in zipfile.ZipFile(io.BytesIO(data)).read("xl/worksheets/sheet1.xml")
+    assert confirm(client, upload(client, data).get_data(as_text=True)).status_code == 302
+    assert compound.db["residents"].count == 7
+    assert compound.db["residents"].count_where("household = '8-1-0501'") == 1
+
+
 def test_an_id_number_excel_stored_as_a_number_is_refused_with_the_reason(as_user, compound):
     client = as_user("office")
     rows = [["7", "2", "0301", "张三丰", "13812341234", float(ALICE_ID)]]
@@ -114,20 +126,26 @@ def test_an_id_number_excel_stored_as_a_number_is_refused_with_the_reason(as_use
     assert compound.db["residents"].count == 0
 
 
-def _with_cached_values(data: bytes, cached: dict[str, str]) -> bytes:
-    """openpyxl saves formulas without their results; Excel saves both. Add results."""
+def _rewrite_sheet(data: bytes, change) -> bytes:
+    """The workbook with its first sheet's XML passed through `change`."""
     src, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
     with zipfile.ZipFile(out, "w") as dst:
         for item in src.infolist():
             body = src.read(item.filename)
             if item.filename == "xl/worksheets/sheet1.xml":
-                text = body.decode()
-                for ref, value in cached.items():
-                    text = re.sub(rf'(<c r="{ref}"[^>]*>)<f>([^<]*)</f><v\s*/?>(</v>)?',
-                                  rf'\1<f>\2</f><v>{value}</v>', text)
-                body = text.encode()
+                body = change(body.decode()).encode()
             dst.writestr(item, body)
     return out.getvalue()
+
+
+def _with_cached_values(data: bytes, cached: dict[str, str]) -> bytes:
+    """openpyxl saves formulas without their results; Excel saves both. Add results."""
+    def change(text: str) -> str:
+        for ref, value in cached.items():
+            text = re.sub(rf'(<c r="{ref}"[^>]*>)<f>([^<]*)</f><v\s*/?>(</v>)?',
+                          rf'\1<f>\2</f><v>{value}</v>', text)
+        return text
+    return _rewrite_sheet(data, change)
 
 
 def test_formulas_are_read_as_their_saved_values_never_run(as_user, compound):
