@@ -20,6 +20,7 @@ from tests.test_hub_web_app import (  # noqa: F401  (fixtures)
     web_config,
 )
 from tests.test_hub_web_browser import server  # noqa: F401  (fixture)
+from tests.test_xlsx import ZERO_ROOMS, workbook
 
 PHONE = {"width": 390, "height": 844}
 # Every page of the menu, and the forms behind its buttons.
@@ -135,3 +136,20 @@ def test_forms_can_be_filled_and_sent_on_a_phone(server, busy, phone):  # noqa: 
         b = el.bounding_box()
         assert b["x"] >= 0 and b["x"] + b["width"] <= 390, el.evaluate("e => e.outerHTML")
     assert max(widths(phone)) <= 390
+
+
+def test_a_workbook_is_imported_from_a_phone(server, compound, web_config, phone,  # noqa: F811
+                                             tmp_path):
+    book = tmp_path / "居民.xlsx"
+    book.write_bytes(workbook(ZERO_ROOMS))
+    sign_in(phone, server, "office")
+    phone.goto(server + "/residents/import")
+    phone.set_input_files("#upload input[type=file]", str(book))
+    phone.locator("#upload button.primary").tap()
+    preview = phone.locator("#import-preview")
+    expect(preview).to_contain_text("7-2-0301")
+    assert max(widths(phone)) <= 390
+    preview.locator("button.primary").tap()
+    expect(phone.locator(".flash.ok")).to_contain_text("新增2人")
+    assert "7-2-0301" in phone.locator("#residents").inner_text()
+    assert compound.db["residents"].count == 2
