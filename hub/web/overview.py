@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
     jsonify,
     redirect,
@@ -24,6 +26,24 @@ from hub.users import Perm
 from hub.web import chart, core
 
 bp = Blueprint("overview", __name__)
+
+# A live stream holds one of the server's threads (waitress: 16) for as long as it lasts;
+# past this many at once a tab is told 204 and polls /api/overview instead (app.js), so
+# open tabs can never take every thread from the other pages. `app.config` may set it.
+MAX_STREAMS = 4
+POLL_S = 5
+_streams_lock = threading.Lock()
+
+
+def streams() -> threading.BoundedSemaphore:
+    """This app's permits for live streams."""
+    ext = current_app.extensions
+    with _streams_lock:
+        if "gatehouse_streams" not in ext:
+            ext["gatehouse_streams"] = threading.BoundedSemaphore(
+                current_app.config.get("GATEHOUSE_MAX_STREAMS", MAX_STREAMS))
+    return ext["gatehouse_streams"]
+
 
 def gate_rows(db, now: float, offline_after: float) -> list[dict]:
     out = []
@@ -86,9 +106,14 @@ def api():
 @bp.route("/events")
 @core.require(Perm.VIEW)
 def events():
-    """Server-sent events: the overview whenever it changes; reconnects after a while."""
+    """Server-sent events: the overview whenever it changes; reconnects after a while.
+    When MAX_STREAMS are open, 204: the browser stops reconnecting and polls."""
     cfg = core.config()
     app_ctx_home = cfg.home
+    permits = streams()
+    if not permits.acquire(blocking=False):
+        return Response(status=204, headers={"Cache-Control": "no-store",
+                                             "X-Gatehouse-Poll": str(POLL_S)})
 
     @stream_with_context
     def stream():
@@ -109,8 +134,17 @@ def events():
         finally:
             c.db.close()
 
-    return Response(stream(), mimetype="text/event-stream",
+    released = []
+
+    def release() -> None:   # once, when the server closes the response (or the tab goes)
+        if not released:
+            released.append(True)
+            permits.release()
+
+    resp = Response(stream(), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    resp.call_on_close(release)
+    return resp
 
 
 @bp.route("/overview/chart.svg")

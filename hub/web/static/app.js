@@ -56,14 +56,12 @@ function renderAlerts(snap) {
   list.replaceChildren(...items);
 }
 
+const POLL_MS = 5000;
+
 function startLive(section) {
   const conn = document.getElementById("t-conn");
   let lastTotals = null;
-  const source = new EventSource(section.dataset.stream);
-  source.onopen = () => { conn.textContent = "实时 live"; conn.className = "pill ok"; };
-  source.onerror = () => { conn.textContent = "重连中 reconnecting"; conn.className = "pill warn"; };
-  source.onmessage = (ev) => {
-    const snap = JSON.parse(ev.data);
+  const show = (snap) => {
     setText(document, "#t-inside", snap.inside);
     setText(document, "#t-out", snap.out);
     for (const k of ["entries", "exits", "refusals", "referrals"]) setText(document, "#t-" + k, snap.totals[k]);
@@ -77,6 +75,35 @@ function startLive(section) {
     }
     lastTotals = totals;
   };
+  // Each live stream holds a server thread: when enough tabs stream, the server answers
+  // 204, EventSource closes for good, and this tab asks for the overview every 5 s.
+  const poll = () => {
+    conn.dataset.mode = "poll";
+    const api = section.dataset.stream.replace(/events$/, "api/overview");
+    const tick = async () => {
+      try {
+        const resp = await fetch(api, {credentials: "same-origin", headers: {Accept: "application/json"}});
+        if (resp.ok) {
+          show(await resp.json());
+          conn.textContent = "每5秒刷新 every 5 s"; conn.className = "pill ok";
+        } else {
+          conn.textContent = "已断开 stopped"; conn.className = "pill bad";
+          if (resp.status === 401) return;           // signed out: nothing more to ask
+        }
+      } catch (e) {
+        conn.textContent = "重连中 reconnecting"; conn.className = "pill warn";
+      }
+      setTimeout(tick, POLL_MS);
+    };
+    tick();
+  };
+  const source = new EventSource(section.dataset.stream);
+  source.onopen = () => { conn.dataset.mode = "stream"; conn.textContent = "实时 live"; conn.className = "pill ok"; };
+  source.onerror = () => {
+    if (source.readyState === EventSource.CLOSED) { source.close(); poll(); return; }
+    conn.textContent = "重连中 reconnecting"; conn.className = "pill warn";
+  };
+  source.onmessage = (ev) => show(JSON.parse(ev.data));
 }
 
 document.addEventListener("DOMContentLoaded", () => {
