@@ -7,6 +7,7 @@ import threading
 import time
 
 from hub.app_serve import watch as _watch
+from hub.sync import SyncHealth
 from tests.processes import BIN, Process, wait_until
 from tests.test_deploy_units import Systemd
 
@@ -38,6 +39,11 @@ class FakeSync:
         self.ingested = 0
         self.connected = threading.Event()
 
+    def health(self) -> SyncHealth:   # HubSync's, from these threads and this inbox
+        return SyncHealth(dead=[t.name for t in self._threads if not t.is_alive()],
+                          ingested=self.ingested, waiting=self._inbox.qsize(),
+                          connected=self.connected.is_set())
+
 
 def test_a_dead_thread_or_a_lost_database_stops_the_pings(compound, tmp_path, monkeypatch):
     s = Systemd(tmp_path / "notify")
@@ -47,7 +53,7 @@ def test_a_dead_thread_or_a_lost_database_stops_the_pings(compound, tmp_path, mo
     dead = threading.Thread(target=lambda: None)
     dead.start()
     dead.join()
-    worker = type("W", (), {"_thread": dead})()
+    worker = type("W", (), {"name": "parcel-timers", "is_alive": dead.is_alive})()
     loop = threading.Thread(target=_watch, args=(sync, [worker], compound.home.hub_db, stop))
     loop.start()
     time.sleep(1.5)
