@@ -2,7 +2,7 @@
 
 Entries, exits, refusals by reason, referrals, parcels in and out, alerts: per gate and
 per building. The day is the compound's local day, midnight to midnight in the policy's
-zone, as the overview's "today" (hub.web.core.day_start). Counts only: no names, no
+zone: gatehouse/days.py, as the overview's "today". Counts only: no names, no
 households, so the report can be printed and sent on as it is.
 
 Passages carry their final outcome (a volunteer's decision on a referral rewrites it);
@@ -14,11 +14,12 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
+from gatehouse.days import day_bounds, local_date
 from gatehouse.policy import Reason
 from hub.alert_kinds import label_of
 
@@ -82,17 +83,6 @@ class DailyReport:
     referral_outcomes: dict[str, int]      # admitted, refused, open
     parcels: dict[str, int]                # received, picked_up, delivered, returned
     alert_kinds: list[dict] = field(default_factory=list)   # kind, label, count
-
-
-def day_bounds(day: date, zone: ZoneInfo) -> tuple[float, float]:
-    """Local midnight to the next local midnight (23 or 25 h on a clock change)."""
-    start = datetime.combine(day, time(0), zone)
-    end = datetime.combine(day + timedelta(days=1), time(0), zone)
-    return start.timestamp(), end.timestamp()
-
-
-def local_date(at: float, zone: ZoneInfo) -> date:
-    return datetime.fromtimestamp(at, zone).date()
 
 
 def build(db: sqlite_utils.Database, day: date, zone: ZoneInfo) -> DailyReport:

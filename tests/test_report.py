@@ -16,7 +16,7 @@ from datetime import date
 import openpyxl
 import pytest
 
-from gatehouse import topics
+from gatehouse import days, topics
 from gatehouse.events import Event, EventBatch, dump
 from gatehouse.policy import Reason
 from hub import report
@@ -32,7 +32,7 @@ from tests.test_hub_web_app import (  # noqa: F401  (fixtures)
 )
 
 DAY = date(2026, 11, 23)            # the tests' Monday; NOW is its noon
-START, END = report.day_bounds(DAY, ZONE)
+START, END = days.day_bounds(DAY, ZONE)
 REASONS = [Reason.HEALTH_RED, Reason.HEALTH_YELLOW, Reason.TEST_TOO_OLD, Reason.PASSBACK,
            Reason.BUILDING_SEALED, Reason.ITINERARY_STAR, Reason.SIGNATURE_BAD]
 GATES = ("north", "south")

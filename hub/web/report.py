@@ -5,6 +5,7 @@ from datetime import date, timedelta
 
 from flask import Blueprint, Response, abort, render_template, request
 
+from gatehouse import days
 from hub import report, xlsx
 from hub.users import Perm
 from hub.web import chart, core, downloads
@@ -17,7 +18,7 @@ def _day() -> date:
     """?day=2026-11-23, else the compound's today."""
     text = request.args.get("day", "").strip()
     if not text:
-        return report.local_date(core.now(), core.zone())
+        return days.local_date(core.now(), core.zone())
     try:
         return date.fromisoformat(text)
     except ValueError:
@@ -37,7 +38,7 @@ def index():
     return render_template("report.html", r=r, columns=report.COLUMNS,
                            headings=report.HEADINGS, gate_names=_gate_names(),
                            prev=day - timedelta(days=1), next=day + timedelta(days=1),
-                           today=report.local_date(core.now(), core.zone()),
+                           today=days.local_date(core.now(), core.zone()),
                            made=core.local(core.now()))
 
 
