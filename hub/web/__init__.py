@@ -5,7 +5,6 @@ and written to the audit log. One blueprint per concern; docs/admin.md.
 """
 from __future__ import annotations
 
-import os
 import secrets
 import time
 from collections.abc import Callable
@@ -13,9 +12,11 @@ from dataclasses import dataclass, field
 
 from flask import Flask
 
+from gatehouse.envconfig import read_env
 from gatehouse.hosts import LOOPBACK_NAMES, HostAllowlist, parse_names, this_machine_names
 from gatehouse.home import Home, write_private
 from hub import schema
+from hub.retention import ENV_PREFIX, NightlyConfig
 from hub.web import (
     admin,
     alerts_delivery,
@@ -36,7 +37,6 @@ from hub.web import (
     wheels,
 )
 
-ENV_PREFIX = "GATEHOUSE_WEB_"
 
 
 @dataclass(frozen=True)
@@ -46,10 +46,11 @@ class WebConfig:
     home: Home
     cookie_secure: bool = True           # off only behind plain HTTP on a trusted LAN
     session_hours: int = 12
-    retention_days: int = 28
-    purge_at: str = "03:30"              # the nightly purge, compound time
-    reset_at: str = "03:00"              # the nightly presence reset
-    reset_after_hours: float = 12.0
+    # The nightly jobs' settings, shown here and run by `hub serve` (hub/retention.py).
+    retention_days: int = NightlyConfig.retention_days
+    purge_at: str = NightlyConfig.purge_at
+    reset_at: str = NightlyConfig.reset_at
+    reset_after_hours: float = NightlyConfig.reset_after_hours
     curfew: str = "22:00"                # "out past" list
     offline_after_s: float = 60.0        # no heartbeat for this long: offline
     sse_seconds: float = 300.0           # one event stream lasts this long, then reconnects
@@ -66,15 +67,8 @@ class WebConfig:
     @classmethod
     def from_env(cls, home: Home, **overrides) -> WebConfig:
         """Defaults, then GATEHOUSE_WEB_* environment variables, then `overrides`."""
-        doc: dict = {}
-        for name, f in cls.__dataclass_fields__.items():
-            value = os.environ.get(ENV_PREFIX + name.upper())
-            if value is None or name in ("home", "clock", "secret_key"):
-                continue
-            kind = type(f.default)
-            doc[name] = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
-        doc.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(home=home, **doc)
+        return cls(home=home, **read_env(cls, ENV_PREFIX, fixed=("home", "clock", "secret_key"),
+                                         **overrides))
 
 
 def secret_key(home: Home) -> bytes:
@@ -104,8 +98,8 @@ def create_app(config: WebConfig) -> Flask:
     for bp in (auth.bp, overview.bp, buildings.bp, residents.bp, passes.bp, tracing.bp, policy.bp,
                visitors.bp, notifications.bp, groupbuy.bp, parcels.bp, admin.bp):
         app.register_blueprint(bp)
-    app.register_blueprint(report.bp)   # the daily report and the 7/30-day charts
     app.register_blueprint(alerts_delivery.bp)   # where alerts go (issue 14)
+    app.register_blueprint(report.bp)   # the daily report and the 7/30-day charts
     app.register_blueprint(enroll.bp)   # the gates' side: /enroll and the /wheels/ folder
     app.wsgi_app = enroll.mount(app.wsgi_app, config)
     app.wsgi_app = wheels.mount(app.wsgi_app, config)
