@@ -95,7 +95,10 @@ def cell_map(gray: np.ndarray, means: np.ndarray | None = None) -> CellMap:
     vx, vy = right - down, diag - anti
     total = right + down + diag + anti + 1e-6
     coherence = np.clip(np.hypot(vx, vy) / total * _BARS_NORM, 0.0, 1.0)
-    return CellMap(contrast, (right + down) / 2.0, 0.5 * np.arctan2(vy, vx), coherence)
+    # Crossings per pixel across the texture: the four directions' sum is the same for bars
+    # at any angle (1 + sqrt(2) times the rate across them), so a level label counts as much
+    # as a tilted one.
+    return CellMap(contrast, total / (1.0 + _SQRT2), 0.5 * np.arctan2(vy, vx), coherence)
 
 
 def _components(mask: np.ndarray) -> list[np.ndarray]:
@@ -112,7 +115,7 @@ def candidates(
     gray: np.ndarray,
     means: np.ndarray | None = None,
     min_contrast: float = 10.0,
-    min_density: float = 0.15,
+    min_density: float = 0.25,
     max_bars: int = 2,
     max_squares: int = 2,
 ) -> list[Candidate]:

@@ -131,10 +131,10 @@ def upscale(gray: np.ndarray, factor: float) -> np.ndarray:
     return cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
 
 
-def stretch(gray: np.ndarray) -> np.ndarray:
-    """Return the image with local contrast equalised (CLAHE): lifts glare and low light."""
-    clahe = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(4, 4))
-    return clahe.apply(gray)
+def stretch(gray: np.ndarray, tiles: tuple[int, int] = (4, 4), clip: float = 2.0) -> np.ndarray:
+    """Return the image with local contrast equalised (CLAHE, `tiles` across x down): lifts
+    glare and low light."""
+    return cv2.createCLAHE(clipLimit=clip, tileGridSize=tiles).apply(gray)
 
 
 def sharpen(gray: np.ndarray) -> np.ndarray:
