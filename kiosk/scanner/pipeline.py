@@ -48,6 +48,10 @@ class PipelineOptions:
     # costs a fraction of a whole-frame zxing pass.
     attempts_per_frame: int = 3
     max_side: int = 720  # an enlarged module crop is at most this many px a side
+    # No new attempt after this long on one frame (what is left goes on with the next still
+    # frame). Never reached on the x86 bench machine (worst frame ~10 ms); on a Pi 4 core,
+    # 3-8x slower, it keeps the worst frame near a 15 fps camera's 66 ms.
+    deadline_ms: float = 40.0
 
 
 @dataclass(frozen=True)
@@ -143,7 +147,7 @@ class PipelineDecoder:
             timings["change"] = _ms(start)
             if self._last or not self._todo:
                 return list(self._last)
-            return self._run(gray, timings)
+            return self._run(gray, timings, start)
         self._cells, self._last, self._todo = cells, [], []
         timings["change"] = _ms(start)
 
@@ -156,7 +160,7 @@ class PipelineDecoder:
         begin = time.perf_counter()
         self._todo = self._plan(gray, misses, cells)
         timings["locate"] = _ms(begin)
-        return self._run(gray, timings)
+        return self._run(gray, timings, start)
 
     def _unchanged(self, cells: np.ndarray) -> bool:
         if self._cells is None or self._cells.shape != cells.shape:
@@ -194,9 +198,9 @@ class PipelineDecoder:
         return [_Attempt(stage, _modules(box, sharpen, o.max_side, stretch), self._qr)
                 for sharpen, stretch in ((o.sharpen, False), (o.sharpen, True), (not o.sharpen, False))]
 
-    def _run(self, gray: np.ndarray, timings: dict[str, float]) -> list[Symbol]:
+    def _run(self, gray: np.ndarray, timings: dict[str, float], start: float) -> list[Symbol]:
         for _ in range(self.options.attempts_per_frame):
-            if not self._todo:
+            if not self._todo or _ms(start) > self.options.deadline_ms:
                 break
             attempt = self._todo.pop(0)
             begin = time.perf_counter()
