@@ -19,6 +19,7 @@ from flask import (
     url_for,
 )
 
+from gatehouse.privacy import mask_household, mask_name
 from hub import presence, store
 from hub.alert_kinds import AlertKind, label_of
 from hub.compound import Compound
@@ -70,7 +71,24 @@ def open_alerts(db, limit: int = 50) -> list[dict]:
     for r in rows:
         r["label"] = label_of(r["kind"])
         r["when"] = core.local(r["at"], "%m-%d %H:%M:%S")
+        r["detail"] = masked_detail(r["detail"])
     return rows
+
+
+def masked_detail(text: str | None) -> str:
+    """An alert's detail for a screen: the person's name and household masked (an
+    attempt's alert carries both), the rest as it is."""
+    try:
+        doc = json.loads(text or "{}")
+    except ValueError:
+        return ""
+    if not isinstance(doc, dict):
+        return ""
+    if doc.get("name"):
+        doc["name"] = mask_name(doc["name"])
+    if doc.get("household"):
+        doc["household"] = mask_household(doc["household"])
+    return json.dumps(doc, ensure_ascii=False)
 
 
 def snapshot(db) -> dict:
