@@ -14,6 +14,19 @@ from hub.compound import Compound
 pytest_plugins = ["tests.gpio_fixtures", "tests.mqtt_fixtures", "tests.browser_fixtures",
                   "tests.kiosk_fixtures"]
 
+# The emulated machines take most of a run's time, mostly waiting on QEMU: collected
+# first, so that under ./scripts/test (pytest-xdist, --dist loadgroup) their workers
+# start on them at once and the rest of the suite runs beside them.
+SLOW_FIRST = ("vm", "aarch64")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        return next((i for i, m in enumerate(SLOW_FIRST) if item.get_closest_marker(m)),
+                    len(SLOW_FIRST))
+    items.sort(key=rank)
+
+
 ZONE = ZoneInfo("Asia/Shanghai")
 # A Monday morning at the gate; codes are issued relative to it.
 T0 = int(datetime(2026, 11, 23, 8, 0, tzinfo=ZONE).timestamp())

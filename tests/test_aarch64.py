@@ -62,20 +62,7 @@ RECIPE = "1"  # bump when the chroot recipe changes without its package list cha
 QR_TEXT = "GH1:6BFOXN*TS0BI$ZD.P9UOL97O4-2HH77HRM3DSPTLRR+%3"
 WAYBILL = "JD0012345678901-1-1-"
 
-pytest_plugins = [__name__]  # so that pytest calls pytest_configure below
-
-
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "aarch64: installs the gate's lock and decodes under aarch64 emulation (slow when cold)"
-    )
-
-
-def __getattr__(name):
-    # The mark is made only when pytest reads it, after pytest_configure registered it.
-    if name == "pytestmark":
-        return [pytest.mark.aarch64]
-    raise AttributeError(name)
+pytestmark = [pytest.mark.aarch64, pytest.mark.xdist_group("aarch64")]
 
 
 def _run(cmd, timeout=1800, **kw) -> subprocess.CompletedProcess:

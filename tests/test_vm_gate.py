@@ -17,12 +17,9 @@ import pytest
 
 from tests.vm.provision import LOCKED, UNLOCKED
 
-# The `vm` marker (`pytest -m vm` selects this module, `-m "not vm"` leaves it out),
-# registered here before first use: no conftest.py of tests/vm/ is loaded before this
-# module is collected, and pyproject.toml is not this test's file.
-if (_config := getattr(pytest.mark, "_config", None)) is not None:
-    _config.addinivalue_line("markers", "vm: the gate VM test (QEMU, slow; GATEHOUSE_VM=0 skips it)")
-pytestmark = pytest.mark.vm
+# `pytest -m vm` selects this module, `-m "not vm"` leaves it out; under ./scripts/test
+# its tests run in order on one worker (xdist group), beside the rest of the suite.
+pytestmark = [pytest.mark.vm, pytest.mark.xdist_group("vm")]
 PULSE_S = 3.0      # the kiosk's default unlock_seconds (kiosk/gpio/config.py)
 TCG_SLACK_S = 4.0  # emulated CPUs: a decision takes longer than on a Pi
 

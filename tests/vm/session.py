@@ -5,7 +5,8 @@ per install recipe), then a fresh overlay booted with this work tree's code.
 Layers (all under the cache folder, none modified by a run):
   image-<key>/base.qcow2          Debian 12 + gpio-sim          key: packages, tests/vm/guest
   image-<key>/installed-<k>.qcow2  after install-hub.sh + install-kiosk.sh
-                                  key: base, wheelhouse, deploy/**, pyproject.toml, provision.py
+                                  key: base, wheelhouse, deploy/**, provision.py, pyproject.toml
+                                  ([project] without the test extra; installed_project)
   <run>/overlay.qcow2             this run; deleted afterwards
 The installers run in full whenever deploy/ or the lock files change. When only the
 project's Python code changed, the run installs this tree's wheel over the installed
@@ -15,12 +16,14 @@ tests the current code without 10 minutes of emulated pip.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 import urllib.request
 from pathlib import Path
 
@@ -41,10 +44,23 @@ class CannotRun(Exception):
 def installed_key(base: image_mod.Image, wheelhouse: Path) -> str:
     h = hashlib.sha256(f"{base.folder.name} {wheelhouse.name}".encode())
     files = sorted(p for p in (ROOT / "deploy").rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-    for path in [*files, ROOT / "pyproject.toml", Path(provision.__file__)]:
+    for path in [*files, Path(provision.__file__)]:
         h.update(str(path.relative_to(ROOT)).encode())
         h.update(path.read_bytes())
+    h.update(installed_project(ROOT / "pyproject.toml").encode())
     return h.hexdigest()[:16]
+
+
+def installed_project(pyproject: Path) -> str:
+    """What the installers read of pyproject.toml (through the project's wheel): its
+    [project] table without the test extra, and the packaging settings. The test tools
+    and pytest's settings change nothing in an installed gate (no installers re-run)."""
+    doc = tomllib.loads(pyproject.read_text())
+    project = dict(doc.get("project", {}))
+    extras = {k: v for k, v in project.get("optional-dependencies", {}).items() if k != "test"}
+    project["optional-dependencies"] = extras
+    return json.dumps({"project": project, "setuptools": doc.get("tool", {}).get("setuptools")},
+                      sort_keys=True)
 
 
 def reachable(url: str) -> bool:
