@@ -53,7 +53,7 @@ def test_label_at_any_angle_reads_on_the_first_frame(roll):
 
 
 def test_small_blurred_qr_code_reads_on_the_first_frame_where_zxing_alone_does_not():
-    spec = scene(module_px=2.0, blur=0.8, noise=5.0, jpeg=60, roll=10.0, pitch=10.0, yaw=-10.0)
+    spec = scene(module_px=2.2, blur=1.0, noise=5.0, jpeg=60, roll=10.0, pitch=10.0, yaw=-10.0)
     assert read_within(spec, 1, ZxingDecoder()) == []
     assert read_within(spec, 1) == [TICKET]
 
