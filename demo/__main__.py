@@ -8,12 +8,9 @@ Run it with ./scripts/demo (python -m demo); --seconds N stops it by itself.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
-import os
 import signal
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,6 +19,7 @@ from pathlib import Path
 from demo.parcels import FRESH_HOLD_MINUTES, HOLD_MINUTES
 from demo.scenario import Scenario, build
 from gatehouse.home import Home
+from gatehouse.processes import Process
 from gatehouse.timeutil import iso
 
 BIN = Path(sys.executable).parent
@@ -29,38 +27,21 @@ COLOURS = {"admit": "\033[42;30m", "refer": "\033[43;30m", "refuse": "\033[41;97
 RESET = "\033[0m"
 
 
-def _die_with_parent() -> None:
-    """Linux: the child gets SIGTERM if the demo itself dies, so nothing lingers."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
 class Services:
-    """The demo's processes, stopped in reverse order whatever happens."""
+    """The demo's processes, stopped in reverse order whatever happens. Ctrl-C is the
+    demo's to hand on (own session); they die with it, even on kill -9."""
 
     def __init__(self, logs: Path):
         self.logs = logs
-        self.procs: list[tuple[str, subprocess.Popen]] = []
+        self.procs: list[Process] = []
 
     def start(self, name: str, args: list) -> None:
-        log = open(self.logs / f"{name}.log", "ab")
-        proc = subprocess.Popen([str(a) for a in args], stdout=log, stderr=subprocess.STDOUT,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                                start_new_session=True,  # Ctrl-C is ours to hand on
-                                preexec_fn=_die_with_parent)
-        self.procs.append((name, proc))
+        self.procs.append(Process(args, self.logs / f"{name}.log", name=name,
+                                  own_session=True, die_with_parent=True).start())
 
     def stop(self) -> None:
-        for name, proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+        for proc in reversed(self.procs):
+            proc.stop(timeout=10)
 
 
 def feed(db_path: Path, seen: set, zone: str) -> None:
@@ -159,9 +140,9 @@ def main() -> None:
                       "sealed)", flush=True)
             if args.seconds is not None and elapsed >= args.seconds:
                 break
-            for name, proc in services.procs:
-                if proc.poll() is not None:
-                    print(f"{name} stopped unexpectedly; see {root}/{name}.log", flush=True)
+            for proc in services.procs:
+                if not proc.running():
+                    print(f"{proc.name} stopped unexpectedly; see {proc.log_path}", flush=True)
                     stop["now"] = True
             time.sleep(0.3)
     finally:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import secrets
-import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +11,7 @@ from demo.scenes import label_frame, phone_frame, write_frames
 from gatehouse.codes.base45 import ALPHABET
 from gatehouse.codes.kinds import Colour
 from gatehouse.home import Home
+from gatehouse.processes import free_port
 from gatehouse.policy import BuildingStatus
 from hub import store, users
 from hub.authority import TestAuthority
@@ -53,12 +53,6 @@ class Scenario:
     def seal(self) -> None:
         """What the office does mid-demo: `hub building set 7 sealed`."""
         self.compound.set_building("7", BuildingStatus.SEALED, int(time.time()), "demo")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _alter(text: str) -> str:
@@ -104,7 +98,7 @@ def build(root: Path) -> Scenario:
     c = Compound.create(hub_home, "示范小区 Demo Compound", now - 100 * DAY)
     a = TestAuthority.create(hub_home)
     c.trust(a.trusted_key(), now - 100 * DAY)
-    port = _free_port()
+    port = free_port()
     files = setup_broker(hub_home, port)
 
     def resident(pid, name, building, room):
@@ -139,14 +133,14 @@ def build(root: Path) -> Scenario:
     users.add_user(c.db, "admin", password, users.Role.ADMIN, now)
     c.add_volunteer("王阿姨", "2468", now, "lead")
     area = stock(c, root, now)
-    scenario = Scenario(port, files.conf, zone, seal_after, c, _free_port(), password, "2468",
+    scenario = Scenario(port, files.conf, zone, seal_after, c, free_port(), password, "2468",
                         area)
     for gate_id, reel, direction in (("gate-north", north, "in"), ("gate-south", south, "out")):
         home = Home.at(root / gate_id)
         add_gate(c, gate_id, {"gate-north": "北门", "gate-south": "南门"}[gate_id], home)
         folder = write_frames(root / "cameras" / gate_id, reel.frames)
         scenario.gates.append(GateSpec(gate_id, home, f"file:{folder}?fps={FPS}", direction,
-                                       _free_port()))
+                                       free_port()))
     # The parcel area's kiosk: same program, role "parcels" in its home's config.toml.
     # Its camera shows an empty phone screen: codes are keyed on its screen.
     home = Home.at(root / "parcels-1")
@@ -154,5 +148,5 @@ def build(root: Path) -> Scenario:
     (home.kiosk / "config.toml").write_text('role = "parcels"\n')
     folder = write_frames(root / "cameras" / "parcels-1", [phone_frame(None)])
     scenario.gates.append(GateSpec("parcels-1", home, f"file:{folder}?fps=5&loop=1", "in",
-                                   _free_port(), "parcels"))
+                                   free_port(), "parcels"))
     return scenario

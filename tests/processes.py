@@ -2,82 +2,22 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import socket
-import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
 from gatehouse.home import Home
+from gatehouse.processes import Process, free_port, port_open, wait_until
 from hub import broker
 
+__all__ = ["BIN", "Broker", "Forwarder", "Process", "free_port", "hub_process",
+           "kiosk_process", "port_open", "wait_until"]
+
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0, every: float = 0.05,
-               message: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
-        time.sleep(every)
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.2)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-class Process:
-    """A child process with its output in a log file (read it when a test fails)."""
-
-    def __init__(self, args: list, log: Path, env: dict | None = None):
-        self.args, self.log_path, self.env = [str(a) for a in args], log, env
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> Process:
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.args, stdout=self._log, stderr=subprocess.STDOUT,
-                                     env={**os.environ, "PYTHONUNBUFFERED": "1",
-                                          **(self.env or {})})
-        return self
-
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int | None:
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self._log.close()
-        code, self.proc = self.proc.returncode, None
-        return code
-
-    def kill(self) -> None:
-        self.stop(signal.SIGKILL)
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
 
 
 class Broker(Process):

@@ -5,7 +5,6 @@ import random
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,19 +44,6 @@ QUICK = Plan(sizes=(5_000,), repeats=1, baseline=(5_000,), occupancy=(), scans=5
 
 def say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
-
-
-def wait_until(condition: Callable[[], object], timeout: float, what: str,
-               every: float = POLL_S):
-    """Poll until truthy; returns the value; raises at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(every)
 
 
 # What a courier brings ---------------------------------------------------------

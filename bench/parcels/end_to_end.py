@@ -5,9 +5,7 @@ from __future__ import annotations
 import html.parser
 import http.client
 import json
-import os
 import random
-import signal
 import sqlite3
 import subprocess
 import time
@@ -15,46 +13,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.parcels.common import (
-    BIN, Drops, GATE, PIN, POLL_S, SCAN_DEADLINE_S, SEED, say, wait_until,
+    BIN, Drops, GATE, PIN, POLL_S, SCAN_DEADLINE_S, SEED, say,
 )
 from bench.parcels.hub_side import define_shelves
-from bench.sync.common import LOOPBACK, MOSQUITTO, free_port, port_open
+from bench.sync.common import LOOPBACK, MOSQUITTO
 from demo.scenes import phone_frame, write_frames
 from gatehouse.home import Home
+from gatehouse.processes import Process, free_port, port_open, wait_until
 from hub.compound import Compound
 from hub.gates import add_gate, setup_broker
 
 
 # 2. End to end --------------------------------------------------------------------
-
-class Proc:
-    """A child process with its output in a log file; stopped with SIGTERM, then killed."""
-
-    def __init__(self, name: str, args: list, log: Path, env: dict | None = None):
-        self.name, self.log_path = name, log
-        self._log = open(log, "ab")  # noqa: SIM115 (closed in stop())
-        self.proc = subprocess.Popen([str(a) for a in args], stdout=self._log,
-                                     stderr=subprocess.STDOUT,
-                                     env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
-
-    def running(self) -> bool:
-        return self.proc.poll() is None
-
-    def tail(self, chars: int = 3000) -> str:
-        return self.log_path.read_text(errors="replace")[-chars:]
-
-    def stop(self, timeout: float = 15) -> None:
-        try:
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)
-                try:
-                    self.proc.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait(5)
-        finally:
-            self._log.close()
-
 
 class _Meta(html.parser.HTMLParser):
     def __init__(self):
@@ -147,7 +117,7 @@ class World:
 
     def __init__(self, root: Path, parcels: int):
         self.root = root
-        self.procs: list[Proc] = []
+        self.procs: list[Process] = []
         now = int(time.time())
         home = Home.at(root / "hub")
         compound = Compound.create(home, "bench", now - 3600)
@@ -174,16 +144,17 @@ class World:
         self.web_port = free_port()
 
     def start(self) -> None:
-        self.procs.append(Proc("mosquitto", [MOSQUITTO, "-c", self.broker_files.conf],
-                               self.root / "mosquitto.log"))
+        self.procs.append(Process([MOSQUITTO, "-c", self.broker_files.conf],
+                                  self.root / "mosquitto.log", name="mosquitto").start())
         self.expect(lambda: port_open(self.port), 10, "mosquitto to listen")
-        self.procs.append(Proc("hub", [BIN / "hub", "serve", "--home", self.hub_home.root],
-                               self.root / "hub.log"))
-        self.procs.append(Proc(
-            "kiosk", [BIN / "kiosk", "run", "--home", self.gate_home.root, "--camera",
-                      f"file:{self.frames}?fps=15&loop=1", "--pin-factory", "mock", "--clock",
-                      "trusted"], self.root / "kiosk.log",
-            {"GATEHOUSE_KIOSK_WEB_PORT": str(self.web_port), "GATEHOUSE_KIOSK_GATE_ID": GATE}))
+        self.procs.append(Process([BIN / "hub", "serve", "--home", self.hub_home.root],
+                                  self.root / "hub.log", name="hub").start())
+        self.procs.append(Process(
+            [BIN / "kiosk", "run", "--home", self.gate_home.root, "--camera",
+             f"file:{self.frames}?fps=15&loop=1", "--pin-factory", "mock", "--clock",
+             "trusted"], self.root / "kiosk.log",
+            {"GATEHOUSE_KIOSK_WEB_PORT": str(self.web_port), "GATEHOUSE_KIOSK_GATE_ID": GATE},
+            name="kiosk").start())
         self.expect(lambda: port_open(self.web_port), 60, "the kiosk's screen to listen",
                     every=0.1)
 
@@ -196,7 +167,7 @@ class World:
                                        f"{p.tail()}")
             return condition()
         try:
-            return wait_until(check, timeout, what, every)
+            return wait_until(check, timeout, every, what)
         except TimeoutError:
             for p in self.procs:
                 say(f"--- {p.name} log ---\n{p.tail(1500)}")

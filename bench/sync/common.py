@@ -7,7 +7,6 @@ import logging
 import multiprocessing as mp
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
 import threading
@@ -26,6 +25,7 @@ from gatehouse.endpoint import Endpoint
 from gatehouse.events import dump, EventBatch, EventKind, MAX_EVENTS_PER_BATCH
 from gatehouse.home import Home
 from gatehouse.net import close_client, nodelay
+from gatehouse.processes import free_port, port_open
 from hub.compound import Compound
 from hub.gates import add_gate, setup_broker
 from kiosk.bundles import BundleCache, hub_key
@@ -51,18 +51,6 @@ class Plan:
 
 
 QUICK = Plan(one_gate=10_000, ten_gates=2_000, drain=100_000, changes=20, repeats=1)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.2)
-        return s.connect_ex((LOOPBACK, port)) == 0
 
 
 def wait_for(condition, timeout: float, what: str, every: float = 0.005) -> float:
