@@ -122,6 +122,8 @@ def candidates(
     """Return bar areas, then module areas, each best first."""
     m = cell_map(gray, means)
     busy = (m.contrast > min_contrast) & (m.density > min_density)
+    if not busy.any():  # most frames of an idle gate: nothing to look at
+        return []
     bars = busy & (m.coherence > _BARS_COHERENCE)
     out: list[Candidate] = []
     # Bars: cells that agree on one direction; a label's text and edges do not join them.
