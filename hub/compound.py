@@ -20,7 +20,7 @@ from gatehouse.codes.kinds import CodeKind, Courier, Pass, Venue, VenueKind
 from gatehouse.db import write_transaction
 from gatehouse.home import Home, write_atomic, write_private
 from gatehouse.identity import BINDING_KEY_BYTES, person_ref, roster_ref
-from gatehouse.pins import hash_pin
+from gatehouse.volunteer_pins import hash_pin
 from gatehouse.policy.model import BuildingStatus, Policy
 from gatehouse.privacy import mask_name
 from hub import schema, store

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from gatehouse.bundle import Volunteer
-from gatehouse.pins import check_pin
+from gatehouse.volunteer_pins import check_pin
 
 MAX_FAILURES = 5
 LOCK_SECONDS = 15 * 60

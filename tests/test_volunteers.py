@@ -1,7 +1,7 @@
 """Volunteer PINs: hashed at the hub, carried to every gate in the signed bundle."""
 import pytest
 
-from gatehouse.pins import check_pin, hash_pin
+from gatehouse.volunteer_pins import check_pin, hash_pin
 from hub.compound import HubError
 from kiosk.bundles import load_bundle
 from tests.conftest import T0

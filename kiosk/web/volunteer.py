@@ -8,7 +8,7 @@ from flask import Blueprint, jsonify
 
 from gatehouse.event_payloads import VolunteerPayload
 from gatehouse.events import EventKind
-from gatehouse.pins import check_pin
+from gatehouse.volunteer_pins import check_pin
 from kiosk.web.guards import body, screen
 
 bp = Blueprint("volunteer", __name__)
