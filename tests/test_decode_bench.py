@@ -1,0 +1,36 @@
+"""The decode bench: held-in-view scoring, its tables, and a peer that cannot be built is skipped."""
+
+from bench.decode import measure, report, scenes, wechat
+from kiosk.scanner.decoders import ZxingDecoder
+from kiosk.scanner.pipeline import PipelineDecoder
+
+
+def test_wechat_peer_is_skipped_with_the_reason_when_its_venv_cannot_be_built(monkeypatch, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("GATEHOUSE_BENCH_CACHE", str(blocker))
+    said = []
+    assert wechat.start(log=said.append) is None
+    assert said and said[-1].startswith("(WeChat QR peer skipped: ")
+
+
+def test_held_in_view_counts_first_reads_and_false_reads():
+    label = scenes.Spec(
+        kind="code128", difficulty="medium", truth="YT1234567890123", scene="label", module_px=2.2,
+        roll=40.0, pitch=5.0, yaw=5.0, centre=(0.5, 0.5), blur=0.6, noise=3.0, jpeg=80, seed=3,
+    )
+    trap = scenes.variant(label, kind="empty", truth=None, scene="random-bars", seed=4)
+    held = measure.held_in_view([label, trap], (640, 480), {"pipeline": PipelineDecoder, "zxing": ZxingDecoder}, 3)
+    assert held[0].first == {"pipeline": 0, "zxing": None}  # a label at 40 degrees
+    assert held[1].false == {"pipeline": (), "zxing": ()}
+    table = report.held_table(held, ["pipeline", "zxing"], 3)
+    assert "| pipeline | 100% (1/1) |" in table and "| zxing | 0% (0/1) |" in table
+
+
+def test_a_held_frame_moves_the_code_but_keeps_the_scene():
+    spec = scenes.Spec(kind="qr", difficulty="medium", truth="GH1:ABC", scene="phone", module_px=3.0,
+                       roll=5.0, pitch=5.0, yaw=5.0, centre=(0.5, 0.5), seed=5)
+    assert scenes.held(spec, 0) == spec
+    moved = scenes.held(spec, 1)
+    assert moved != spec and (moved.truth, moved.seed, moved.glare) == (spec.truth, spec.seed, spec.glare)
+    assert abs(moved.roll - spec.roll) < 8 and abs(moved.centre[0] - 0.5) < 0.05
