@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from gatehouse.days import day_bounds, local_date
+from gatehouse.days import day_bounds
 from gatehouse.policy import Reason
 from hub.alert_kinds import label_of
 

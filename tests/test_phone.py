@@ -6,15 +6,19 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from hub.parcels import intake, runs
 from hub.parcels.shelving import Shelf, define_shelf
+from hub.parcels.states import ParcelState, move
 from hub.web import create_app
 from tests.conftest import ALICE_ID, T0
 from tests.test_hub_web_app import (  # noqa: F401  (fixtures)
+    NOW,
     PASSWORD,
     attempt,
     csrf_of,
     import_good,
     login,
+    post,
     ref_of,
     send,
     web_config,
@@ -159,3 +163,38 @@ def test_a_workbook_is_imported_from_a_phone(server, compound, web_config, phone
     expect(phone.locator(".flash.ok")).to_contain_text("新增2人")
     assert "7-2-0301" in phone.locator("#residents").inner_text()
     assert compound.db["residents"].count == 2
+
+
+@pytest.fixture
+def deep(busy, web_config):  # noqa: F811
+    """Pages behind a parameter: a parcel, a run sheet, a group-buy batch, a timeline."""
+    db = busy.db
+    client = create_app(web_config).test_client()
+    login(client, "admin")
+    client.csrf = csrf_of(client.get("/").get_data(as_text=True))
+    post(client, "/buildings/set", building="7", status="sealed", confirmed="yes")
+    shelved = [intake.create_item(db, waybill=f"SF10000000000{i}", household=hh, at=NOW,
+                                  actor="office", place="parcel-area")
+               for i, hh in enumerate(("7-2-301", "7-2-302"))]
+    for pid in shelved:
+        move(db, pid, ParcelState.SHELVED, NOW + 1800, "hold-timer")
+    run = runs.make_sheet(db, "7", NOW + 1900, "office")   # after the seal, at NOW
+    holding = intake.create_item(db, waybill="YT1234567890123", household="7-2-301",
+                                 at=NOW + 2000, actor="office", place="parcel-area")
+    chain = "#接龙\n12月3日 蔬菜包团购\n1. 7-2-301 张三丰 蔬菜包×2 13812341234\n2. 7-2-302 李四 +1\n"
+    resp = post(client, "/groupbuy/import", text=chain, leader="小周", confirmed="yes")
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
+    return [f"/parcels/{holding}", f"/parcels/runs/{run}", resp.headers["Location"],
+            f"/tracing?kind=timeline&ref={ref_of(busy, ALICE_ID)}",
+            f"/tracing?kind=contacts&ref={ref_of(busy, ALICE_ID)}&minutes=30"]
+
+
+def test_pages_behind_a_parameter_fit_a_phone_too(server, deep, phone):  # noqa: F811
+    sign_in(phone, server)
+    wide = {}
+    for path in deep:
+        resp = phone.goto(server + path if path.startswith("/") else path)
+        assert resp.status == 200, path
+        if max(widths(phone)) > PHONE["width"]:
+            wide[path] = max(widths(phone))
+    assert wide == {}, sorted(wide.items())

@@ -3,6 +3,7 @@ and line errors, every export as .xlsx with identifiers as text and the CSV's ma
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 import zipfile
@@ -11,6 +12,7 @@ import openpyxl
 
 from tests.conftest import ALICE_ID, BOB_ID, resident_ids
 from tests.test_hub_web_app import (  # noqa: F401  (fixtures)
+    NOW,
     app,
     as_user,
     attempt,
@@ -61,7 +63,6 @@ def csv_rows(resp) -> list[list[str]]:
 
 def confirm(client, preview_html: str):
     text = re.search(r'name="csv_text" value="([^"]*)"', preview_html, re.S).group(1)
-    import html
     return post(client, "/residents/import", csv_text=html.unescape(text), confirmed="yes",
                 issue_passes="on")
 
@@ -217,7 +218,7 @@ def test_audit_and_tracing_exports_as_xlsx_behind_login_and_permission(app, as_u
     assert lead.get("/tracing/export.xlsx?kind=visitors").status_code == 403
 
     alice = ref_of(compound, ALICE_ID)
-    send(compound, "north", [attempt(compound_t(), "out", ref=alice, household="7-2-0301",
+    send(compound, "north", [attempt(NOW - 600, "out", ref=alice, household="7-2-0301",
                                      name="张*丰")])
     observer = as_user("observer")
     rows = sheet(observer.get(f"/tracing/export.xlsx?kind=timeline&ref={alice}"))
@@ -228,8 +229,3 @@ def test_audit_and_tracing_exports_as_xlsx_behind_login_and_permission(app, as_u
     audit = sheet(as_user("admin").get("/audit.xlsx?action=login"))
     assert audit[0][:2] == ["id", "at"] and len(audit) > 1
     assert all(r[4] == "login" and isinstance(r[0], int) for r in audit[1:])
-
-
-def compound_t() -> float:
-    from tests.test_hub_web_app import NOW
-    return NOW - 600
