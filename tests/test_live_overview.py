@@ -160,13 +160,15 @@ def test_a_tab_past_the_limit_polls_and_stays_live(browser, web_config, compound
             sign_in(page, base, "observer")
             pages.append(page)
         streaming, polling = pages
-        expect(streaming.locator("#t-conn")).to_have_attribute("data-mode", "stream")
-        expect(polling.locator("#t-conn")).to_have_attribute("data-mode", "poll")
-        expect(polling.locator("#t-conn")).to_have_class(re.compile("ok"))
+        expect(streaming.locator("#t-conn")).to_have_attribute("data-mode", "stream",
+                                                               timeout=20000)
+        expect(polling.locator("#t-conn")).to_have_attribute("data-mode", "poll", timeout=20000)
+        expect(polling.locator("#t-conn")).to_have_class(re.compile("ok"), timeout=20000)
         send(compound, "north", status=topics.OFFLINE)         # the kiosk's last will
-        for page in pages:                                     # no reload on either
-            expect(page.locator('tr[data-gate="north"] .state')).to_contain_text("离线")
-            expect(page.locator("#alerts")).to_contain_text("门岗离线")
+        for page in pages:        # no reload on either; the polling one asks every 5 s
+            expect(page.locator('tr[data-gate="north"] .state')).to_contain_text(
+                "离线", timeout=20000)
+            expect(page.locator("#alerts")).to_contain_text("门岗离线", timeout=20000)
     finally:
         for page in pages:
             page.context.close()
