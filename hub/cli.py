@@ -27,10 +27,11 @@ from hub.cli_deploy import (  # + gate enroll|retire, broker tls|bridge
     migrate_cmd,
     restore_cmd,
 )
-from hub.cli_network import broker_group, gate_group, serve
+from hub.cli_gates import broker_group, gate_group
 from hub.cli_notify import notify_group
 from hub.cli_parcels import parcels_group, shelf_group
-from hub.cli_users import user_group, web_cmd
+from hub.cli_processes import serve, web_cmd
+from hub.cli_users import user_group, volunteer_group
 from hub.compound import Compound, HubError
 from hub.wheelhouse import wheelhouse_group
 
@@ -329,66 +330,6 @@ def policy_diff(home, old, new) -> None:
         click.echo(f"  {change}")
 
 
-@main.group("volunteer")
-def volunteer() -> None:
-    """Gate volunteers and their PINs (hashed; every gate gets them in the bundle)."""
-
-
-@volunteer.command("add")
-@home_option
-@at_option
-@click.option("--name", required=True)
-@click.option("--pin", prompt=True, hide_input=True, confirmation_prompt=True,
-              help="4-8 digits (asked for when not given).")
-@click.option("--lead", is_flag=True, help="A volunteer lead (may switch lanes, etc.).")
-def volunteer_add(home, at, name, pin, lead) -> None:
-    """Add a volunteer who signs in at the kiosks with a PIN."""
-    c = _open(home)
-    try:
-        vid = c.add_volunteer(name, pin, _at(c, at), "lead" if lead else "volunteer")
-    except HubError as exc:
-        fail(str(exc))
-    click.echo(vid)
-
-
-@volunteer.command("pin")
-@home_option
-@at_option
-@click.argument("vid")
-@click.option("--pin", prompt=True, hide_input=True, confirmation_prompt=True)
-def volunteer_pin(home, at, vid, pin) -> None:
-    """Set a volunteer's new PIN."""
-    c = _open(home)
-    try:
-        c.set_volunteer_pin(vid, pin, _at(c, at))
-    except HubError as exc:
-        fail(str(exc))
-    click.echo(f"PIN of {vid} changed")
-
-
-@volunteer.command("list")
-@home_option
-def volunteer_list(home) -> None:
-    """Volunteers (masked names) and whether they are active."""
-    c = _open(home)
-    for r in c.db.query("select id, name, role, added_at, disabled_at from volunteers"):
-        print_json(r)
-
-
-@volunteer.command("disable")
-@home_option
-@at_option
-@click.argument("vid")
-def volunteer_disable(home, at, vid) -> None:
-    """Stop a volunteer signing in at any gate (from the next bundle)."""
-    c = _open(home)
-    try:
-        c.disable_volunteer(vid, _at(c, at))
-    except HubError as exc:
-        fail(str(exc))
-    click.echo(f"{vid} disabled")
-
-
 @main.command("bundle")
 @home_option
 def bundle_cmd(home) -> None:
@@ -403,6 +344,7 @@ main.add_command(serve)
 main.add_command(shelf_group)
 main.add_command(parcels_group)
 main.add_command(user_group)
+main.add_command(volunteer_group)
 main.add_command(web_cmd)
 main.add_command(backup_cmd)
 main.add_command(restore_cmd)

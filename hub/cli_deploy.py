@@ -11,7 +11,7 @@ import segno
 from gatehouse.cli_common import fail, home_option, print_json, resolve_home
 from hub import backup as backups
 from hub import broker, enroll
-from hub.cli_network import broker_group, gate_group
+from hub.cli_gates import broker_group, gate_group
 from hub.compound import Compound, HubError
 from hub.gates import retire_gate
 

@@ -1,14 +1,13 @@
-"""`hub user add|passwd|list` and `hub web` (its process is hub/app_web.py): the admin
-page's users and its server."""
+"""`hub user …` and `hub volunteer …`: the people who sign in, at the admin page with a
+password, at the gates with a PIN."""
 from __future__ import annotations
 
-import logging
 import time
 
 import click
 
-from gatehouse.cli_common import fail, home_option, print_json, resolve_home
-from hub import app_web, audit, users
+from gatehouse.cli_common import at_option, epoch, fail, home_option, print_json, resolve_home
+from hub import audit, store, users
 from hub.compound import Compound, HubError
 
 
@@ -65,25 +64,72 @@ def user_list(home) -> None:
         print_json(row)
 
 
-@click.command("web")
-@home_option
-@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
-@click.option("--bind", default="127.0.0.1", show_default=True,
-              help="Address to listen on (0.0.0.0 for the office LAN).")
-@click.option("--threads", type=click.IntRange(2, 64), default=16, show_default=True)
-@click.option("--cookie-secure/--no-cookie-secure", default=None,
-              help="Secure session cookie (default on; off only for plain HTTP on a LAN).")
-@click.option("--host", "hosts", multiple=True, metavar="NAME",
-              help="A name the office uses for this hub (repeatable); localhost, this "
-                   "machine's name and IP addresses are always answered.")
-@click.option("--trusted-proxy", metavar="ADDR",
-              help="The reverse proxy in front (e.g. 127.0.0.1): its X-Forwarded-For and "
-                   "-Host are believed, so login limits and host names see the browser.")
-def web_cmd(home, port, bind, threads, cookie_secure, hosts, trusted_proxy) -> None:
-    """Serve the admin page with waitress (the nightly jobs run in `hub serve`)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+def _compound(home) -> Compound:
     try:
-        app_web.run(resolve_home(home), port, bind, threads, cookie_secure, hosts,
-                    trusted_proxy, say=lambda m: click.echo(m, err=True))
+        return Compound.open(resolve_home(home))
     except HubError as exc:
         fail(str(exc))
+
+
+def _at(c: Compound, at: str | None) -> int:
+    return epoch(at, store.current_policy(c.db).timezone)
+
+
+@click.group("volunteer")
+def volunteer_group() -> None:
+    """Gate volunteers and their PINs (hashed; every gate gets them in the bundle)."""
+
+
+@volunteer_group.command("add")
+@home_option
+@at_option
+@click.option("--name", required=True)
+@click.option("--pin", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="4-8 digits (asked for when not given).")
+@click.option("--lead", is_flag=True, help="A volunteer lead (may switch lanes, etc.).")
+def volunteer_add(home, at, name, pin, lead) -> None:
+    """Add a volunteer who signs in at the kiosks with a PIN."""
+    c = _compound(home)
+    try:
+        vid = c.add_volunteer(name, pin, _at(c, at), "lead" if lead else "volunteer")
+    except HubError as exc:
+        fail(str(exc))
+    click.echo(vid)
+
+
+@volunteer_group.command("pin")
+@home_option
+@at_option
+@click.argument("vid")
+@click.option("--pin", prompt=True, hide_input=True, confirmation_prompt=True)
+def volunteer_pin(home, at, vid, pin) -> None:
+    """Set a volunteer's new PIN."""
+    c = _compound(home)
+    try:
+        c.set_volunteer_pin(vid, pin, _at(c, at))
+    except HubError as exc:
+        fail(str(exc))
+    click.echo(f"PIN of {vid} changed")
+
+
+@volunteer_group.command("list")
+@home_option
+def volunteer_list(home) -> None:
+    """Volunteers (masked names) and whether they are active."""
+    c = _compound(home)
+    for r in c.db.query("select id, name, role, added_at, disabled_at from volunteers"):
+        print_json(r)
+
+
+@volunteer_group.command("disable")
+@home_option
+@at_option
+@click.argument("vid")
+def volunteer_disable(home, at, vid) -> None:
+    """Stop a volunteer signing in at any gate (from the next bundle)."""
+    c = _compound(home)
+    try:
+        c.disable_volunteer(vid, _at(c, at))
+    except HubError as exc:
+        fail(str(exc))
+    click.echo(f"{vid} disabled")

@@ -1,9 +1,7 @@
-"""`hub broker …`, `hub gate …` and `hub serve` (its process is hub/app_serve.py):
-the compound's network side."""
+"""`hub broker …` and `hub gate …`: the compound's broker and its gates."""
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 import time
@@ -12,9 +10,9 @@ import click
 
 from gatehouse.cli_common import fail, home_option, print_json, resolve_home
 from gatehouse.home import Home
-from hub import app_serve, broker, store
+from hub import broker, store
 from hub.compound import Compound, HubError
-from hub.gates import ROLES, add_gate, read_endpoint, set_role, setup_broker
+from hub.gates import ROLES, add_gate, set_role, setup_broker
 from hub.ingest import gaps, reapply
 
 
@@ -122,16 +120,3 @@ def gate_reapply(home) -> None:
     print_json({"applied": applied, "still_failing": failing})
     if failing:
         sys.exit(1)
-
-
-@click.command("serve")
-@home_option
-def serve(home) -> None:
-    """Run the hub: ingest gate events, publish bundles, the time beacon and the shelf
-    manifest; run the parcel timers, send notifications and run the nightly reset and
-    purge jobs."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    try:
-        app_serve.run(resolve_home(home), say=lambda m: click.echo(m, err=True))
-    except HubError as exc:
-        fail(str(exc))
