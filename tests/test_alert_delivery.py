@@ -349,9 +349,16 @@ def test_the_page_saves_routes_lists_messages_and_keeps_secrets(as_user, compoun
     audit = [r["action"] for r in compound.db.query("select action from audit")]
     assert audit.count("alert_route.save") == 2
     assert DING_SECRET not in json.dumps(list(compound.db.query("select * from audit")))
+    # "Send a test": the route's robot gets it at the worker's next pass, the list shows it.
+    assert post(office, "/alerts/delivery/routes/street/test").status_code == 302
+    assert AlertDelivery(path).run(compound.db, time.time()) == (1, 0)
+    assert robot.of("dingtalk")[0]["text"]["content"].startswith("【测试小区】测试消息")
+    page = office.get("/alerts/delivery/?state=sent").get_data(as_text=True)
+    assert "测试消息" in page and 'data-route="street"' in page
     # A lead reads the page but changes nothing; no token, no change.
     lead = as_user("lead")
     assert lead.get("/alerts/delivery/").status_code == 200
+    assert post(lead, "/alerts/delivery/routes/street/test").status_code == 403
     assert post(lead, "/alerts/delivery/routes/street/delete").status_code == 403
     assert office.post("/alerts/delivery/routes/street/delete").status_code == 400
     assert post(office, "/alerts/delivery/routes/street/delete").status_code == 302

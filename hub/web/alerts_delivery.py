@@ -126,6 +126,32 @@ def delete_route(name: str):
     return redirect(url_for("alert_delivery.index"))
 
 
+@bp.route("/routes/<name>/test", methods=["POST"])
+@core.require(Perm.NOTIFY)
+def test_route(name: str):
+    """Queue a test message on a route: `hub serve` sends it within seconds, and the list
+    below shows whether the robot or gateway took it."""
+    try:
+        route = next((r for r in load_rules(_path()).routes if r.name == name), None)
+    except AlertRulesError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("alert_delivery.index"))
+    if route is None:
+        abort(404)
+    now = core.now()
+    compound = core.compound().name
+    body = (f"【{compound}】测试消息 Test message\n"
+            f"告警推送已接通 Alerts reach this {CHANNEL_LABELS[route.channel]}\n"
+            f"时间 Time: {core.local(now, '%m-%d %H:%M:%S')}")
+    for target, recipient in route.targets():
+        outbox.queue(core.db(), kind=outbox.Kind.ALERT, body=body, at=now, hold=0,
+                     key=f"{alert_delivery.route_keys(name)}{target}:test:{core.user()}:{now}",
+                     recipient=recipient)
+    core.record("alert_route.test", name)
+    flash(f"已排队测试消息 Test message queued: {name}", "ok")
+    return redirect(url_for("alert_delivery.index"))
+
+
 @bp.route("/<int:nid>/retry", methods=["POST"])
 @core.require(Perm.NOTIFY)
 def retry(nid: int):
