@@ -23,6 +23,7 @@ from gatehouse.privacy import mask_household, mask_name
 from hub import presence, store
 from hub.alert_kinds import AlertKind, label_of
 from hub.compound import Compound
+from hub.metrics import is_online
 from hub.users import Perm
 from hub.web import chart, core
 
@@ -50,8 +51,7 @@ def gate_rows(db, now: float, offline_after: float) -> list[dict]:
     out = []
     for r in db.query("select * from gates where retired_at is null order by id"):
         beat = json.loads(r["heartbeat"]) if r["heartbeat"] else {}
-        fresh = r["heartbeat_at"] is not None and now - r["heartbeat_at"] <= offline_after
-        online = bool(r["online"]) and (fresh or r["heartbeat_at"] is None)
+        online = is_online(r["online"], r["heartbeat_at"], now, offline_after)
         out.append({"id": r["id"], "name": r["name"], "online": online,
                     "heartbeat_at": r["heartbeat_at"], "heartbeat": core.local(
                         r["heartbeat_at"], "%H:%M:%S") if r["heartbeat_at"] else "—",
