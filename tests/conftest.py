@@ -15,8 +15,8 @@ pytest_plugins = ["tests.gpio_fixtures", "tests.mqtt_fixtures", "tests.browser_f
                   "tests.kiosk_fixtures"]
 
 # The emulated machines take most of a run's time, mostly waiting on QEMU: collected
-# first, so that under ./scripts/test (pytest-xdist, --dist loadgroup) their workers
-# start on them at once and the rest of the suite runs beside them.
+# first, so that under ./scripts/test (pytest-xdist, a file per worker, in this order)
+# their workers start on them at once and the rest of the suite runs beside them.
 SLOW_FIRST = ("vm", "aarch64")
 
 

@@ -62,7 +62,7 @@ RECIPE = "1"  # bump when the chroot recipe changes without its package list cha
 QR_TEXT = "GH1:6BFOXN*TS0BI$ZD.P9UOL97O4-2HH77HRM3DSPTLRR+%3"
 WAYBILL = "JD0012345678901-1-1-"
 
-pytestmark = [pytest.mark.aarch64, pytest.mark.xdist_group("aarch64")]
+pytestmark = pytest.mark.aarch64
 
 
 def _run(cmd, timeout=1800, **kw) -> subprocess.CompletedProcess:

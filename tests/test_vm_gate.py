@@ -18,8 +18,8 @@ import pytest
 from tests.vm.provision import LOCKED, UNLOCKED
 
 # `pytest -m vm` selects this module, `-m "not vm"` leaves it out; under ./scripts/test
-# its tests run in order on one worker (xdist group), beside the rest of the suite.
-pytestmark = [pytest.mark.vm, pytest.mark.xdist_group("vm")]
+# its tests run in order on one worker (a file per worker), beside the rest of the suite.
+pytestmark = pytest.mark.vm
 PULSE_S = 3.0      # the kiosk's default unlock_seconds (kiosk/gpio/config.py)
 TCG_SLACK_S = 4.0  # emulated CPUs: a decision takes longer than on a Pi
 
