@@ -32,6 +32,7 @@ from kiosk.modes.entry import EntryMode
 from kiosk.modes.registry import REGISTERED
 from kiosk.modes.stack import ModeStack
 from kiosk.scanner import Decoder, LatestFrame, SeenFilter, Symbol
+from kiosk.visitors import register_visitor
 from kiosk.volunteers import LOCK_SECONDS, Desk
 
 log = logging.getLogger(__name__)
@@ -140,10 +141,11 @@ class Gate:
             closed += self.scan(symbol.text, now)
         return closed
 
-    # Kept for tests/event_recorder.py (the lead's): the entry mode's own actions.
+    # Kept for tests/event_recorder.py (the lead's): what the screen's routes call.
     def register_visitor(self, volunteer: str, name: str, phone: str, host: str,
                          purpose: str) -> None:
-        self.modes.get(EntryMode).register_visitor(volunteer, name, phone, host, purpose)
+        register_visitor(self.store, self.now(), volunteer, name, phone, host, purpose)
+        self.changed()
 
     def set_direction(self, direction: Direction, volunteer: str) -> None:
         self.modes.get(EntryMode).set_direction(direction, volunteer)

@@ -66,12 +66,13 @@ def kiosk(home, compound, authority, mock_pins):
              "alice_green": authority.health(ALICE_ID, Colour.GREEN, int(now - HOUR),
                                              int(now - 20 * HOUR)),
              "bob_pass": compound.issue_pass(BOB_ID, "李四", "12", "1101", int(now - 86400)),
-             "courier": compound.issue_courier("赵六", "顺丰速运", int(now - 60))}
+             "courier": compound.issue_courier("赵六", "顺丰速运", int(now - 60)),
+             "volunteer": compound.add_volunteer("王阿姨", "2468", int(now))}
     compound.publish(int(now))
     clock, made = [now], []
 
-    def make(**kw) -> Gate:
-        gate = Gate(config=KioskConfig(clock="trusted", attempt_window_s=5.0),
+    def make(role: str = "gate", **kw) -> Gate:
+        gate = Gate(config=KioskConfig(clock="trusted", attempt_window_s=5.0, role=role),
                     store=AttemptLog(home.kiosk_db),
                     hardware=GateHardware(PINS, mock_pins, description="mock pins (test)"),
                     decoder=make_decoder("pipeline"), load_bundle=lambda: load_bundle(home),

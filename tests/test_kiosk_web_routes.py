@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 
 from kiosk.web import create_app
+from tests.conftest import ALICE_ID
+from tests.gpio_fixtures import low_pulses
 from tests.test_gate_modes import kiosk  # noqa: F401  (the fixture)
 
 VOLUNTEER_ONLY = {"/api/referral", "/api/direction", "/api/manual", "/api/visitor",
@@ -65,6 +67,29 @@ def test_volunteer_actions_need_a_signed_in_volunteer(app):
         assert resp.status_code == 401, path
     assert client.post("/api/pickup", json={"waybill": "SF1234567890123"},
                        headers={"X-CSRF-Token": "t"}).status_code == 409  # not a parcel area
+
+
+def test_the_parcel_area_admits_nobody_by_hand(kiosk, mock_pins):  # noqa: F811
+    """It runs no entry mode: the entrance's routes answer 409 even to a signed-in
+    volunteer, and its relay never moves; visitors are still registered there."""
+    area = kiosk(role="parcels")
+    area.call = lambda fn, timeout=5.0: fn()
+    client = create_app(area, token="t").test_client()
+    vid = kiosk.codes["volunteer"]
+    assert client.post("/api/signin", json={"volunteer": vid, "pin": "2468"},
+                       headers={"X-CSRF-Token": "t"}).status_code == 200
+    for path, body in (("/api/manual", {"id_number": ALICE_ID, "attest": True}),
+                       ("/api/referral", {"decision": "admit", "reason": "identity_checked"}),
+                       ("/api/direction", {"direction": "out"})):
+        resp = client.post(path, json=body, headers={"X-CSRF-Token": "t"})
+        assert resp.status_code == 409 and resp.json["reason"] == "not an entrance", path
+    assert area.store.count() == 0 and not area.hardware.door.is_unlocked
+    assert low_pulses(mock_pins.pin(17).states[1:]) == []
+    assert client.post("/api/visitor", json={"name": "王小明", "host": "7-302"},
+                       headers={"X-CSRF-Token": "t"}).status_code == 200
+    [detail] = [r["detail"] for r in area.store.db.query(
+        "select detail from events where kind = 'visitor'")]
+    assert "王*明" in detail and "王小明" not in detail
 
 
 def test_the_page_and_state_answer_the_screens_own_name(app):

@@ -15,7 +15,6 @@ from gatehouse.codes.format import CodeError
 from gatehouse.events import EventKind
 from gatehouse.policy import Decision, Direction, Outcome
 from gatehouse.policy.reasons import WORDS
-from gatehouse.privacy import mask_name, mask_phone
 from kiosk import manual
 from kiosk.attempt import AttemptTracker, Closed, Code
 from kiosk.gpio import Pattern
@@ -65,9 +64,11 @@ def code_summary(code: Code) -> dict:
 
 
 class EntryMode(Mode):
-    """Entry and exit: attempts, referrals, admitting by hand, the lane's direction."""
+    """Entry and exit: attempts, referrals, admitting by hand, the lane's direction.
+    Gates only: the parcel area decides no entries and opens no door."""
 
     name = "entry"
+    roles = ("gate",)
 
     def __init__(self, ctx: ModeContext):
         super().__init__(ctx)
@@ -172,14 +173,6 @@ class EntryMode(Mode):
         ctx.sounder.play(SOUND[d.outcome])
         ctx.changed()
         return d
-
-    def register_visitor(self, volunteer: str, name: str, phone: str, host: str,
-                         purpose: str) -> None:
-        """A walk-in visitor, registered by a volunteer; only masked data is kept."""
-        self.ctx.log.log_event(EventKind.VISITOR, self.ctx.now(), payloads.VisitorPayload(
-            name=mask_name(name), phone=mask_phone(phone), host_household=host,
-            purpose=purpose[:60], by=volunteer))
-        self.ctx.changed()
 
     def set_direction(self, direction: Direction, volunteer: str) -> None:
         """Switch a one-lane gate between entry and exit (logged with the volunteer)."""

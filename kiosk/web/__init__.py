@@ -2,8 +2,8 @@
 
 create_app(gate, …) serves one page, a server-sent event stream of the screen's state
 (kiosk/screen.py), the camera preview, the spoken prompts, and the volunteer's
-actions, as blueprints (one module each): page, state, volunteer (sign-in), entry
-(referrals, lane, by hand, visitors), courier, pickup. What every request goes through
+actions, as blueprints (one module each): page, state, volunteer (sign-in), visitor,
+entry (referrals, lane, by hand), courier, pickup. What every request goes through
 (host names, CSRF, the signed-in volunteer) is kiosk/web/guards.py. Every action runs
 on the gate loop's thread (gate.call) and is logged with the volunteer. No asset comes
 from outside the Pi.
@@ -18,10 +18,10 @@ from flask import Flask, jsonify
 
 from gatehouse.hosts import HostAllowlist
 from kiosk.gate import Gate
-from kiosk.web import courier, entry, guards, page, pickup, state, volunteer
+from kiosk.web import courier, entry, guards, page, pickup, state, visitor, volunteer
 from kiosk.web.front import screen_names
 
-BLUEPRINTS = (page.bp, state.bp, volunteer.bp, entry.bp, courier.bp, pickup.bp)
+BLUEPRINTS = (page.bp, state.bp, volunteer.bp, visitor.bp, entry.bp, courier.bp, pickup.bp)
 
 
 def create_app(gate: Gate, link_state: Callable[[], object] = lambda: None,

@@ -1,6 +1,7 @@
 """A signed-in volunteer at the entrance: decide a referral, switch the lane, admit by
-hand a resident without a phone, register a walk-in visitor. Each runs on the gate
-loop's thread in the entry mode (kiosk/modes/entry.py), logged with the volunteer."""
+hand a resident without a phone. Each runs on the gate loop's thread in the entry mode
+(kiosk/modes/entry.py), logged with the volunteer. A parcel area runs no entry mode:
+these answer 409 there (its page does not offer them)."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, jsonify
@@ -24,6 +25,13 @@ bp = Blueprint("entry", __name__)
 
 def entry_mode() -> EntryMode:
     return screen().gate.modes.get(EntryMode)
+
+
+@bp.before_request
+def entrance_only():
+    if entry_mode() is None:
+        return jsonify({"ok": False, "reason": "not an entrance"}), 409
+    return None
 
 
 @bp.post("/api/referral")
@@ -67,16 +75,3 @@ def manual_admit():
         return jsonify({"ok": False, "reason": "not_found"}), 404
     return jsonify({"ok": True, "outcome": d.outcome.value, "zh": d.text("zh"),
                     "en": d.text("en")})
-
-
-@bp.post("/api/visitor")
-def visitor_register():
-    v, data = volunteer(), body()
-    name, host = str(data.get("name", "")).strip(), str(data.get("host", "")).strip()
-    if not name or not host:
-        abort(400, "a visitor needs a name and a host household")
-    mode = entry_mode()
-    screen().gate.call(lambda: mode.register_visitor(
-        v.id, name[:40], str(data.get("phone", ""))[:20], host[:20],
-        str(data.get("purpose", ""))))
-    return jsonify({"ok": True})
