@@ -10,11 +10,11 @@ from __future__ import annotations
 import csv
 import io
 import re
-import warnings
 import zipfile
 from dataclasses import dataclass, field
 
 from gatehouse.households import household_key
+from hub import xlsx
 from hub.parcels.orderlines import (
     BRACKETED,
     CANCEL,
@@ -237,25 +237,12 @@ def _csv_rows(text: str) -> list[tuple[int, list[str]]]:
 
 
 def _xlsx_rows(data: bytes) -> list[tuple[int, list[str]]]:
-    import openpyxl  # only here: the one place that reads Excel files
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")   # openpyxl warns about styles it does not need
-        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    """The first sheet as text, through the hub's one workbook reader (hub/xlsx.py: size
+    limits, values only, and every row even where the workbook declares fewer)."""
     try:
-        sheet = wb.worksheets[0]
-        return [(i, [_cell(v) for v in row])
-                for i, row in enumerate(sheet.iter_rows(values_only=True), 1)]
-    finally:
-        wb.close()
-
-
-def _cell(v) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v).strip()
+        return xlsx.read_rows(data, MAX_LINES + 20).rows   # + title and header rows
+    except xlsx.XlsxError as exc:
+        raise UnreadableFile(str(exc)) from None
 
 
 def parse_ktt(data: bytes, filename: str = "", known: set[str] | None = None) -> Parsed:
