@@ -12,7 +12,7 @@ with a `value_template`:
 Counts and states only, never a person. Every entity's availability is the hub's own
 retained status (`gatehouse/hub/status`), so they go unavailable when the hub is down.
 A retired gate's configs are published empty, which removes the device from HA. The
-publisher sends a state only when it changed, the configs once per process (retained).
+publisher sends a state when it changed, and configs and state again every 10 minutes.
 
     worker = ha_worker(home.hub_db, lambda t, raw, retain: sync.client.publish(
         t, raw, qos=1, retain=retain).rc == 0)
@@ -35,6 +35,9 @@ from hub.periodic import Periodic
 
 PREFIX = "homeassistant"
 STATE = f"{topics.ROOT}/hub/ha"
+# Configs and states are sent again this often: a broker that refused them (an ACL not
+# yet reloaded) or lost its retained store gets them back without a hub restart.
+REFRESH_S = 600.0
 DOOR_KINDS = ("door_forced", "door_held")
 
 Publish = Callable[[str, bytes, bool], bool]
@@ -118,11 +121,11 @@ def gate_states(db: sqlite_utils.Database, now: float,
 
 
 class HaPublisher:
-    """Publish configs once per process, states when they change, removals once."""
+    """Publish configs and state every REFRESH_S, states when they change, removals once."""
 
     def __init__(self, publish: Publish, prefix: str = PREFIX, offline_after_s: float = 60.0):
         self.publish, self.prefix, self.offline_after_s = publish, prefix, offline_after_s
-        self._configured: set[str] = set()
+        self._configured: dict[str, float] = {}
         self._last: dict[str, str] = {}
 
     def run(self, db: sqlite_utils.Database, now: float) -> int:
@@ -130,11 +133,12 @@ class HaPublisher:
         sent = 0
         names = {r["id"]: r["name"] for r in db.query("select id, name from gates")}
         for gate, state in gate_states(db, now, self.offline_after_s).items():
-            if gate not in self._configured:
+            if now - self._configured.get(gate, -REFRESH_S) >= REFRESH_S:
                 if not all(self._send(t, json.dumps(doc, ensure_ascii=False))
                            for t, doc in configs(gate, names.get(gate), self.prefix)):
                     continue
-                self._configured.add(gate)
+                self._configured[gate] = now
+                self._last.pop(gate, None)      # the state goes again with its configs
                 sent += len(ENTITIES)
             raw = json.dumps(state, ensure_ascii=False, sort_keys=True)
             if self._last.get(gate) != raw and self._send(state_topic(gate), raw):
@@ -144,7 +148,7 @@ class HaPublisher:
             key = "retired:" + r["id"]
             if key not in self._configured and all(
                     self._send(t, "") for t, _ in configs(r["id"], None, self.prefix)):
-                self._configured.add(key)       # an empty retained config removes it
+                self._configured[key] = now     # an empty retained config removes it
                 sent += len(ENTITIES)
         return sent
 

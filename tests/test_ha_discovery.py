@@ -109,3 +109,18 @@ def test_each_gate_is_a_home_assistant_device(compound, broker_proc, gate_home):
         worker.stop()
         sync.stop()
         ha.close()
+
+
+def test_configs_come_again_after_a_while_and_a_state_only_when_it_changes(compound):
+    from hub.ha_discovery import REFRESH_S, HaPublisher
+    compound.db["gates"].insert({"id": "gate-north", "name": "北门", "added_at": NOW,
+                                 "online": 0})
+    send(compound, "gate-north", status=topics.ONLINE, beat={"outbox": 0})
+    out: list[tuple[str, bytes]] = []
+    pub = HaPublisher(lambda t, raw, retain: out.append((t, raw)) or retain)
+    assert pub.run(compound.db, NOW) == len(ENTITIES) + 1
+    assert pub.run(compound.db, NOW + 1) == 0                 # nothing changed
+    send(compound, "gate-north", beat={"outbox": 5})
+    assert pub.run(compound.db, NOW + 2) == 1                 # the backlog changed
+    assert json.loads(out[-1][1])["backlog"] == 5
+    assert pub.run(compound.db, NOW + 2 + REFRESH_S) == len(ENTITIES) + 1
