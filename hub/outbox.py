@@ -240,15 +240,26 @@ def retry(db: sqlite_utils.Database, nid: int, now: float, actor: str = "") -> S
 
 
 def listing(db: sqlite_utils.Database, state: State | str | None = None,
-            limit: int = 200) -> list[dict]:
-    """Newest first, optionally of one state."""
-    where, args = ("where state = ?", [State(state).value]) if state else ("", [])
-    return list(db.query(f"select * from notifications {where} order by id desc limit ?",
-                         [*args, limit]))
+            limit: int = 200, kind: Kind | str | None = None) -> list[dict]:
+    """Newest first, optionally of one state; the residents' rows, or one `kind`'s
+    (Kind.ALERT: the office's alerts, listed on their own page)."""
+    which, args = _kinds(kind)
+    if state:
+        which, args = f"{which} and state = ?", [*args, State(state).value]
+    return list(db.query(f"select * from notifications where {which} order by id desc "
+                         "limit ?", [*args, limit]))
 
 
-def counts(db: sqlite_utils.Database) -> dict[str, int]:
-    """How many rows in each state (every state present, 0 when none)."""
+def counts(db: sqlite_utils.Database, kind: Kind | str | None = None) -> dict[str, int]:
+    """How many rows in each state (every state present, 0 when none); the residents'
+    rows, or one `kind`'s."""
+    which, args = _kinds(kind)
     found = {r["state"]: r["n"] for r in db.query(
-        "select state, count(*) as n from notifications group by state")}
+        f"select state, count(*) as n from notifications where {which} group by state", args)}
     return {s.value: found.get(s.value, 0) for s in State}
+
+
+def _kinds(kind: Kind | str | None) -> tuple[str, list]:
+    if kind is None:
+        return "kind != ?", [Kind.ALERT.value]
+    return "kind = ?", [Kind(kind).value]

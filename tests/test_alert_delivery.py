@@ -355,6 +355,11 @@ def test_the_page_saves_routes_lists_messages_and_keeps_secrets(as_user, compoun
     assert robot.of("dingtalk")[0]["text"]["content"].startswith("【测试小区】测试消息")
     page = office.get("/alerts/delivery/?state=sent").get_data(as_text=True)
     assert "测试消息" in page and 'data-route="street"' in page
+    # The residents' notifications page and its counts are the residents' only.
+    residents = office.get("/notifications/").get_data(as_text=True)
+    assert "测试消息" not in residents
+    assert notify.counts(compound.db)["sent"] == 0
+    assert notify.counts(compound.db, notify.Kind.ALERT)["sent"] == 1
     # A lead reads the page but changes nothing; no token, no change.
     lead = as_user("lead")
     assert lead.get("/alerts/delivery/").status_code == 200

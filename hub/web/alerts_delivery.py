@@ -45,9 +45,7 @@ def _shown(route: AlertRoute) -> dict:
 
 
 def _messages(state: str) -> list[dict]:
-    where, args = ("and state = ?", [state]) if state else ("", [])
-    rows = list(core.db().query(f"select * from notifications where kind = ? {where} "
-                                "order by id desc limit 200", [outbox.Kind.ALERT.value, *args]))
+    rows = outbox.listing(core.db(), state or None, kind=outbox.Kind.ALERT)
     for r in rows:
         parts = r["key"].split(":", 3)
         r["route"] = parts[1] if len(parts) > 2 else ""
@@ -64,10 +62,7 @@ def index():
         routes, problem = load_rules(_path()).routes, ""
     except AlertRulesError as exc:
         routes, problem = (), str(exc)
-    db = core.db()
-    counts = {r["state"]: r["n"] for r in db.query(
-        "select state, count(*) as n from notifications where kind = ? group by state",
-        [outbox.Kind.ALERT.value])}
+    counts = outbox.counts(core.db(), outbox.Kind.ALERT)
     return render_template("alerts_delivery.html", routes=[_shown(r) for r in routes],
                            problem=problem, rows=_messages(state), state=state,
                            states=STATE_LABELS, counts=counts, kinds=STORED_KINDS,
