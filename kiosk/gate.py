@@ -77,8 +77,9 @@ class Gate:
         self._screen = ScreenVersion()
         self.ctx = ModeContext(
             config=config, log=store, door=hardware.door, sounder=hardware.sounder,
-            volunteers=self.desk, bundle=bundle, now=now, clock_trusted=clock_trusted,
-            confirmed_at=confirmed_at, manifest=load_manifest, changed=self._screen.bump,
+            volunteers=self.desk, bundle=bundle, direction=Direction(config.direction),
+            now=now, clock_trusted=clock_trusted, confirmed_at=confirmed_at,
+            manifest=load_manifest, changed=self._screen.bump,
             **({"on_decision": on_decision} if on_decision else {}))
         self.modes = ModeStack(self.ctx, modes)
         self.fault: str | None = None             # the last failure of the loop, shown
@@ -110,9 +111,7 @@ class Gate:
 
     @property
     def direction(self) -> Direction:
-        """The lane's direction (the entry mode's; the configured one where none runs)."""
-        entry = self.modes.get(EntryMode)
-        return entry.direction if entry else Direction(self.config.direction)
+        return self.ctx.direction
 
     # Scans and frames, routed to the modes -------------------------------------
 

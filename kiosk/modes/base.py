@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from gatehouse.bundle import Bundle
 from gatehouse.parcels import Manifest
-from gatehouse.policy import Decision
+from gatehouse.policy import Decision, Direction
 from kiosk.attempt import Closed, Code
 from kiosk.attempt_log import AttemptLog
 from kiosk.config import KioskConfig
@@ -53,6 +53,7 @@ class ModeContext:
     sounder: Sounder
     volunteers: Desk           # who is signed in on the screen
     bundle: Bundle             # policy, trust list, roster, revocations: the current one
+    direction: Direction       # the lane (in or out); a volunteer may switch it at a gate
     now: Callable[[], float]
     clock_trusted: Callable[[], bool]
     confirmed_at: Callable[[], float | None]   # when the hub last said the bundle is current

@@ -72,11 +72,14 @@ class EntryMode(Mode):
 
     def __init__(self, ctx: ModeContext):
         super().__init__(ctx)
-        self.direction = Direction(ctx.config.direction)
-        self.tracker = AttemptTracker(Judge(ctx, self.direction), ctx.config.attempt_window_s)
+        self.tracker = AttemptTracker(Judge(ctx, ctx.direction), ctx.config.attempt_window_s)
         self.referral: Referral | None = None
         self.result: Shown | None = None       # what the screen shows, until it expires
         self.prompt: Decision | None = None    # the open attempt so far: what to ask next
+
+    @property
+    def direction(self) -> Direction:
+        return self.ctx.direction
 
     # Scans, frames, ticks ----------------------------------------------------
 
@@ -180,7 +183,7 @@ class EntryMode(Mode):
             self.ctx.log.log_event(EventKind.DIRECTION, self.ctx.now(),
                                    payloads.DirectionPayload(from_=self.direction,
                                                              to=direction, by=volunteer))
-            self.direction = direction
+            self.ctx.direction = direction
             self.tracker = AttemptTracker(Judge(self.ctx, direction),
                                           self.ctx.config.attempt_window_s)
             self.ctx.changed()
