@@ -63,13 +63,15 @@ def bar_strip(
     return strip, cv2.invertAffineTransform(m)
 
 
-def deblur_across(strip: np.ndarray, along: int, sigma: float, amount: float) -> np.ndarray:
+def deblur_across(strip: np.ndarray, along: int, sigma: float, amount: float, step: int = 1) -> np.ndarray:
     """Return an upright bar strip averaged along the bars and sharpened across them.
 
     Averaging `along` rows of the same bars cuts the noise by sqrt(along); the unsharp mask
     across them (Gaussian `sigma` px, weight `amount`) undoes some of the lens and JPEG blur
-    that leaves a one-module bar at a tenth of the contrast of a wide one.
+    that leaves a one-module bar at a tenth of the contrast of a wide one. Only every
+    `step`-th averaged row is kept: neighbours of an average carry little more, and the
+    reader then scans fewer rows.
     """
-    flat = cv2.blur(strip, (1, along)).astype(np.float32)
+    flat = cv2.blur(strip, (1, along))[::step].astype(np.float32)
     soft = cv2.GaussianBlur(flat, (0, 0), sigmaX=sigma, sigmaY=0.1)
     return np.clip(flat * (1 + amount) - soft * amount, 0, 255).astype(np.uint8)
