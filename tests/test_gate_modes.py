@@ -12,11 +12,14 @@ import pytest
 
 from gatehouse.codes import Colour
 from gatehouse.codes.format import CodeError
+from gatehouse.home import write_atomic
+from gatehouse.parcels import Manifest, ShelfParcel, seal_manifest
 from kiosk.attempt_log import AttemptLog
-from kiosk.bundles import load_bundle
+from kiosk.bundles import hub_key, load_bundle
 from kiosk.config import KioskConfig
 from kiosk.gate import Gate
 from kiosk.gpio import GateHardware, PinConfig
+from kiosk.manifest import ManifestCache
 from kiosk.modes.base import Mode, Scan
 from kiosk.modes.courier import CourierMode
 from kiosk.modes.entry import EntryMode
@@ -27,6 +30,7 @@ from tests.conftest import ALICE_ID, BOB_ID, HOUR
 from tests.test_import_graph import import_graph
 
 PINS = PinConfig(unlock_seconds=0.3, contact_pin=None)
+SF = "SF1234567890123"
 KIOSK = str(Path(__file__).resolve().parent.parent / "kiosk") + "/"
 
 
@@ -133,6 +137,23 @@ def test_an_entry_attempt_walks_through_the_kiosk_in_one_direction(kiosk):
     bounces = [(m, fn) for m, fn, below in calls  # (a lambda handed in is a value)
                if below and below[0] != m and m in below and fn != "<lambda>"]
     assert bounces == []
+    assert [fn for m, fn, below in calls if m == "gate.py" and "gate.py" not in below] == \
+        ["scan", "scan"]
+
+
+def test_a_pickup_walks_through_the_kiosk_in_one_direction(kiosk, home, compound):
+    """At the parcel area: the pass opens the pickup, the label is checked and logged;
+    the mode calls the desk, the desk never calls back, the gate only routes."""
+    now = kiosk.clock[0]
+    write_atomic(home.kiosk_manifest, seal_manifest(Manifest(5, now, (ShelfParcel(
+        "p-sf", SF, "7-302", "B-1-01", "B-1-1001", now - 2400),)), compound.key))
+    area = kiosk(role="parcels",
+                 load_manifest=ManifestCache(home.kiosk_manifest, hub_key(home)).get)
+    calls = kiosk_calls_while(lambda: (area.scan(kiosk.codes["alice_pass"]), area.scan(SF)))
+    assert [json.loads(r["detail"])["outcome"] for r in area.store.db.query(
+        "select detail from events where kind = 'pickup'")] == ["taken"]
+    assert [(m, fn) for m, fn, below in calls
+            if below and below[0] != m and m in below and fn != "<lambda>"] == []
     assert [fn for m, fn, below in calls if m == "gate.py" and "gate.py" not in below] == \
         ["scan", "scan"]
 
