@@ -16,9 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from demo.courier_desk import CourierDesk
 from demo.parcels import FRESH_HOLD_MINUTES, HOLD_MINUTES
 from demo.scenario import Scenario, build
 from gatehouse.home import Home
+from gatehouse.privacy import mask_household
 from gatehouse.processes import Process
 from gatehouse.timeutil import iso
 
@@ -66,13 +68,14 @@ def feed(db_path: Path, seen: set, zone: str) -> None:
                 seen.add(("alert", aid))
                 print(f"          \033[1mALERT\033[0m {gate}: {kind}", flush=True)
         # Parcels a gate recorded (the courier's drop-off), and pickups at the shelves.
-        for pid, gate, waybill, state, slot in db.execute(
-                "select id, gate, waybill, state, slot from parcels where gate is not null "
-                "order by received_at").fetchall():
+        for pid, gate, waybill, state, slot, household in db.execute(
+                "select id, gate, waybill, state, slot, household from parcels where gate is "
+                "not null order by received_at").fetchall():
             if ("parcel", pid) not in seen:
                 seen.add(("parcel", pid))
-                print(f"          \033[1mPARCEL\033[0m {gate}: {waybill} {state}"
-                      f"{' ' + slot if slot else ''}", flush=True)
+                print(f"          \033[1mPARCEL\033[0m {gate}: {waybill} for "
+                      f"{mask_household(household) or '?'} {state}{' ' + slot if slot else ''}",
+                      flush=True)
         for eid, place, waybill, code in db.execute(
                 "select e.id, e.place, p.waybill, p.code from parcel_events e join parcels p "
                 "on p.id = e.parcel where e.state_to = 'picked_up'").fetchall():
@@ -113,7 +116,10 @@ def main() -> None:
           f"{FRESH_HOLD_MINUTES:g}), {office}/groupbuy/, {office}/notifications/\n"
           f"           messages to residents go to {area.notifications}\n"
           f"  volunteer 王*姨 PIN {scenario.volunteer_pin} at the gate screens\n"
-          f"  at {scenario.seal_after:.0f} s the office seals building 7\n"
+          f"  at {scenario.seal_after:.0f} s the office seals building 7; a courier drops "
+          f"parcels at gate-north,\n"
+          f"           its volunteer keying each parcel's room from the label\n"
+          f"  the morning repeats (the cameras loop) until Ctrl-C\n"
           f"  try: key a ready pickup code from the board (e.g. {area.sample_code}, household "
           f"{area.sample_household}) on the parcels-1 screen;\n"
           f"       after the seal, make building 7's run sheet at {office}/parcels/runs\n"
@@ -129,9 +135,12 @@ def main() -> None:
                                      "--camera", gate.camera, "--direction", gate.direction,
                                      "--gate-id", gate.id, "--pin-factory", "mock",
                                      "--web-port", gate.web_port])
+        north = next(g for g in scenario.gates if g.id == "gate-north")
+        desk = CourierDesk(north.web_port, scenario.volunteer_pin, scenario.courier_rooms)
         started, seen, sealed = time.monotonic(), set(), False
         while not stop["now"]:
             feed(hub_home.hub_db, seen, scenario.zone)
+            desk.step()
             elapsed = time.monotonic() - started
             if not sealed and elapsed >= scenario.seal_after:
                 sealed = True

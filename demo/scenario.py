@@ -20,6 +20,8 @@ from hub.gates import add_gate, setup_broker
 
 FPS = 15
 COURIER_WAYBILLS = ("SF1402338799001", "YT7712345600123", "JT3012345600456", "78123456789012")
+# The rooms on those labels, keyed by the north gate's volunteer (demo.courier_desk).
+COURIER_ROOMS = ["7-302", "12-1101", "3-501", "7-101"]
 DAY, HOUR = 86400, 3600
 # Made-up people; the ID numbers have valid check digits and are never shown.
 ZHANG, LI, WANG, CHILD, VISITOR = ("110101199003070011", "310104195812010025",
@@ -49,6 +51,7 @@ class Scenario:
     volunteer_pin: str
     parcels: ParcelArea
     gates: list[GateSpec] = field(default_factory=list)
+    courier_rooms: list[str] = field(default_factory=lambda: list(COURIER_ROOMS))
 
     def seal(self) -> None:
         """What the office does mid-demo: `hub building set 7 sealed`."""
@@ -121,12 +124,13 @@ def build(root: Path) -> Scenario:
              .show(health(VISITOR, name="王小明"),
                    a.itinerary(VISITOR, ["上海", "苏州"], True, now - HOUR))
              .show(courier)
-             # The courier's drop-off: each label becomes a parcel at the hub. Nobody keys
-             # a room here, so the hub lists them as unknown recipient for the office.
+             # The courier's drop-off: each label becomes a parcel at the hub, with the
+             # room the gate's volunteer keyed from the label (demo.courier_desk).
              .labels(*COURIER_WAYBILLS))
     seal_after = 14.0
     south = _Reel().wait(6).show(li).show(wang)
     south.wait(max(0.0, seal_after + 3 - south.seconds)).show(zhang)
+    south.wait(max(0.0, north.seconds - south.seconds))   # both loop on the same morning
 
     zone = store.current_policy(c.db).timezone
     password = secrets.token_urlsafe(9)
@@ -139,8 +143,10 @@ def build(root: Path) -> Scenario:
         home = Home.at(root / gate_id)
         add_gate(c, gate_id, {"gate-north": "北门", "gate-south": "南门"}[gate_id], home)
         folder = write_frames(root / "cameras" / gate_id, reel.frames)
-        scenario.gates.append(GateSpec(gate_id, home, f"file:{folder}?fps={FPS}", direction,
-                                       free_port()))
+        # The morning again and again (loop=1): the screens never run out of camera, and
+        # the repeats are what gates see all day (passback, a code shown twice).
+        scenario.gates.append(GateSpec(gate_id, home, f"file:{folder}?fps={FPS}&loop=1",
+                                       direction, free_port()))
     # The parcel area's kiosk: same program, role "parcels" in its home's config.toml.
     # Its camera shows an empty phone screen: codes are keyed on its screen.
     home = Home.at(root / "parcels-1")

@@ -72,7 +72,7 @@ def test_demo_runs_a_morning_and_stops_cleanly(tmp_path):
     hub_db = root / "hub-home" / "hub" / "hub.db"
     lines: list[str] = []
     errors: list[str] = []
-    with subprocess.Popen([sys.executable, "-m", "demo", "--home", str(root), "--seconds", "28"],
+    with subprocess.Popen([sys.executable, "-m", "demo", "--home", str(root), "--seconds", "75"],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
         readers = [threading.Thread(target=lambda: lines.extend(ANSI.sub("", x)
                                                                 for x in proc.stdout)),
@@ -102,6 +102,13 @@ def test_demo_runs_a_morning_and_stops_cleanly(tmp_path):
     assert re.search(r"gate-south +out +REFUSE +张\*丰 +BUILDING_SEALED", out), out
     assert f"PICKUP parcels-1: {code} {waybill} taken" in out, out
     assert "stopped unexpectedly" not in out and "door_held" not in out
+    # Past the scripted morning the cameras start it again (no "camera lost" for good).
+    assert len(re.findall(r"gate-north +in +REFUSE +王\* +HEALTH_RED", out)) >= 2, out
+    # The courier's parcels carry the rooms the gate's volunteer keyed (not unknown).
+    dropped = _hub_query(hub_db, "select household, state from parcels where gate = "
+                                 "'gate-north'")
+    assert len(dropped) == 4 and all(h and s != "unknown_recipient" for h, s in dropped), \
+        dropped
     assert out.rstrip().endswith(f"stopped; the compound stays in {root}")
 
     # The hub's parcel area: parcels in slots with codes (a group purchase's too, one per

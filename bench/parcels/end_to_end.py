@@ -2,9 +2,6 @@
 `kiosk run`)."""
 from __future__ import annotations
 
-import html.parser
-import http.client
-import json
 import random
 import sqlite3
 import subprocess
@@ -18,6 +15,7 @@ from bench.parcels.common import (
 from bench.parcels.hub_side import define_shelves
 from bench.sync.common import LOOPBACK, MOSQUITTO
 from demo.scenes import phone_frame, write_frames
+from demo.screen_client import Screen
 from gatehouse.home import Home
 from gatehouse.processes import Process, free_port, port_open, wait_until
 from hub.compound import Compound
@@ -25,66 +23,6 @@ from hub.gates import add_gate, setup_broker
 
 
 # 2. End to end --------------------------------------------------------------------
-
-class _Meta(html.parser.HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.csrf: str | None = None
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "meta" and a.get("name") == "csrf-token":
-            self.csrf = a.get("content")
-
-
-class Screen:
-    """The volunteer's screen API over one keep-alive HTTP connection, as a browser."""
-
-    def __init__(self, port: int):
-        self.port = port
-        self.conn = http.client.HTTPConnection(LOOPBACK, port, timeout=10)
-        self.token = ""
-
-    def _request(self, method: str, path: str, body: bytes | None = None,
-                 headers: dict | None = None) -> tuple[int, bytes]:
-        for attempt in (1, 2):
-            try:
-                self.conn.request(method, path, body, headers or {})
-                resp = self.conn.getresponse()
-                return resp.status, resp.read()
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                self.conn.close()   # the server closed the kept-alive connection: once more
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
-
-    def open(self, timeout: float = 30.0) -> None:
-        """Read the screen's CSRF token once the gate is up (its page answers 503 while
-        it starts)."""
-        deadline = time.monotonic() + timeout
-        status, page = self._request("GET", "/")
-        while status == 503 and time.monotonic() < deadline:
-            time.sleep(0.1)
-            status, page = self._request("GET", "/")
-        parser = _Meta()
-        parser.feed(page.decode())
-        if status != 200 or not parser.csrf:
-            raise RuntimeError(f"GET / gave {status} without a csrf-token meta tag")
-        self.token = parser.csrf
-
-    def state(self) -> dict:
-        status, body = self._request("GET", "/api/state")
-        return json.loads(body) if status == 200 else {}
-
-    def post(self, path: str, doc: dict) -> tuple[int, dict]:
-        status, body = self._request("POST", path, json.dumps(doc).encode(),
-                                     {"Content-Type": "application/json",
-                                      "X-CSRF-Token": self.token})
-        return status, json.loads(body or b"{}")
-
-    def close(self) -> None:
-        self.conn.close()
-
 
 @dataclass
 class Scan:
