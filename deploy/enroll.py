@@ -55,7 +55,10 @@ def main(argv: list[str]) -> int:
                   f"{EVERY_S:.0f} s, giving up in {int(left) // 60}:{int(left) % 60:02d}",
                   flush=True)
             time.sleep(min(EVERY_S, max(left, 0.1)))
-    print(f"enrolled as gate {done.gate_id}: broker {done.endpoint.host}:{done.endpoint.port}")
+    ep = done.endpoint
+    print(f"enrolled as gate {done.gate_id}: broker " + (
+        f"{ep.host}:{done.tls_port} over TLS" if done.tls_port else
+        f"{ep.host}:{ep.port}, plain MQTT (the hub's broker has no TLS listener)"))
     return 0
 
 

@@ -6,8 +6,9 @@
 #   sudo COMPOUND="示范小区" HUB_IP=192.168.1.10 LAN=192.168.1.0/24 ./deploy/install-hub.sh
 #
 # Settings (environment or /etc/gatehouse/install.env): COMPOUND, HUB_IP (the address
-# gates use), LAN (who may ask for time), MQTT_PORT (1883), WEB_PORT (8080), TLS=1 (a
-# TLS listener on 8883 with the hub as CA), BACKUP_KEEP (14), ADMIN (admin),
+# gates use), LAN (who may ask for time), MQTT_PORT (1883), WEB_PORT (8080), TLS (1: a
+# TLS listener on TLS_PORT, 8883, with the hub as CA; gates enrolled get it by default;
+# TLS=0: plain MQTT only), BACKUP_KEEP (14), ADMIN (admin),
 # ADMIN_PASSWORD (asked when not given), WHEELHOUSE (a folder or URL of wheels:
 # install without the internet).
 . "$(dirname "$0")/lib.sh"
@@ -32,8 +33,16 @@ say "compound, broker config"
 [ -e "$GH_HOME/hub/hub.key" ] || as_gh "$VENV/bin/hub" init --name "$COMPOUND"
 [ -e "$GH_HOME/hub/mqtt.json" ] ||
   as_gh "$VENV/bin/hub" broker config --port "$MQTT_PORT" --bind 0.0.0.0 --host "$HUB_IP"
-if [ "${TLS:-0}" = 1 ]; then
-  as_gh "$VENV/bin/hub" broker tls --host "$HUB_IP" --host "$(hostname)"
+if [ "${TLS:-1}" = 1 ]; then
+  # Every name a gate may be given for the hub: its LAN addresses and host name (a gate
+  # on another machine) and loopback (a gate on this one). Gates check the name.
+  NAMES="$HUB_IP $(hostname -I 2>/dev/null || true) $(hostname) $(hostname).local localhost 127.0.0.1"
+  say "TLS listener on ${TLS_PORT:-8883} for: $NAMES"
+  # shellcheck disable=SC2046
+  as_gh "$VENV/bin/hub" broker tls --port "${TLS_PORT:-8883}" \
+    $(for n in $NAMES; do printf -- '--host %s ' "$n"; done)
+  # A running broker (a re-run) takes a new listener or certificate only on a restart.
+  systemctl try-restart gatehouse-broker.service 2>/dev/null || true
 fi
 
 say "time server for the gates (chrony; serves its own clock when the internet is gone)"

@@ -124,6 +124,7 @@ class Heartbeat(_Versioned):
     direction: str = Field("in", max_length=10)
     pins: str = Field("", max_length=80)   # "mock" when the gate drives no real door
     manifest_version: int | None = None  # a parcel-area kiosk's shelf manifest
+    tls: bool | None = None   # linked to the broker over TLS; None: a gate from before
 
 
 class WireError(ValueError):

@@ -215,6 +215,9 @@ def make_tls(files: BrokerFiles, hosts: list[str], port: int = 8883,
             ca_key_path.unlink()
         write_private(ca_key_path, pem_key(ca_key))
         write_atomic(files.ca_cert, ca.public_bytes(serialization.Encoding.PEM))
+    hosts = list(dict.fromkeys(h.strip() for h in hosts if h.strip()))
+    if not hosts:
+        raise ValueError("the server certificate needs at least one name or address")
     alt: list = []
     for h in hosts:
         try:
@@ -246,6 +249,18 @@ keyfile {server_key}
 tls_version tlsv1.2
 """.encode())
     return snippet
+
+
+def cert_names(files: BrokerFiles) -> list[str]:
+    """The names and addresses the broker's server certificate is good for."""
+    from cryptography import x509
+    path = files.tls / "server.crt"
+    if not path.exists():
+        return []
+    cert = x509.load_pem_x509_certificate(path.read_bytes())
+    alt = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    return [str(v) for v in alt.get_values_for_type(x509.DNSName)
+            + alt.get_values_for_type(x509.IPAddress)]
 
 
 def tls_port(files: BrokerFiles) -> int | None:

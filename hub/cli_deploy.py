@@ -1,4 +1,4 @@
-"""`hub gate enroll|retire|codes`, `hub broker tls|bridge`, `hub backup|restore|migrate`:
+"""`hub gate enroll|retire|codes`, `hub broker tls|plain|bridge`, `hub backup|restore|migrate`:
 putting a compound on real machines and keeping it there (docs/deploy.md)."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import segno
 
 from gatehouse.cli_common import fail, home_option, print_json, resolve_home
 from hub import backup as backups
-from hub import broker, enroll
+from hub import broker, broker_listeners, enroll
 from hub.cli_gates import broker_group, gate_group
 from hub.compound import Compound, HubError
 from hub.gates import retire_gate
@@ -93,6 +93,33 @@ def broker_tls(home, hosts, port, bind) -> None:
     broker.reload(files)
     click.echo(f"TLS listener on {bind}:{port} ({snippet}); CA {files.ca_cert}. "
                "Restart the broker; gates enrolled from now on get the CA.")
+
+
+@broker_group.command("plain")
+@home_option
+@click.option("--close", "action", flag_value="close",
+              help="Close the plain port to the LAN (loopback only, for the hub itself).")
+@click.option("--open", "action", flag_value="open", help="Open it to the LAN again.")
+@click.option("--force", is_flag=True, help="Close even while gates still use it.")
+def broker_plain(home, action, force) -> None:
+    """The plain MQTT listener: which gates still use it; close it once none does."""
+    c = _open(home)
+    try:
+        if action == "close":
+            cut = broker_listeners.close_plain(c, force)
+            if cut:
+                click.echo("cut off until enrolled again: " + ", ".join(cut), err=True)
+        elif action == "open":
+            broker_listeners.open_plain(c)
+        now = broker_listeners.listeners(broker.BrokerFiles.in_folder(c.home.hub_broker))
+    except HubError as exc:
+        fail(str(exc))
+    print_json({"plain_port": now.plain_port, "plain_bind": now.plain_bind,
+                "plain_closed": now.plain_closed, "tls_port": now.tls_port,
+                "gates": broker_listeners.gate_transports(c)})
+    if action:
+        click.echo("restart the broker and the hub: sudo systemctl restart "
+                   "gatehouse-broker gatehouse-hub", err=True)
 
 
 @broker_group.command("bridge")

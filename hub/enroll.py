@@ -105,10 +105,20 @@ def create_code(compound: Compound, gate_id: str, hub_url: str, at: int, *,
     if row and row["retired_at"] is not None:
         raise HubError(f"gate {gate_id} was retired: enroll the new Pi under a new id")
     port = read_endpoint(compound.home.hub_mqtt).port
+    broker_host = broker_host or urlsplit(hub_url).hostname
+    files = broker.BrokerFiles.in_folder(compound.home.hub_broker)
+    if broker.tls_port(files) and broker_host.lower() not in [
+            n.lower() for n in broker.cert_names(files)]:
+        # The gate checks the name it connects to against the certificate: it would
+        # never connect. Say so now, not at the gate.
+        raise HubError(f"the broker's TLS certificate does not name {broker_host!r} (it "
+                       f"names {', '.join(broker.cert_names(files))}): use one of those "
+                       "in the hub URL, or make the certificate again naming it too "
+                       "(`hub broker tls --host NAME …`, every name) and restart the broker")
     token = secrets.token_urlsafe(18)
     compound.db["enrollments"].insert({
         "token_id": token_id(token), "seal_key": seal_key(token).hex(), "gate": gate_id,
-        "name": name or gate_id, "broker_host": broker_host or urlsplit(hub_url).hostname,
+        "name": name or gate_id, "broker_host": broker_host,
         "broker_port": port, "created_at": at, "expires_at": at + minutes * 60,
         "actor": actor, "used_at": None, "used_from": None, "cancelled_at": None})
     return EnrollCode(hub_url.rstrip("/"), token,
@@ -134,7 +144,7 @@ def redeem(compound: Compound, tid: str, now: float, remote: str = "") -> bytes:
     secret = {"gate_id": row["gate"], "mqtt": {**endpoint.to_json(),
                                                  "port": row["broker_port"]}}
     files = broker.BrokerFiles.in_folder(compound.home.hub_broker)
-    if files.ca_cert.exists():
+    if files.ca_cert.exists() and broker.tls_port(files):  # the gate's default from now on
         secret["tls"] = {"port": broker.tls_port(files), "ca": files.ca_cert.read_text()}
     nonce = os.urandom(12)
     sealed = AESGCM(bytes.fromhex(row["seal_key"])).encrypt(

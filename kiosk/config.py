@@ -42,6 +42,9 @@ class KioskConfig(BaseModel):
     # or "evdev:auto" for the first keyboard-like device by id; None: camera only.
     scanner: str | None = Field(None, pattern=r"^evdev:.+$")
     gun_cooldown_s: float = Field(5.0, gt=0, le=60)  # a gun's same code again: one scan
+    # "auto": TLS to the broker when enrolled with the hub's CA, never plain instead;
+    # "off": the plain port even then (the MQTT password crosses the LAN in the clear).
+    broker_tls: Literal["auto", "off"] = "auto"
     pins: dict[str, float | int | bool | None] = Field(default_factory=dict)
 
     def pin_config(self) -> PinConfig:

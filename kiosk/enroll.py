@@ -128,8 +128,10 @@ def install(home: Home, secret: dict, pub_pem: bytes) -> Enrolled:
         home.kiosk_mqtt.unlink()
     write_private(home.kiosk_mqtt, json.dumps(endpoint.to_json(), indent=1).encode())
     write_atomic(home.kiosk_hub_public, pub_pem)
-    if tls:
+    if tls:  # from now on the gate's link uses TLS, trusting this CA alone
         write_atomic(home.kiosk / "ca.crt", tls["ca"].encode())
+    elif (home.kiosk / "ca.crt").exists():
+        (home.kiosk / "ca.crt").unlink()  # another hub's, or a broker without TLS now
     set_gate_id(home.kiosk / "config.toml", secret["gate_id"])
     return Enrolled(secret["gate_id"], endpoint, tls["port"] if tls else None)
 

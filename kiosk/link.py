@@ -28,6 +28,7 @@ from paho.mqtt.properties import Properties
 from gatehouse import topics
 from gatehouse.bundle import BundleError, unseal, unseal_time
 from gatehouse.codes.keys import TrustedKey
+from gatehouse.endpoint import Endpoint
 from gatehouse.events import (
     MAX_MESSAGE_BYTES,
     Ack,
@@ -47,6 +48,22 @@ from kiosk.store import Store
 log = logging.getLogger(__name__)
 MAX_BATCH_BYTES = MAX_MESSAGE_BYTES - 64 * 1024   # headroom under the broker's limit
 SESSION_EXPIRY_S = 7 * 86400
+
+
+class LinkRefused(Exception):
+    """The gate will not connect as configured; the message says what to do."""
+
+
+def broker_port(ep: Endpoint, ca_file: Path, tls: str = "auto") -> tuple[int, Path | None]:
+    """The port to connect to and the CA to trust. A gate enrolled with the hub's CA
+    uses TLS and never falls back to plain by itself: the password would cross the LAN
+    in the clear. Plain only without TLS at enrollment or with broker_tls = "off"."""
+    if ep.tls_port is None or tls == "off":
+        return ep.port, None
+    if not ca_file.exists():
+        raise LinkRefused(f"enrolled for TLS but {ca_file} is missing: enroll this gate "
+                          "again (or set broker_tls = \"off\" to connect in the clear)")
+    return ep.tls_port, ca_file
 
 
 @dataclass(frozen=True)
@@ -117,8 +134,9 @@ class HubLink:
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"gate-{c.gate_id}",
                              protocol=mqtt.MQTTv5)
         client.username_pw_set(c.username, c.password)
-        if c.ca_file is not None:
-            client.tls_set(ca_certs=str(c.ca_file), tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        if c.ca_file is not None:  # the hub's CA only; the name in `host` must match
+            client.tls_set(ca_certs=str(c.ca_file), cert_reqs=ssl.CERT_REQUIRED,
+                           tls_version=ssl.PROTOCOL_TLS_CLIENT)
         client.will_set(topics.gate_status(c.gate_id), topics.OFFLINE, qos=1, retain=True)
         client.reconnect_delay_set(1, 10)
         client.max_inflight_messages_set(c.window * 2)
@@ -321,7 +339,8 @@ class HubLink:
                          camera_ok=s.get("camera_ok", True), direction=s.get("direction", "in"),
                          pins=str(s.get("pins", ""))[:80],
                          manifest_version=self.state.manifest_version
-                         if self.config.role == "parcels" else None)
+                         if self.config.role == "parcels" else None,
+                         tls=self.config.ca_file is not None)
         self._client.publish(topics.gate_heartbeat(self.config.gate_id), dump(beat), qos=0)
 
     def wake(self) -> None:

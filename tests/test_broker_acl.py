@@ -1,5 +1,7 @@
-"""The broker's ACL holds: a gate may publish only its own topics; only the hub bundles."""
+"""The broker's ACL holds: a gate may publish only its own topics; only the hub bundles.
+Every probe runs twice: on the plain listener and on the TLS one (the gates' default)."""
 import json
+import ssl
 import threading
 
 import paho.mqtt.client as mqtt
@@ -9,13 +11,30 @@ from paho.mqtt.enums import CallbackAPIVersion
 from gatehouse import topics
 from gatehouse.endpoint import Endpoint
 from gatehouse.net import close_client
-from tests.processes import wait_until
+from hub import broker
+from hub.gates import setup_broker
+from tests.processes import Broker, free_port, wait_until
+
+
+@pytest.fixture(params=["plain", "tls"])
+def broker_proc(request, compound, tmp_path):
+    """Mosquitto as deployed (tests/mqtt_fixtures.py), with the TLS listener too; the
+    probes' clients connect on the listener the parameter names."""
+    port, tls_port = free_port(), free_port()
+    files = setup_broker(compound.home, port)
+    broker.make_tls(files, ["127.0.0.1"], tls_port, "127.0.0.1")
+    proc = Broker(files, port, tmp_path / "mosquitto.log").start()
+    wait_until(lambda: f"listen socket on port {tls_port}" in proc.output(), 10,
+               message="the TLS listener")
+    proc.tls = (tls_port, files.ca_cert) if request.param == "tls" else None
+    yield proc
+    proc.stop()
 
 
 class Client:
     """A plain MQTT 5 client that records PUBACK reason codes and received messages."""
 
-    def __init__(self, ep: Endpoint, client_id: str):
+    def __init__(self, ep: Endpoint, client_id: str, tls=None):
         self.acks: dict[int, object] = {}
         self.received: list[tuple[str, bytes]] = []
         self.connected = threading.Event()
@@ -26,7 +45,9 @@ class Client:
         c.on_connect = self._connected
         c.on_publish = lambda cl, u, mid, rc, props: self.acks.__setitem__(mid, rc)
         c.on_message = lambda cl, u, m: self.received.append((m.topic, m.payload))
-        c.connect(ep.host, ep.port)
+        if tls:  # (port, CA): as a gate enrolled with TLS connects
+            c.tls_set(ca_certs=str(tls[1]), tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        c.connect(ep.host, tls[0] if tls else ep.port)
         c.loop_start()
 
     def _connected(self, client, userdata, flags, rc, props):
@@ -54,7 +75,7 @@ def clients(compound, broker_proc, gate_home):
     made = []
 
     def make(ep, cid):
-        c = Client(ep, cid)
+        c = Client(ep, cid, broker_proc.tls)
         made.append(c)
         wait_until(lambda: c.connected.is_set() or c.refused is not None, 5)
         return c
@@ -92,7 +113,7 @@ def test_a_gate_reads_the_bundle_but_not_another_gates_acks(clients):
 def test_wrong_password_and_anonymous_are_refused(compound, broker_proc):
     ep = Endpoint.read(compound.home.hub_mqtt)
     for bad in (Endpoint(ep.host, ep.port, "hub", "wrong"), Endpoint(ep.host, ep.port, "", "")):
-        c = Client(bad, "intruder")
+        c = Client(bad, "intruder", broker_proc.tls)
         wait_until(lambda: c.refused is not None, 5, message="refusal")
         assert not c.connected.is_set()
         c.close()
