@@ -3,14 +3,14 @@
 Every pass of `hub serve`'s outbox worker (hub/notify.py) calls `AlertDelivery.run`:
 
 1. the alerts raised since the last pass (the `alerts` table, after a cursor kept in
-   `meta`) are queued, one outbox row per route, target, kind and gate. A row still
-   waiting takes the newer alerts in: its text is rewritten with the count, so ten red
-   codes at one gate in a minute are one message `红码 Red health code ×10`;
+   `meta`) are queued, one outbox row per route, target and kind. A row still waiting
+   takes the newer alerts in: its text is rewritten with the count and the gates, so
+   ten red codes in a minute are one message `红码 Red health code ×10` (北门 ×7, 南门 ×3);
 2. each route's due rows are sent with that route's sender; a failed try waits and is
    tried again (the outbox's backoff), and the office sees it on /alerts/delivery.
 
-Row keys are `alert:<route>:<target>:<kind>:<gate>:<first alert id>`; a burst's count is
-the alerts of its kind at its gate from that first id on. The cursor starts at the
+Row keys are `alert:<route>:<target>:<kind>:<first alert id>`; a burst's count is the
+alerts of its kind (at the gates the route wants) from that first id on. The cursor starts at the
 alert ten minutes old when the hub first runs this: an upgrade does not send the
 backlog, and what a gate raised while the hub was starting still goes out.
 """
@@ -76,49 +76,47 @@ def queue_new(db: sqlite_utils.Database, rules: AlertRules, now: float,
         if not new:
             return 0
         top = new[-1]["id"]
-        bursts: dict[tuple, AlertRoute] = {}
+        bursts: dict[tuple, tuple[AlertRoute, dict]] = {}
         for a in new:
             for route in rules.routes:
                 if route.wants(a["kind"], a["gate"]):
                     for target, recipient in route.targets():
-                        bursts[(route.name, target, recipient, a["kind"], a["gate"])] = route
+                        # first wins: the burst's first alert in this batch
+                        bursts.setdefault((route.name, target, recipient, a["kind"]), (route, a))
         zone = store.compound_zone(db)
         names = {r["id"]: r["name"] for r in db.query("select id, name from gates")}
-        for (name, target, recipient, kind, gate), route in bursts.items():
-            prefix = f"{route_keys(name)}{target}:{kind}:{gate}:"
+        for (name, target, recipient, kind), (route, first) in bursts.items():
+            prefix = f"{route_keys(name)}{target}:{kind}:"
             waiting = next(db.query(
                 "select key from notifications where kind = ? and state = 'pending' and "
                 "substr(key, 1, ?) = ? order by id desc limit 1",
                 [Kind.ALERT.value, len(prefix), prefix]), None)
-            key = waiting["key"] if waiting else prefix + str(_first(new, kind, gate))
-            body = _burst_body(db, kind, gate, int(key[len(prefix):]), top, zone, compound,
-                               names.get(gate) or "")
+            key = waiting["key"] if waiting else prefix + str(first["id"])
+            body = _burst_body(db, route, kind, int(key[len(prefix):]), top, zone, compound,
+                               names)
             # The window opens with the burst's first alert (gate time, within reason).
-            start = min(now, max(_first_at(new, kind, gate), now - route.burst_s))
+            start = min(now, max(first["at"], now - route.burst_s))
             queue(db, kind=Kind.ALERT, key=key, body=body, at=now, recipient=recipient,
                   building=None, hold=route.due(kind, start, zone) - now)
         store.set_meta(db, CURSOR, str(top))
     return len(new)
 
 
-def _first(new: list[dict], kind: str, gate: str) -> int:
-    return next(a["id"] for a in new if a["kind"] == kind and a["gate"] == gate)
-
-
-def _first_at(new: list[dict], kind: str, gate: str) -> float:
-    return next(a["at"] for a in new if a["kind"] == kind and a["gate"] == gate)
-
-
-def _burst_body(db, kind: str, gate: str, first_id: int, top: int, zone, compound: str,
-                gate_name: str) -> str:
-    rows = list(db.query("select at, detail from alerts where kind = ? and gate = ? and "
-                         "id between ? and ? order by id", [kind, gate, first_id, top]))
+def _burst_body(db, route: AlertRoute, kind: str, first_id: int, top: int, zone,
+                compound: str, names: dict[str, str]) -> str:
+    """The burst's message: its alerts of `kind` the route wants, from its first on."""
+    rows = [r for r in db.query("select at, gate, detail from alerts where kind = ? and "
+                                "id between ? and ? order by id", [kind, first_id, top])
+            if route.wants(kind, r["gate"])]
+    per_gate: dict[str, int] = {}
+    for r in rows:
+        per_gate[r["gate"]] = per_gate.get(r["gate"], 0) + 1
     try:
         detail = json.loads(rows[-1]["detail"] or "{}")
     except ValueError:
         detail = {}
-    return alert_body(kind, gate, gate_name, len(rows), min(r["at"] for r in rows),
-                      max(r["at"] for r in rows), zone, compound,
+    return alert_body(kind, [(g, names.get(g) or "", n) for g, n in per_gate.items()],
+                      min(r["at"] for r in rows), max(r["at"] for r in rows), zone, compound,
                       detail if isinstance(detail, dict) else {})
 
 

@@ -60,7 +60,7 @@ class AlertRoute:
     gates: tuple[str, ...] = ()               # none: every gate
     quiet: str = ""                           # "22:00-07:00", compound time: held till the end
     urgent: tuple[str, ...] = URGENT          # kinds sent in quiet hours all the same
-    burst_s: float = 60.0                     # alerts of one kind at one gate in this window: one message
+    burst_s: float = 60.0                     # alerts of one kind in this window: one message
     phones: tuple[str, ...] = ()              # SMS only
     sign: str = ""                            # SMS: the registered signature (签名)
     style: str = "text"                       # robots: text or markdown
@@ -201,15 +201,21 @@ def save_rules(path: Path, rules: AlertRules) -> None:
     os.replace(tmp, path)
 
 
-def alert_body(kind: str, gate: str, gate_name: str, count: int, first_at: float,
+def alert_body(kind: str, gates: list[tuple[str, str, int]], first_at: float,
                last_at: float, zone: ZoneInfo, compound: str = "",
                detail: dict | None = None) -> str:
-    """The message of a burst: label and count, gate, time span; the last alert's person
-    and household masked (nothing else of its detail leaves the hub)."""
+    """The message of a burst: label and count, the gates (id, name, count), the time
+    span; the last alert's person and household masked (nothing else of its detail
+    leaves the hub)."""
+    count = sum(n for _, _, n in gates)
     head = f"【{compound}】" if compound else ""
     head += label_of(kind) + (f" ×{count}" if count > 1 else "")
-    lines = [head, f"门岗 Gate: {gate_name} ({gate})" if gate_name and gate_name != gate
-             else f"门岗 Gate: {gate}"]
+
+    def gate(g: str, name: str, n: int) -> str:
+        shown = f"{name} ({g})" if name and name != g else g
+        return shown + (f" ×{n}" if len(gates) > 1 and n > 1 else "")
+    lines = [head, ("门岗 Gate: " if len(gates) == 1 else "门岗 Gates: ") +
+             "，".join(gate(*g) for g in gates)]
     first = datetime.fromtimestamp(first_at, zone)
     last = datetime.fromtimestamp(last_at, zone)
     span = first.strftime("%m-%d %H:%M:%S")

@@ -182,7 +182,7 @@ def test_a_route_says_what_is_wrong_with_it():
 
 
 def test_the_message_masks_the_person_and_counts_the_burst():
-    body = alert_body("HEALTH_RED", "gate-north", "北门", 10, T, T + 50, ZONE, "测试小区",
+    body = alert_body("HEALTH_RED", [("gate-north", "北门", 10)], T, T + 50, ZONE, "测试小区",
                       {"name": "张三丰", "household": "7-2-302", "waybill": "SF123"})
     assert body.splitlines()[0] == "【测试小区】红码 Red health code ×10"
     assert "北门 (gate-north)" in body and "08:00:00–08:00:50" in body
@@ -228,6 +228,40 @@ def test_wecom_and_a_signed_dingtalk_get_one_message_per_burst(db, robot):
     deliver(db, rules, T + 261)
     assert robot.of("wecom")[-1]["text"]["content"].splitlines()[0] == \
         "【测试小区】红码 Red health code"
+
+
+def test_red_codes_at_several_gates_in_a_minute_are_one_message(db, robot):
+    db["gates"].insert({"id": "gate-south", "name": "南门", "added_at": T0, "online": 1})
+    rules = routes(robot)
+    deliver(db, rules, T)
+    for i in range(7):
+        raise_alert(db, T + 5 * i)
+    for i in range(3):
+        raise_alert(db, T + 7 + 5 * i, gate="gate-south")
+    deliver(db, rules, T + 61)
+    lines = robot.of("wecom")[0]["text"]["content"].splitlines()
+    assert lines[:2] == ["【测试小区】红码 Red health code ×10",
+                         "门岗 Gates: 北门 (gate-north) ×7，南门 (gate-south) ×3"]
+    assert len(robot.of("wecom")) == 1 and len(robot.of("dingtalk")) == 1
+    raise_alert(db, T + 100, gate="gate-south")          # after the message: the next burst
+    deliver(db, rules, T + 101)
+    deliver(db, rules, T + 161)
+    assert robot.of("wecom")[1]["text"]["content"].splitlines()[:2] == [
+        "【测试小区】红码 Red health code", "门岗 Gate: 南门 (gate-south)"]
+
+
+def test_a_route_for_one_gate_counts_that_gate_only(db, robot):
+    db["gates"].insert({"id": "gate-south", "name": "南门", "added_at": T0, "online": 1})
+    rules = AlertRules((AlertRoute("north-desk", RouteChannel.WECOM, robot.wecom(),
+                                   gates=("gate-north",), burst_s=60),))
+    deliver(db, rules, T)
+    raise_alert(db, T + 1, gate="gate-south")
+    raise_alert(db, T + 2)
+    raise_alert(db, T + 3, gate="gate-south")
+    raise_alert(db, T + 4)
+    deliver(db, rules, T + 62)
+    assert [d["text"]["content"].splitlines()[:2] for d in robot.of("wecom")] == [
+        ["【测试小区】红码 Red health code ×2", "门岗 Gate: 北门 (gate-north)"]]
 
 
 def test_a_failed_try_is_retried_with_backoff_and_a_refusal_is_listed(db, robot):
