@@ -165,7 +165,15 @@ class AlertRules:
 
 def quiet_end(quiet: str, at: float, zone: ZoneInfo) -> float | None:
     """The end of the quiet hours `at` falls in ("22:00-07:00" spans midnight); None
-    when `at` is outside them."""
+    when `at` is outside them.
+
+    >>> zone = ZoneInfo("Asia/Shanghai")
+    >>> night = datetime(2026, 11, 23, 23, 30, tzinfo=zone).timestamp()
+    >>> datetime.fromtimestamp(quiet_end("22:00-07:00", night, zone), zone).isoformat()
+    '2026-11-24T07:00:00+08:00'
+    >>> quiet_end("22:00-07:00", night - 12 * 3600, zone) is None      # 11:30
+    True
+    """
     m = QUIET.fullmatch(quiet)
     start, end = int(m[1]) * 60 + int(m[2]), int(m[3]) * 60 + int(m[4])
     local = datetime.fromtimestamp(at, zone)
@@ -206,7 +214,17 @@ def alert_body(kind: str, gates: list[tuple[str, str, int]], first_at: float,
                detail: dict | None = None) -> str:
     """The message of a burst: label and count, the gates (id, name, count), the time
     span; the last alert's person and household masked (nothing else of its detail
-    leaves the hub)."""
+    leaves the hub).
+
+    >>> at = datetime(2026, 11, 23, 8, 0, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
+    >>> print(alert_body("HEALTH_RED", [("gate-north", "北门", 7), ("gate-south", "南门", 3)],
+    ...                  at, at + 50, ZoneInfo("Asia/Shanghai"), "示范小区",
+    ...                  {"name": "张三丰", "household": "7-2-302"}))
+    【示范小区】红码 Red health code ×10
+    门岗 Gates: 北门 (gate-north) ×7，南门 (gate-south) ×3
+    时间 Time: 11-23 08:00:00–08:00:50
+    最近 Latest: 张*丰 7-2-**2
+    """
     count = sum(n for _, _, n in gates)
     head = f"【{compound}】" if compound else ""
     head += label_of(kind) + (f" ×{count}" if count > 1 else "")

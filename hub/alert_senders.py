@@ -76,7 +76,13 @@ class WeComRobotSender:
 
 def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
     """DingTalk's signature of a request: base64 HMAC-SHA256, keyed by the robot's
-    secret, of "<timestamp>\\n<secret>" (not yet URL-quoted)."""
+    secret, of "<timestamp>\\n<secret>" (not yet URL-quoted).
+
+    >>> signed_url("https://oapi.example/robot/send?access_token=t", "SECxyz", 1700000000000)
+    'https://oapi.example/robot/send?access_token=t&timestamp=1700000000000&sign=...'
+    >>> len(dingtalk_sign("SECxyz", 1700000000000))        # 32 bytes, base64
+    44
+    """
     digest = hmac.new(secret.encode(), f"{timestamp_ms}\n{secret}".encode(),
                       hashlib.sha256).digest()
     return base64.b64encode(digest).decode()

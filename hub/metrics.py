@@ -132,7 +132,13 @@ def _number(v: float) -> str:
 
 
 def render(families: list[Family]) -> str:
-    """The Prometheus text exposition format (version 0.0.4)."""
+    """The Prometheus text exposition format (version 0.0.4).
+
+    >>> print(render([Family("gate_up", "1 when online").add(1, gate="gate-north")]), end="")
+    # HELP gatehouse_gate_up 1 when online
+    # TYPE gatehouse_gate_up gauge
+    gatehouse_gate_up{gate="gate-north"} 1
+    """
     out = []
     for f in families:
         name = PREFIX + f.name + ("_total" if f.type == "counter" else "")
