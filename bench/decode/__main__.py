@@ -28,7 +28,7 @@ from bench.summary import Summary
 from kiosk.scanner.decoders import Decoder, PyzbarDecoder, ZxingDecoder
 from kiosk.scanner.pipeline import PipelineDecoder, PipelineOptions
 
-FULL = {"qr": 30, "code128": 30, "empty": 20}
+FULL = scenes.FULL_COUNTS
 QUICK = {"qr": 6, "code128": 6, "empty": 4}
 GATE_SIZE = (640, 480)
 HELD_FRAMES = 3

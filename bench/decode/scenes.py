@@ -14,6 +14,9 @@ from demo import code128
 Kind = Literal["qr", "code128", "empty"]
 DIFFICULTIES = ("easy", "medium", "hard")
 SIZES = ((640, 480), (1280, 720))
+# Scenes per difficulty in a full run; the scenes are drawn in this order, so a run with
+# other counts draws other scenes.
+FULL_COUNTS = {"qr": 30, "code128": 30, "empty": 20}
 BASE45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 SUPERSAMPLE = 2  # render at twice the size, then area-downscale: modules blend like a sensor
 
