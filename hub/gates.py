@@ -86,10 +86,14 @@ def add_gate(compound: Compound, gate_id: str, name: str | None = None,
     broker.write_acl(files, parcel_gates(compound.db))
     broker.reload(files)
     endpoint = Endpoint(host or hub_endpoint.host, hub_endpoint.port, gate_id, password)
-    if kiosk_home is not None:
-        _write_secret(kiosk_home.kiosk_mqtt, endpoint.to_json())
+    if kiosk_home is not None:  # handed over as enrollment does: TLS when the broker has it
+        tls_port = broker.tls_port(files) if files.ca_cert.exists() else None
+        _write_secret(kiosk_home.kiosk_mqtt, Endpoint(
+            endpoint.host, endpoint.port, gate_id, password, tls_port).to_json())
         kiosk_home.kiosk.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(compound.home.hub_public, kiosk_home.kiosk_hub_public)
+        if tls_port:
+            shutil.copyfile(files.ca_cert, kiosk_home.kiosk / "ca.crt")
     return endpoint
 
 

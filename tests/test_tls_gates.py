@@ -202,20 +202,22 @@ def _link(gate: Home, ep: Endpoint) -> HubLink:
 
 def test_plain_closes_only_once_every_gate_is_on_tls(compound, tls_broker, tmp_path):
     box, start, files, port, tls_port = tls_broker
-    # gate-a: enrolled with TLS (its credentials name the TLS port and carry the CA);
-    # gate-b: registered by hand on the plain port, as gates were before.
+    # gate-a: handed its credentials now (the TLS port and the CA come with them);
+    # gate-b: credentials as gates had them before TLS (the plain port only).
     a, b = Home.at(tmp_path / "a"), Home.at(tmp_path / "b")
     ep_a = add_gate(compound, "gate-a", kiosk_home=a, host=LAN_IP)
-    a.kiosk_mqtt.unlink()
-    a.kiosk_mqtt.write_text(json.dumps({**ep_a.to_json(), "tls_port": tls_port}))
-    (a.kiosk / "ca.crt").write_bytes(files.ca_cert.read_bytes())
+    assert Endpoint.read(a.kiosk_mqtt).tls_port == tls_port
+    assert (a.kiosk / "ca.crt").read_bytes() == files.ca_cert.read_bytes()
     ep_b = add_gate(compound, "gate-b", kiosk_home=b, host=LAN_IP)
+    b.kiosk_mqtt.unlink()
+    b.kiosk_mqtt.write_text(json.dumps(ep_b.to_json()))
+    (b.kiosk / "ca.crt").unlink()
     hub_ep = Endpoint.read(compound.home.hub_mqtt)
     sync = HubSync(SyncConfig(hub_ep.host, hub_ep.port, hub_ep.password),
                    compound.home.hub_db, compound.home.hub_bundle, compound.key)
     sync.start()
     store = Store(a.kiosk_db)
-    links = [_link(a, Endpoint.read(a.kiosk_mqtt)), _link(b, ep_b)]
+    links = [_link(a, Endpoint.read(a.kiosk_mqtt)), _link(b, Endpoint.read(b.kiosk_mqtt))]
     try:
         wait_until(lambda: gate_transports(compound) == {"gate-a": "tls", "gate-b": "plain"},
                    30, message="both gates' heartbeats")
