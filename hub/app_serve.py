@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from gatehouse.home import Home
 from gatehouse.sdnotify import Notifier
-from hub import audit, notify, presence, retention, schema, store
+from hub import alert_topic, audit, ha_discovery, health, notify, presence, retention, schema, store
 from hub.compound import Compound
 from hub.gates import read_endpoint
 from hub.parcels.worker import parcel_timers
@@ -52,8 +52,23 @@ def run(home: Home, say: Callable[[str], None] = print) -> None:
     except notify.NotifyError as exc:  # the gates matter more than the messages
         say(f"notifications off: {exc}")
         sender = None
-    if sender is not None:
-        workers.append(notify.notify_worker(c.home.hub_db, sender))
+    # Always: the office's alerts go out through the outbox even when residents'
+    # notifications are off (their rows wait).
+    workers.append(notify.notify_worker(c.home.hub_db, sender))
+    publish = sync.client.publish   # QoS 1; rc 0 once paho has taken the message
+    workers.append(alert_topic.alert_topic_worker(
+        c.home.hub_db, lambda topic, raw: publish(topic, raw, qos=1).rc == 0))
+    workers.append(ha_discovery.ha_worker(
+        c.home.hub_db, lambda topic, raw, retain: publish(topic, raw, qos=1,
+                                                           retain=retain).rc == 0))
+    # /healthz and /metrics on loopback (docs/admin.md); 0 turns it off. A port in use
+    # (a second hub on this machine) costs the probe, never the hub.
+    health_port = int(os.environ.get("GATEHOUSE_HEALTH_PORT", "8081"))
+    if health_port:
+        try:
+            workers.append(health.serve_health(c.home, sync, health_port))
+        except OSError as exc:
+            say(f"health server off: port {health_port}: {exc.strerror}")
     workers += nightly_jobs(c.home, NightlyConfig.from_env(), store.current_policy(c.db).zone)
     for w in workers:
         w.start()
@@ -87,7 +102,7 @@ def nightly_jobs(home: Home, config: NightlyConfig, zone: ZoneInfo,
             retention.nightly("retention-purge", config.purge_at, zone, purge, clock)]
 
 
-def watch(sync: HubSync, workers: list[Periodic], db_path, stop: threading.Event) -> None:
+def watch(sync: HubSync, workers: list, db_path, stop: threading.Event) -> None:
     """The working loop of `hub serve`: tell systemd READY once everything runs, then
     WATCHDOG=1 only while every thread lives, the database answers and ingest moves when
     messages wait. A hung or dead part stops the pings; systemd restarts the hub, which

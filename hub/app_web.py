@@ -6,12 +6,13 @@ and calls `run`.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import waitress
 
 from gatehouse.home import Home
-from hub import users
+from hub import health, users
 from hub.compound import Compound, HubError
 from hub.web import WebConfig, create_app
 
@@ -27,6 +28,16 @@ def run(home: Home, port: int, bind: str = "127.0.0.1", threads: int = 16,
     config = WebConfig.from_env(home, cookie_secure=cookie_secure,
                                 hosts=",".join(hosts) if hosts else None)
     say(f"admin page on http://{bind}:{port}/")
+    # /healthz and /metrics on a thread and port of their own: a probe is answered even
+    # when every page thread is busy (docs/admin.md "Health and metrics").
+    health_port = int(os.environ.get("GATEHOUSE_WEB_HEALTH_PORT", "8082"))
+    if health_port:
+        try:
+            health.HealthServer(health.HealthApp(home.hub_db, None, health.token_path(home),
+                                                 config.offline_after_s), "127.0.0.1",
+                                health_port).start()
+        except OSError as exc:   # a port in use costs the probe, never the page
+            say(f"health server off: port {health_port}: {exc.strerror}")
     waitress.serve(create_app(config), host=bind, port=port, threads=threads,
                    ident="gatehouse", **proxy_options(trusted_proxy))
 

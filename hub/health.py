@@ -33,6 +33,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import sqlite_utils
 
 from gatehouse.home import Home
+from gatehouse.hosts import LOOPBACK_NAMES, HostAllowlist
 from hub import metrics
 from hub.metrics import ServeHealth
 
@@ -164,7 +165,10 @@ class HealthServer:
 
     def __init__(self, app: HealthApp, host: str = "127.0.0.1", port: int = 0):
         self.app = app
-        self._server = make_server(host, port, app, server_class=_Server, handler_class=_Quiet)
+        # Loopback only, and only by loopback names: a page in a browser on this machine
+        # cannot reach it through a rebound name (docs/security.md).
+        self._server = make_server(host, port, HostAllowlist(app, LOOPBACK_NAMES),
+                                   server_class=_Server, handler_class=_Quiet)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.5,),
                                         name="hub-health", daemon=True)
