@@ -33,13 +33,13 @@ from gatehouse.codes import Colour
 from gatehouse.home import Home
 from hub.authority import TestAuthority
 from hub.compound import Compound
+from kiosk.attempt_log import AttemptLog
 from kiosk.bundles import load_bundle
 from kiosk.config import KioskConfig
 from kiosk.gate import Gate
 from kiosk.gpio import GateHardware, PinConfig
 from kiosk.scanner import LatestFrame, make_decoder
 from kiosk.scanner.camera import Frame
-from kiosk.store import Store
 
 FPS = 15.0
 W = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -121,7 +121,7 @@ def setup(root: Path, people: int):
 def run_gate(home: Home, decoder: str, images: list[np.ndarray]):
     factory = MockFactory()
     hardware = GateHardware(PinConfig(unlock_seconds=0.2), factory)
-    store = Store(home.kiosk_db)
+    store = AttemptLog(home.kiosk_db)
     decisions: list[float] = []
     config = KioskConfig(clock="trusted", decoder=decoder, cooldown_s=2.0,
                          attempt_window_s=3.0)

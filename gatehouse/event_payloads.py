@@ -9,7 +9,7 @@ Field required") instead of becoming None deep in the parcel rules.
 Old and new gates coexist: keys a model does not know are kept (`extra="allow"`), and
 a key that some version of the kiosk did not send has a default. A key is required
 only where every version sent it and the event means nothing without it. The store
-adds `id`, `at`, `kind` and `attempt_id` around each payload (kiosk/store.py).
+adds `id`, `at`, `kind` and `attempt_id` around each payload (kiosk/attempt_log.py).
 
 Adding a kind: its model here, its line in PAYLOADS, its handler at the hub, and a
 line of it in tests/data/events_v1.jsonl (docs/architecture.md).
@@ -137,7 +137,7 @@ class CourierSessionPayload(EventPayload):
 
 
 class ParcelPayload(EventPayload):
-    """A parcel dropped off at the gate; `id` is the parcel's (kiosk/courier.py)."""
+    """A parcel dropped off at the gate; `id` is the parcel's (kiosk/courier_session.py)."""
 
     id: str
     waybill: Waybill

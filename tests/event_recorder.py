@@ -33,14 +33,17 @@ from gatehouse.parcels import Manifest, ShelfParcel, seal_manifest
 from gatehouse.policy import Direction
 from hub.authority import TestAuthority
 from hub.compound import Compound
-from kiosk import courier_mode, pickup_mode
+from kiosk.attempt_log import AttemptLog
 from kiosk.bundles import hub_key, load_bundle
 from kiosk.config import KioskConfig
 from kiosk.gate import Gate
 from kiosk.gpio import DoorAlarm, GateHardware, PinConfig
 from kiosk.manifest import ManifestCache
+from kiosk.modes.courier import CourierMode
+from kiosk.modes.entry import EntryMode
+from kiosk.modes.pickup import PickupMode
 from kiosk.scanner import make_decoder
-from kiosk.store import Store
+from kiosk.visitors import register_visitor
 from kiosk.web import create_app
 
 ENTRANCE, PARCEL_AREA = "gate-1", "parcels-1"
@@ -83,7 +86,7 @@ def record(workdir: Path) -> list[dict]:
         def kiosk(gate_id: str, role: str) -> Gate:
             return Gate(config=KioskConfig(gate_id=gate_id, role=role, clock="trusted",
                                            attempt_window_s=1.0),
-                        store=Store(workdir / f"{gate_id}.db"),
+                        store=AttemptLog(workdir / f"{gate_id}.db"),
                         hardware=GateHardware(PinConfig(unlock_seconds=0.3, contact_pin=None),
                                               pins, description="mock pins (recorder)"),
                         decoder=make_decoder("pipeline"), load_bundle=lambda: load_bundle(home),
@@ -96,7 +99,7 @@ def record(workdir: Path) -> list[dict]:
 
         def sent(gate: Gate, role: str) -> list[dict]:
             gate.close()                                         # stopped
-            events = gate.store.pending(0, 10_000)
+            events = gate.store.outbox.pending(0, 10_000)
             gate.store.close()
             return [{"gate": gate.config.gate_id, "role": role,
                      "event": e.model_dump(mode="json")} for e in events]
@@ -109,9 +112,9 @@ def record(workdir: Path) -> list[dict]:
         area.scan(codes["alice_pass"])
         area.scan(SF)                                            # pickup: taken
         area.scan(JT)                                            # pickup: wrong
-        pickup_mode.done(area, clock[0])
+        area.modes.get(PickupMode).done(clock[0])
         for _ in range(5):                                       # pickup: codes_paused
-            pickup_mode.key_code(area, "Z-9-9999", clock[0])
+            area.modes.get(PickupMode).key_code("Z-9-9999", clock[0])
         lines += sent(area, "parcels")
     return lines
 
@@ -139,13 +142,14 @@ def _entrance(gate: Gate, codes: dict, vid: str, later) -> None:
     gate.hardware.door.on_alarm(DoorAlarm.FORCED_OPEN, gate.now())   # door_forced
     gate.hardware.door.on_alarm(DoorAlarm.HELD_OPEN, gate.now())     # door_held
     later(1, gate)
-    gate.register_visitor(vid, "王小五", "13800001234", "7-302", "探亲")   # visitor
-    gate.set_direction(Direction.OUT, vid)                       # direction
+    register_visitor(gate.store, gate.now(), vid, "王小五", "13800001234", "7-302", "探亲")  # visitor
+    gate.modes.get(EntryMode).set_direction(Direction.OUT, vid)  # direction
     gate.scan(codes["courier"])                                  # courier_session: start
     gate.scan("SF5550001112223")                                 # parcel
-    courier_mode.add_waybill(gate, "YT7712345678901", gate.now(), keyed_by=vid)  # parcel
-    courier_mode.undo_last(gate, gate.now(), vid)                # parcel_void
-    courier_mode.end(gate, gate.now(), vid)                      # courier_session: end
+    courier = gate.modes.get(CourierMode)
+    courier.add_waybill("YT7712345678901", gate.now(), keyed_by=vid)  # parcel
+    courier.undo_last(gate.now(), vid)                           # parcel_void
+    courier.end(gate.now(), vid)                                 # courier_session: end
     assert client.post("/api/signout", headers={"X-CSRF-Token": "t"}).status_code == 200
 
 

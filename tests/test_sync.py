@@ -15,10 +15,10 @@ from gatehouse.net import close_client
 from gatehouse.policy import BuildingStatus
 from hub import store as hub_store
 from hub.sync import HubSync, SyncConfig
+from kiosk.attempt_log import AttemptLog
 from kiosk.bundles import BundleCache, hub_key
 from kiosk.clock import ClockJudge
 from kiosk.link import HubLink, LinkConfig
-from kiosk.store import Store
 from tests.processes import wait_until
 
 
@@ -40,7 +40,7 @@ def link(gate_home):
     def make(gate_id="gate-1", **kw):
         home = gate_home(gate_id)
         ep = Endpoint.read(home.kiosk_mqtt)
-        store = Store(home.kiosk_db)
+        store = AttemptLog(home.kiosk_db)
         cache = BundleCache(home)
         link = HubLink(LinkConfig(gate_id, ep.host, ep.port, ep.username, ep.password, **kw),
                        home.kiosk_db, home.kiosk_bundle, hub_key(home), ClockJudge("auto"),
@@ -63,17 +63,17 @@ def test_outbox_reaches_the_hub_once_and_is_acknowledged(compound, hub_sync, lin
     gate = link()
     ids = [gate.store.log_event(EventKind.EXIT_REQUEST, time.time()) for _ in range(1200)]
     gate.start()
-    wait_until(lambda: gate.store.backlog() == 0, 20, message="outbox acknowledged")
+    wait_until(lambda: gate.store.outbox.backlog() == 0, 20, message="outbox acknowledged")
     assert hub_events(compound, "gate-1") == ids
     # A restart of the link sends nothing twice: everything was acknowledged.
-    assert gate.store.pending(0, 10) == []
+    assert gate.store.outbox.pending(0, 10) == []
 
 
 def test_a_resent_batch_is_stored_once(compound, hub_sync, link):
     gate = link(resend_after=0.3)  # resend long before the hub could answer… and again
     ids = [gate.store.log_event(EventKind.EXIT_REQUEST, time.time()) for _ in range(50)]
     gate.start()
-    wait_until(lambda: gate.store.backlog() == 0, 20, message="outbox acknowledged")
+    wait_until(lambda: gate.store.outbox.backlog() == 0, 20, message="outbox acknowledged")
     time.sleep(0.5)
     assert sorted(hub_events(compound, "gate-1")) == sorted(ids)
 
@@ -129,7 +129,7 @@ def test_bad_messages_are_quarantined_and_ingest_goes_on(compound, hub_sync, lin
         close_client(c)
     ids = [gate.store.log_event(EventKind.EXIT_REQUEST, time.time()) for _ in range(5)]
     gate.start()
-    wait_until(lambda: gate.store.backlog() == 0, 20, message="good events after bad ones")
+    wait_until(lambda: gate.store.outbox.backlog() == 0, 20, message="good events after bad ones")
     assert hub_events(compound, "gate-1") == ids
     reasons = [r["reason"] for r in compound.db.query("select reason from quarantine")]
     assert len(reasons) == 4

@@ -12,7 +12,7 @@ from gatehouse.codes import Colour
 from gatehouse.db import write_transaction
 from gatehouse.events import EventKind
 from gatehouse.policy import BuildingStatus
-from kiosk.store import Store
+from kiosk.attempt_log import AttemptLog
 from tests.conftest import HOUR, resident_ids
 from tests.processes import hub_process, kiosk_process, wait_until
 
@@ -52,9 +52,9 @@ def world(compound, authority, broker_proc, gate_home, tmp_path):
 
 def backlog(home, n: int) -> None:
     """n exit-button events in the gate's log and outbox, as if logged offline."""
-    store = Store(home.kiosk_db)
+    store = AttemptLog(home.kiosk_db)
     with write_transaction(store.db):
-        start = store.last_seq() + 1
+        start = store.outbox.last_seq() + 1
         rows = [{"seq": start + i, "id": uuid.uuid4().hex, "kind": EventKind.EXIT_REQUEST.value,
                  "payload": "{}", "created_at": time.time(), "acked_at": None}
                 for i in range(n)]

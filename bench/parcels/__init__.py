@@ -7,7 +7,7 @@ about 2 minutes on a 2-core x86 machine; --quick, 1 run of 5,000 and 50 scans: ~
 
 1. Hub ingest, in this process, on a real hub database (Compound.create in a temporary
    home; one shelf per building, a cold shelf and an open overflow shelf, room for every
-   parcel): the gates' `parcel` events, built as kiosk/courier_mode.add_waybill logs
+   parcel): the gates' `parcel` events, built as kiosk/modes/courier.py (CourierMode.add_waybill) logs
    them, go through hub.ingest.ingest in batches of 500 (one message, one transaction
    each, as HubSync hands them over); every parcel gets its slot, pickup code and hold
    inside the ingest (hub/parcels/intake.py). Beside it, the same number of `volunteer`

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from gatehouse.events import dump, Event, EventBatch, EventKind, MAX_EVENTS_PER_BATCH
 from gatehouse.parcels import carrier_of, valid_waybill
-from kiosk.courier import Parcel
+from kiosk.courier_session import Parcel
 
 
 SEED = 20221107
@@ -76,7 +76,7 @@ class Drops:
         return 0.02 <= x < 0.12, x < 0.02
 
     def payloads(self, n: int, at0: float) -> list[dict]:
-        """`parcel` payloads as kiosk/courier_mode.add_waybill logs them; a courier's
+        """`parcel` payloads as kiosk/modes/courier.py (CourierMode.add_waybill) logs them; a courier's
         drop-off (session) every 40 parcels, one parcel every 50 ms."""
         out = []
         session, courier = "", COURIERS[0]

@@ -28,10 +28,10 @@ from gatehouse.net import close_client, nodelay
 from gatehouse.processes import free_port, port_open
 from hub.compound import Compound
 from hub.gates import add_gate, setup_broker
+from kiosk.attempt_log import AttemptLog
 from kiosk.bundles import BundleCache, hub_key
 from kiosk.clock import ClockJudge
 from kiosk.link import HubLink, LinkConfig
-from kiosk.store import Store
 
 
 LOOPBACK = "127.0.0.1"
@@ -247,10 +247,10 @@ class Env:
     def prefill(self, n: int) -> None:
         """n exit-button events in every gate's outbox, one transaction per gate."""
         for g in self.gates:
-            store = Store(g.home.kiosk_db)
+            store = AttemptLog(g.home.kiosk_db)
             try:
                 with write_transaction(store.db):
-                    start = store.last_seq() + 1
+                    start = store.outbox.last_seq() + 1
                     now = time.time()
                     rows = []
                     for i in range(n):
@@ -268,10 +268,10 @@ class Env:
         """The pending rows of every gate as the link would batch them (not acked)."""
         out = {}
         for g in self.gates:
-            store = Store(g.home.kiosk_db)
+            store = AttemptLog(g.home.kiosk_db)
             try:
                 msgs, after = [], 0
-                while events := store.pending(after, MAX_EVENTS_PER_BATCH):
+                while events := store.outbox.pending(after, MAX_EVENTS_PER_BATCH):
                     after = events[-1].seq
                     msgs.append(dump(EventBatch(gate=g.id, sent_at=time.time(), events=events)))
                 out[g.id] = msgs
