@@ -3,8 +3,8 @@
 The log is kiosk/attempt_log.py (AttemptLog) and its outbox kiosk/outbox.py (Outbox).
 Still importing `kiosk.store.Store`: kiosk/link.py, bench/gate_loop.py,
 bench/sync/common.py, tests/test_sync.py, tests/test_sync_failures.py,
-tests/test_deploy_broker.py, tests/event_recorder.py. Once they import AttemptLog (and
-read the outbox as `log.outbox`), delete this file.
+tests/test_deploy_broker.py, tests/test_tls_gates.py, tests/event_recorder.py. Once they
+import AttemptLog (and read the outbox as `log.outbox`), delete this file.
 """
 from __future__ import annotations
 
