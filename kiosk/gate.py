@@ -28,11 +28,9 @@ from kiosk.attempt_log import AttemptLog
 from kiosk.config import KioskConfig
 from kiosk.gpio import DoorAlarm, GateHardware, Pattern
 from kiosk.modes.base import Mode, ModeContext, Scan, ScreenVersion
-from kiosk.modes.entry import EntryMode
 from kiosk.modes.registry import REGISTERED
 from kiosk.modes.stack import ModeStack
 from kiosk.scanner import Decoder, LatestFrame, SeenFilter, Symbol
-from kiosk.visitors import register_visitor
 from kiosk.volunteers import LOCK_SECONDS, Desk
 
 log = logging.getLogger(__name__)
@@ -139,15 +137,6 @@ class Gate:
         for symbol in self.seen.admit(symbols, now):
             closed += self.scan(symbol.text, now)
         return closed
-
-    # Kept for tests/event_recorder.py (the lead's): what the screen's routes call.
-    def register_visitor(self, volunteer: str, name: str, phone: str, host: str,
-                         purpose: str) -> None:
-        register_visitor(self.store, self.now(), volunteer, name, phone, host, purpose)
-        self.changed()
-
-    def set_direction(self, direction: Direction, volunteer: str) -> None:
-        self.modes.get(EntryMode).set_direction(direction, volunteer)
 
     def call(self, fn: Callable[[], object], timeout: float = 5.0) -> object:
         """Run fn on the gate loop's thread (the only one that touches SQLite and pins)."""
