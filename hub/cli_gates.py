@@ -98,7 +98,8 @@ def gate_role(home, gate_id, role) -> None:
 @gate_group.command("list")
 @home_option
 def gate_list(home) -> None:
-    """Every gate: online, last heartbeat, backlog, bundle version, gaps in its sequence."""
+    """Every gate: online, last heartbeat, backlog, bundle version, TLS, gaps in its
+    sequence."""
     c = _open(home)
     for row in c.db.query("select * from gates order by id"):
         beat = json.loads(row["heartbeat"]) if row["heartbeat"] else {}
@@ -107,6 +108,7 @@ def gate_list(home) -> None:
                     "heartbeat_at": row["heartbeat_at"], "outbox": beat.get("outbox"),
                     "bundle_version": beat.get("bundle_version"),
                     "clock_trusted": beat.get("clock_trusted"), "fps": beat.get("fps"),
+                    "tls": beat.get("tls"),   # None: a gate too old to say
                     "gaps": gaps(c.db, row["id"])})
 
 

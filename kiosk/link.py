@@ -41,9 +41,10 @@ from gatehouse.events import (
 from gatehouse.home import write_atomic
 from gatehouse.net import close_client, nodelay
 from gatehouse.parcels import ManifestError, unseal_manifest
+from kiosk.attempt_log import AttemptLog
 from kiosk.clock import ClockJudge
 from kiosk.manifest import manifest_version
-from kiosk.store import Store
+from kiosk.outbox import Outbox
 
 log = logging.getLogger(__name__)
 MAX_BATCH_BYTES = MAX_MESSAGE_BYTES - 64 * 1024   # headroom under the broker's limit
@@ -192,7 +193,8 @@ class HubLink:
     # The worker -------------------------------------------------------------
 
     def _work(self) -> None:
-        store = Store(self.store_path)
+        log_file = AttemptLog(self.store_path)
+        store = log_file.outbox
         inflight: dict[int, _Batch] = {}
         next_beat = 0.0
         try:
@@ -223,15 +225,15 @@ class HubLink:
                 self._wake.wait(0.05)
                 self._wake.clear()
         finally:
-            store.close()
+            log_file.close()
 
-    def _rewind(self, store: Store, inflight: dict[int, _Batch]) -> None:
+    def _rewind(self, store: Outbox, inflight: dict[int, _Batch]) -> None:
         """Send every unacknowledged row again, from the start (the hub drops repeats)."""
         inflight.clear()
         self._live_mark = self._live_sent = store.last_seq()
         self._backlog_sent = 0
 
-    def _fill(self, store: Store, inflight: dict[int, _Batch], now: float) -> None:
+    def _fill(self, store: Outbox, inflight: dict[int, _Batch], now: float) -> None:
         """Keep up to `window` batches in flight: events since we connected first."""
         if any(now - b.sent > self.config.resend_after for b in inflight.values()):
             log.warning("no ack for %.0f s: sending the unacknowledged rows again",
@@ -263,7 +265,7 @@ class HubLink:
         self._client.publish(topics.gate_events(self.config.gate_id), data, qos=1)
         return events
 
-    def _message(self, store: Store, inflight: dict[int, _Batch], topic: str,
+    def _message(self, store: Outbox, inflight: dict[int, _Batch], topic: str,
                  payload: bytes) -> None:
         if topic == topics.gate_ack(self.config.gate_id):
             try:
@@ -328,7 +330,7 @@ class HubLink:
         log.info("shelf manifest version %d received: %d parcels", manifest.version,
                  len(manifest.parcels))
 
-    def _heartbeat(self, store: Store) -> None:
+    def _heartbeat(self, store: Outbox) -> None:
         s = self.status()
         clock = self.clock.state()
         beat = Heartbeat(gate=self.config.gate_id, at=time.time(), outbox=store.backlog(),

@@ -26,7 +26,7 @@ from kiosk.clock import ClockJudge
 from kiosk.config import KioskConfig
 from kiosk.gate import Gate
 from kiosk.gpio import GateHardware, create_hardware
-from kiosk.link import HubLink, LinkConfig
+from kiosk.link import HubLink, LinkConfig, LinkRefused, broker_port
 from kiosk.manifest import ManifestCache
 from kiosk.scanner import LatestFrame, make_decoder
 from kiosk.scanner.gun import GunState, ScannerGun, device_of
@@ -64,17 +64,18 @@ def start_link(home: Home, config: KioskConfig, clock: ClockJudge, cache: Bundle
         log.warning("no %s: running offline, events stay in the outbox", home.kiosk_mqtt)
         return None
     ep = Endpoint.read(home.kiosk_mqtt)
-    ca = home.kiosk / "ca.crt"
-    use_tls = ep.tls_port is not None and ca.exists()  # enrolled with the hub's CA
-    link = HubLink(LinkConfig(config.gate_id, ep.host, ep.tls_port if use_tls else ep.port,
-                              ep.username, ep.password, ca_file=ca if use_tls else None,
-                              role=config.role),
+    try:   # TLS with the hub's CA when enrolled so; never a silent fall back to plain
+        port, ca = broker_port(ep, home.kiosk / "ca.crt", config.broker_tls)
+    except LinkRefused as exc:
+        log.error("%s; running offline, events stay in the outbox", exc)
+        return None
+    link = HubLink(LinkConfig(config.gate_id, ep.host, port, ep.username, ep.password,
+                              ca_file=ca, role=config.role),
                    home.kiosk_db, home.kiosk_bundle, hub_key(home), clock, status,
                    current_bundle_version=lambda: cache.version,
                    manifest_path=home.kiosk_manifest if config.role == "parcels" else None)
     link.start()
-    log.info("hub link to %s:%s%s", ep.host, ep.tls_port if use_tls else ep.port,
-             " over TLS" if use_tls else "")
+    log.info("hub link to %s:%s%s", ep.host, port, " over TLS" if ca else " (plain MQTT)")
     return link
 
 

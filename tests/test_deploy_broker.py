@@ -184,7 +184,7 @@ def test_an_enrolled_gate_syncs_over_tls_with_the_hubs_ca(compound, tmp_path):
     from kiosk.clock import ClockJudge
     from kiosk.config import KioskConfig
     from kiosk.runner import _Status, start_link
-    from kiosk.store import Store
+    from kiosk.attempt_log import AttemptLog
     port, tls_port = free_port(), free_port()
     files = setup_broker(compound.home, port)
     broker.make_tls(files, ["127.0.0.1", "localhost"], tls_port, "127.0.0.1")
@@ -199,14 +199,14 @@ def test_an_enrolled_gate_syncs_over_tls_with_the_hubs_ca(compound, tmp_path):
     sync = HubSync(SyncConfig(hub_ep.host, hub_ep.port, hub_ep.password), compound.home.hub_db,
                    compound.home.hub_bundle, compound.key)
     sync.start()
-    store = Store(gate_home.kiosk_db)
+    store = AttemptLog(gate_home.kiosk_db)
     ids = [store.log_event(EventKind.EXIT_REQUEST, time.time()) for _ in range(20)]
     config = KioskConfig(gate_id="gate-t")
     link = start_link(gate_home, config, ClockJudge("trusted"), BundleCache(gate_home),
                       _Status(config, "mock"))
     try:
         assert link.config.ca_file is not None and link.config.port == tls_port
-        wait_until(lambda: store.backlog() == 0, 20, message="outbox over TLS")
+        wait_until(lambda: store.outbox.backlog() == 0, 20, message="outbox over TLS")
         got = {r["id"] for r in compound.db.query(
             "select id from gate_events where gate = 'gate-t'")}
         assert set(ids) <= got

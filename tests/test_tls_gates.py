@@ -35,7 +35,7 @@ from kiosk import enroll as kiosk_enroll
 from kiosk.bundles import hub_key
 from kiosk.clock import ClockJudge
 from kiosk.link import HubLink, LinkConfig, LinkRefused, broker_port
-from kiosk.store import Store
+from kiosk.attempt_log import AttemptLog
 from tests.conftest import ALICE_ID, HOUR
 from tests.processes import BIN, Broker, free_port, hub_process, kiosk_process, wait_until
 
@@ -216,7 +216,7 @@ def test_plain_closes_only_once_every_gate_is_on_tls(compound, tls_broker, tmp_p
     sync = HubSync(SyncConfig(hub_ep.host, hub_ep.port, hub_ep.password),
                    compound.home.hub_db, compound.home.hub_bundle, compound.key)
     sync.start()
-    store = Store(a.kiosk_db)
+    store = AttemptLog(a.kiosk_db)
     links = [_link(a, Endpoint.read(a.kiosk_mqtt)), _link(b, Endpoint.read(b.kiosk_mqtt))]
     try:
         wait_until(lambda: gate_transports(compound) == {"gate-a": "tls", "gate-b": "plain"},
@@ -241,7 +241,7 @@ def test_plain_closes_only_once_every_gate_is_on_tls(compound, tls_broker, tmp_p
             connect_result(LAN_IP, port, ep_a)
         ids = [store.log_event(EventKind.EXIT_REQUEST, time.time()) for _ in range(5)]
         links[0].wake()
-        wait_until(lambda: store.backlog() == 0, 30, message="gate-a's events after closing")
+        wait_until(lambda: store.outbox.backlog() == 0, 30, message="gate-a's events after closing")
         got = {r["id"] for r in compound.db.query(
             "select id from gate_events where gate = 'gate-a'")}
         assert set(ids) <= got
