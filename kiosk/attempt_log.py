@@ -123,12 +123,11 @@ class AttemptLog:
         admitted = ("select direction, at from attempts where person_ref = ? and "
                     "outcome = 'admit' order by at desc limit 1")
         last = next(self.db.query(admitted, [person_ref]), None)
-        q = policy.quota
-        key, value = ("household", household) if q.scope == "household" else \
-            ("person_ref", person_ref)
+        q = policy.quota   # its window and key are the hub's too (QuotaRule)
+        key, value = q.counted_by(person_ref, household)
         exits = next(self.db.query(
             f"select count(*) as n from attempts where {key} = ? and outcome = 'admit' "
-            "and direction = 'out' and at > ?", [value, now - q.period_hours * 3600]))["n"]
+            "and direction = 'out' and at > ?", [value, q.window_start(now)]))["n"]
         last_dir = Direction(last["direction"]) if last else None
         out_since = last["at"] if last and last_dir is Direction.OUT else None
         return History(last_dir, exits, out_since)

@@ -7,7 +7,6 @@ never an ID number. At the parcel area the household of the open pickup is maske
 from __future__ import annotations
 
 import time
-from datetime import datetime
 
 from kiosk.gate import Gate
 from kiosk.modes.entry import PROMPT_ALL
@@ -50,7 +49,3 @@ def snapshot(gate: Gate, link_state=None, now: float | None = None) -> dict:
     doc["mode"] = gate.modes.screen_mode()
     return doc
 
-
-def start_of_day(now: float, zone) -> float:
-    d = datetime.fromtimestamp(now, zone)
-    return d.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()

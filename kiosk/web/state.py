@@ -7,7 +7,8 @@ import time
 
 from flask import Blueprint, Response, jsonify
 
-from kiosk.screen import snapshot, start_of_day
+from gatehouse.days import day_start
+from kiosk.screen import snapshot
 from kiosk.web.guards import Screen, screen
 
 SSE_KEEPALIVE_S = 5.0
@@ -47,5 +48,5 @@ def events():
 @bp.get("/api/counts")
 def counts():
     gate = screen().gate
-    since = start_of_day(time.time(), gate.bundle.policy.zone)
+    since = day_start(time.time(), gate.bundle.policy.zone)   # the compound's day
     return jsonify(gate.call(lambda: gate.store.counts_since(since)))
