@@ -26,6 +26,7 @@ BLUEPRINTS = (page.bp, state.bp, volunteer.bp, visitor.bp, entry.bp, courier.bp,
 
 def create_app(gate: Gate, link_state: Callable[[], object] = lambda: None,
                voice_dir: Path | None = None, token: str | None = None) -> Flask:
+    """The screen's Flask app for `gate` (`token`: a fixed CSRF token, for tests)."""
     app = Flask(__name__)
     app.extensions[guards.EXTENSION] = guards.Screen(
         gate, link_state, voice_dir, token or secrets.token_urlsafe(24))
