@@ -45,8 +45,8 @@ ABLATION = {
     "+ deblur across the bars": PipelineOptions(change=False, squares=False),
     "+ module areas enlarged (no sharpening)": PipelineOptions(change=False, sharpen=False),
     "+ sharpening = pipeline": PipelineOptions(change=False),
-    "pipeline, 1 attempt a frame": PipelineOptions(change=False, attempts_per_frame=1),
-    "pipeline, 5 attempts a frame": PipelineOptions(change=False, attempts_per_frame=5),
+    "pipeline, 3 attempts on a first frame too": PipelineOptions(change=False, first_frame_attempts=3),
+    "pipeline, zxing pass tries inverted too": PipelineOptions(change=False, primary_invert=True),
 }
 
 

@@ -18,7 +18,7 @@ scene that was read keeps its answer without decoding again. Every stage is time
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -38,7 +38,10 @@ class PipelineOptions:
 
     change: bool = True  # a still scene keeps its answer and goes on with untried attempts
     change_threshold: float = 2.0  # mean grey-level change per 16x16 cell that counts as motion
-    primary_invert: bool = True  # zxing tries inverted (dark-mode) codes on the whole frame
+    # zxing tries inverted (dark-mode) codes on the whole frame: off, since on a frame with
+    # no code it adds ~40% to that pass (0.05x of zxing's default cost); dark-mode codes
+    # are read by the module crops, whose reader tries inverted too.
+    primary_invert: bool = False
     misses: bool = True  # attempts where zxing located a QR code but could not read it
     bars: bool = True  # bar areas at any angle, read upright
     squares: bool = True  # module areas, read enlarged
@@ -47,6 +50,11 @@ class PipelineOptions:
     # Bounded so the worst frame stays within the budget (docs/performance.md): each attempt
     # costs a fraction of a whole-frame zxing pass.
     attempts_per_frame: int = 3
+    # ...but on the first frame of a new scene only this many module crops (the dear
+    # attempts: an enlarged crop) besides the first way at each bar area (a small strip):
+    # most new scenes hold no code (a passer-by, a bag), and a code-like area still there
+    # on the next frame gets the full budget then (a code held up is seen for many frames).
+    first_frame_attempts: int = 1
     max_side: int = 720  # an enlarged module crop is at most this many px a side
     # No new attempt after this long on one frame (what is left goes on with the next still
     # frame). Never reached on the x86 bench machine (worst frame ~10 ms); on a Pi 4 core,
@@ -59,6 +67,7 @@ class _Attempt:
     stage: str  # "bars", "squares" or "misses": the timing and ablation key
     prepare: Prepare
     reader: ZxingDecoder
+    first_way: bool = False  # the first way tried at its place on this frame
 
 
 def _map_back(symbols: list[Symbol], back: np.ndarray) -> list[Symbol]:
@@ -96,7 +105,7 @@ def _modules(box: tuple[int, int, int, int], sharpen: bool, max_side: int, stret
 
     def prepare(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # A margin for the quiet zone; the crop of a tilted phone is mostly the code.
-        mx, my = w // 6 + 8, h // 6 + 8
+        mx, my = w // 4 + 8, h // 4 + 8
         x0, y0 = max(0, x - mx), max(0, y - my)
         patch = gray[y0 : y + h + my, x0 : x + w + mx]
         if stretch:  # local contrast for glare and low light
@@ -149,7 +158,7 @@ class PipelineDecoder:
             timings["change"] = _ms(start)
             if self._last or not self._todo:
                 return list(self._last)
-            return self._run(gray, timings, start)
+            return self._run(gray, timings, start, o.attempts_per_frame)
         self._cells, self._last, self._todo = cells, [], []
         timings["change"] = _ms(start)
 
@@ -160,9 +169,12 @@ class PipelineDecoder:
             self._last, self._streak = symbols, 0
             return list(symbols)
         begin = time.perf_counter()
+        fresh = self._streak == 0
         self._todo = self._plan(gray, misses, cells)
         timings["locate"] = _ms(begin)
-        return self._run(gray, timings, start)
+        if fresh:
+            return self._run(gray, timings, start, o.first_frame_attempts, free_bars=True)
+        return self._run(gray, timings, start, o.attempts_per_frame)
 
     def _unchanged(self, cells: np.ndarray) -> bool:
         if self._cells is None or self._cells.shape != cells.shape:
@@ -191,7 +203,7 @@ class PipelineDecoder:
         plan = []
         for level in range(max((len(p) for p in places), default=0)):
             for ways in places:
-                plan.append(ways[(level + self._streak) % len(ways)])
+                plan.append(replace(ways[(level + self._streak) % len(ways)], first_way=level == 0))
         self._streak = self._streak + 1 if places else 0
         return plan
 
@@ -200,11 +212,12 @@ class PipelineDecoder:
         return [_Attempt(stage, _modules(box, sharpen, o.max_side, stretch), self._qr)
                 for sharpen, stretch in ((o.sharpen, False), (o.sharpen, True), (not o.sharpen, False))]
 
-    def _run(self, gray: np.ndarray, timings: dict[str, float], start: float) -> list[Symbol]:
-        for _ in range(self.options.attempts_per_frame):
-            if not self._todo or _ms(start) > self.options.deadline_ms:
-                break
+    def _run(self, gray: np.ndarray, timings: dict[str, float], start: float, budget: int,
+             free_bars: bool = False) -> list[Symbol]:
+        while self._todo and budget > 0 and _ms(start) <= self.options.deadline_ms:
             attempt = self._todo.pop(0)
+            if not (free_bars and attempt.first_way and attempt.stage == "bars"):
+                budget -= 1
             begin = time.perf_counter()
             image, back = attempt.prepare(gray)
             symbols = _map_back(attempt.reader.decode(image), back)
