@@ -1,19 +1,19 @@
 """The default decoder: zxing-cpp on the frame, then bounded attempts where a code seems to be.
 
-Per frame: zxing-cpp on the whole frame (QR + Code128, inverted too); if it reads nothing,
-one cheap map of the frame (kiosk/scanner/locate.py) points at bar areas, at any angle,
-and at module areas; each gets a few targeted attempts, best first, at most
-`attempts_per_frame` a frame:
+Per frame: zxing-cpp on the whole frame (QR + Code128); if it reads nothing, one cheap map
+of the frame (kiosk/scanner/locate.py) points at bar areas, at any angle, and at module
+areas; each gets a few targeted attempts, best first (on a new scene's first frame the
+first way at each bar area and one module crop; then up to `attempts_per_frame`):
 
-- bars: the area turned upright and enlarged 2x across the bars in one warp, averaged
-  along the bars (noise) and sharpened across them (blur), read as Code128 only;
-- modules (and codes zxing located but could not read): the crop sharpened and enlarged
-  2x (cubic), read as QR only, inverted too (dark mode).
+- bars: the area turned upright and enlarged 2x across the bars in one warp, its local
+  contrast lifted along the strip (glare), averaged along the bars (noise) and sharpened
+  across them (blur), read as Code128 only;
+- modules (and QR codes zxing located but could not read): the crop sharpened and
+  enlarged 2-2.5x (cubic), read as QR only, inverted too (dark mode).
 
 While the scene stays still the attempts not yet made go on on the next frames, and a
 scene that was read keeps its answer without decoding again. Every stage is timed
-(`last_timings`), so the bench can state the cost of each against zxing-cpp's own.
-"""
+(`last_timings`), so the bench can state the cost of each against zxing-cpp's own."""
 
 from __future__ import annotations
 
