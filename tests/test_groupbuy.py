@@ -1,4 +1,4 @@
-"""Group purchases (hub.parcels.groupbuy, .orderlist, .orderlines): 接龙 and 快团团
+"""Group purchases (hub.parcels.groupbuy, .order_import, .order_chain, .order_export, .order_text): 接龙 and 快团团
 parsing, households, pick lists, the all-or-nothing import into a real hub database, and
 the page through Flask's test client."""
 from __future__ import annotations
@@ -24,7 +24,7 @@ from hub.parcels.groupbuy import (
     pick_lists,
 )
 from hub.parcels.intake import create_item
-from hub.parcels.orderlines import clean, find_room
+from hub.parcels.order_text import clean, find_room
 from hub.parcels.states import ParcelError
 from tests.conftest import T0
 from tests.test_hub_web_app import app, as_user, import_good, post, web_config  # noqa: F401

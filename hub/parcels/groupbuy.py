@@ -1,7 +1,7 @@
 """Group purchases (团购): a leader's order list split into one parcel per household,
 with per-building pick lists sorted by room.
 
-Reading the list is hub.parcels.orderlist (接龙 text, 快团团 CSV/xlsx; re-exported here);
+Reading the list is hub.parcels.order_import (接龙 text, 快团团 CSV/xlsx; re-exported here);
 `import_batch` writes the batch and its parcels in one transaction (all or nothing).
 
 Its tables are hub/parcels/groupbuy_schema.py (the set "gatehouse.hub.groupbuy").
@@ -19,7 +19,7 @@ from gatehouse.db import write_transaction
 from gatehouse.privacy import mask_name, mask_phone
 from hub.parcels import notices
 from hub.parcels.intake import create_item
-from hub.parcels.orderlist import (
+from hub.parcels.order_import import (
     Order,
     Parsed,
     RowError,

@@ -1,6 +1,6 @@
 """One line of a group purchase's order list: text clean-up, rooms, phones, items.
 
-Pure functions on strings, shared by the 接龙 and 快团团 readers in hub.parcels.orderlist.
+Pure functions on strings, shared by the 接龙 and 快团团 readers (hub/parcels/order_chain.py, order_export.py).
 """
 from __future__ import annotations
 
