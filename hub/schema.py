@@ -144,6 +144,37 @@ def m007_login_device(db: sqlite_utils.Database) -> None:
     db["login_attempts"].add_column("device", str)
 
 
+# Readers that go on after a cursor of alert ids (keys in `meta`): hub/alert_delivery.py
+# and hub/alert_topic.py.
+ALERT_CURSORS = ("alert_delivery.cursor", "alert_topic.cursor")
+
+
+@migrations()
+def m008_alert_ids_never_reused(db: sqlite_utils.Database) -> None:
+    # Without AUTOINCREMENT, SQLite gives max(id) + 1: once the nightly purge emptied the
+    # table, ids began again at 1 and every reader past its cursor skipped the new
+    # alerts (a forced door never sent). Rebuilt with AUTOINCREMENT, the sequence above
+    # every id and cursor ever given.
+    cols = [c.name for c in db["alerts"].columns]
+    indexes = [r[0] for r in db.execute("select sql from sqlite_master where type = 'index' "
+                                        "and tbl_name = 'alerts' and sql is not null")]
+    db.execute("""create table alerts_new (id integer primary key autoincrement, at real,
+        gate text, kind text, event_id text, detail text, acked_at real, acked_by text,
+        note text)""")
+    names = ", ".join(f"[{c}]" for c in cols)
+    db.execute(f"insert into alerts_new ({names}) select {names} from alerts")
+    db.execute("drop table alerts")
+    db.execute("alter table alerts_new rename to alerts")
+    for sql in indexes:
+        db.execute(sql)
+    top = db.execute("select coalesce(max(id), 0) from alerts").fetchone()[0]
+    for key in ALERT_CURSORS:
+        row = db.execute("select value from meta where key = ?", [key]).fetchone()
+        top = max(top, int(row[0]) if row and str(row[0]).isdigit() else 0)
+    db.execute("delete from sqlite_sequence where name = 'alerts'")
+    db.execute("insert into sqlite_sequence (name, seq) values ('alerts', ?)", [top])
+
+
 # Every migration set, in order: the core first; the others only add their own tables.
 MIGRATION_SETS: tuple[Migrations, ...] = (
     migrations,                 # "gatehouse.hub": policies, gates, events, web, …
