@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import urllib.parse
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
 from enum import Enum
@@ -78,6 +79,16 @@ class AlertRoute:
         if self.channel is not RouteChannel.FILE and not self.url.startswith(
                 ("https://", "http://")):
             return "the URL must start with https:// (or http:// on the LAN)"
+        if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in self.url):
+            return "a URL without spaces or control characters"
+        if self.channel is not RouteChannel.FILE:
+            try:
+                parts = urllib.parse.urlsplit(self.url)
+                parts.port   # noqa: B018 (raises on a port that is no number)
+            except ValueError:
+                return "a URL whose port is a number"
+            if not parts.hostname:
+                return "a URL with a host name"
         for k in self.kinds + self.urgent:
             if k != ALL and k not in AlertKind._value2member_map_:
                 return f"no alert kind {k!r}"
@@ -241,8 +252,17 @@ def alert_body(kind: str, gates: list[tuple[str, str, int]], first_at: float,
         span += "–" + last.strftime("%H:%M:%S" if first.date() == last.date() else
                                     "%m-%d %H:%M:%S")
     lines.append(f"时间 Time: {span}")
-    who = " ".join(x for x in (mask_name((detail or {}).get("name")),
-                               mask_household((detail or {}).get("household"))) if x)
+    who = " ".join(x for x in (_plain(mask_name((detail or {}).get("name"))),
+                               _plain(mask_household((detail or {}).get("household")))) if x)
     if who:
         lines.append(f"{'最近 Latest' if count > 1 else '人员 Person'}: {who}")
     return "\n".join(lines)
+
+
+# What a masked name or household may show in the office's group: a gate's login (a
+# tampered gate) must not put a link or markdown there under the compound's robot.
+_UNSAFE = re.compile(r"[^\w*·\-]")
+
+
+def _plain(text: str | None) -> str:
+    return _UNSAFE.sub("", text or "")[:40]

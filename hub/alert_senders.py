@@ -44,7 +44,7 @@ def check_errcode(reply: str) -> None:
     try:
         doc = json.loads(reply)
     except ValueError:
-        raise SendError(f"robot replied with no JSON: {reply[:200]}", retry=True) from None
+        raise SendError("robot replied with no JSON", retry=True) from None
     code = doc.get("errcode", 0) if isinstance(doc, dict) else 0
     if code:
         raise SendError(f"robot refused: errcode {code} {str(doc.get('errmsg'))[:200]}",

@@ -78,13 +78,26 @@ def post(url: str, data: bytes, headers: dict[str, str], timeout: float) -> tupl
         with exc:
             reply = exc.read(MAX_REPLY).decode("utf-8", "replace").strip()
         status = exc.code
-        raise SendError(f"HTTP {status} {reply[:200]}".strip(),
+        # A gateway says why it refused ("bad number"); only admins and the technician
+        # choose where messages go (docs/security.md), so its first words are kept.
+        raise SendError(f"HTTP {status} {_reason(reply)}".strip(),
                         retry=status in RETRY_STATUS or status >= 500) from None
     except urllib.error.URLError as exc:
-        raise SendError(f"{shown_url(url)}: {exc.reason}", retry=True) from None
-    except (TimeoutError, ConnectionError, http.client.HTTPException, OSError) as exc:
-        raise SendError(f"{shown_url(url)}: {type(exc).__name__} {exc}".strip(),
+        why = exc.reason if isinstance(exc.reason, str) else type(exc.reason).__name__
+        raise SendError(f"{shown_url(url)}: {_reason(why)}", retry=True) from None
+    except (TimeoutError, ConnectionError, http.client.HTTPException, OSError,
+            ValueError) as exc:
+        # Never the exception's text: http.client's InvalidURL quotes the whole URL, key
+        # and all.
+        raise SendError(f"{shown_url(url)}: {type(exc).__name__}"
+                        + (f" {exc.strerror}" if getattr(exc, "strerror", None) else ""),
                         retry=True) from None
+
+
+def _reason(text: str) -> str:
+    """A refusal's words, printable, without anything that looks like a URL's secret."""
+    text = "".join(c for c in text[:200] if c.isprintable())
+    return "" if any(k in text for k in ("key=", "access_token", "sign=", "token=")) else text
 
 
 def signature(secret: str | bytes, raw: bytes) -> str:
@@ -294,13 +307,19 @@ def sender_from_config(home: Home) -> Sender | None:
 
 
 def shown_url(url: str) -> str:
-    """A URL fit for a page or a log: no query (WeCom/DingTalk robots carry their key in
-    it) and no user:password."""
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
+    """A URL fit for a page or a log: scheme, host, port and the first part of the path
+    only (robots carry their key in the query, some webhooks in the path), never a
+    user:password. Never raises, whatever was saved."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or ""
+        if parts.port:
+            host += f":{parts.port}"
+    except ValueError:
+        return "(not a valid URL)"
+    first = "/".join(parts.path.split("/")[:2])
+    rest = "/…" if parts.path.rstrip("/") != first.rstrip("/") else ""
+    return urllib.parse.urlunsplit((parts.scheme, host, first + rest, "", ""))
 
 
 def describe(config: NotifyConfig) -> str:

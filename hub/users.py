@@ -50,6 +50,7 @@ class Perm(str, Enum):
     NOTIFY = "notify"          # retry residents' notifications that failed or were skipped
     PARCELS = "parcels"        # parcel work: exceptions, returns, run sheets, audit sheets
     SHELVES = "shelves"        # set up shelves and the parcel settings (holds, runs)
+    ALERT_ROUTES = "alert_routes"  # where alerts go: robots, webhooks, SMS (admin only)
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {

@@ -360,8 +360,8 @@ def save(client, follow=False, **form):
 
 
 def test_the_page_saves_routes_lists_messages_and_keeps_secrets(as_user, compound, robot):
-    office = as_user("office")
-    r = save(office, name="street", channel="dingtalk",
+    admin = as_user("admin")
+    r = save(admin, name="street", channel="dingtalk",
              url=robot.dingtalk(), secret=DING_SECRET, kinds=["HEALTH_RED"], quiet="22:00-07:00",
              burst_s="30")
     assert r.status_code == 302
@@ -370,37 +370,42 @@ def test_the_page_saves_routes_lists_messages_and_keeps_secrets(as_user, compoun
     route = load_rules(path).routes[0]
     assert (route.secret, route.kinds, route.burst_s) == (DING_SECRET, ("HEALTH_RED",), 30.0)
     # Changed without typing the secret again: it is kept.
-    save(office, name="street", channel="dingtalk",
+    save(admin, name="street", channel="dingtalk",
          url=robot.dingtalk(), kinds=["*"])
     assert load_rules(path).routes[0].secret == DING_SECRET
-    bad = save(office, follow=True, name="duty", channel="sms",
+    bad = save(admin, follow=True, name="duty", channel="sms",
                url="https://sms.example/send", secret="k", phones="13812341234",
                kinds=["HEALTH_RED"])
     assert "SMS is for" in bad.get_data(as_text=True)
-    page = office.get("/alerts/delivery/").get_data(as_text=True)
+    page = admin.get("/alerts/delivery/").get_data(as_text=True)
     assert "ding-token-1" not in page and DING_SECRET not in page
     assert 'data-route="street"' in page
     audit = [r["action"] for r in compound.db.query("select action from audit")]
     assert audit.count("alert_route.save") == 2
     assert DING_SECRET not in json.dumps(list(compound.db.query("select * from audit")))
     # "Send a test": the route's robot gets it at the worker's next pass, the list shows it.
-    assert post(office, "/alerts/delivery/routes/street/test").status_code == 302
+    assert post(admin, "/alerts/delivery/routes/street/test").status_code == 302
     assert AlertDelivery(path).run(compound.db, time.time()) == (1, 0)
     assert robot.of("dingtalk")[0]["text"]["content"].startswith("【测试小区】测试消息")
-    page = office.get("/alerts/delivery/?state=sent").get_data(as_text=True)
+    page = admin.get("/alerts/delivery/?state=sent").get_data(as_text=True)
     assert "测试消息" in page and 'data-route="street"' in page
     # The residents' notifications page and its counts are the residents' only.
-    residents = office.get("/notifications/").get_data(as_text=True)
+    residents = admin.get("/notifications/").get_data(as_text=True)
     assert "测试消息" not in residents
     assert notify.counts(compound.db)["sent"] == 0
     assert notify.counts(compound.db, notify.Kind.ALERT)["sent"] == 1
-    # A lead reads the page but changes nothing; no token, no change.
+    # The office reads the page but may not say where alerts go (a route can point
+    # anywhere the hub reaches): admins only. A lead likewise; no token, no change.
+    staff = as_user("office")
+    assert staff.get("/alerts/delivery/").status_code == 200
+    assert save(staff, name="x", channel="wecom", url=robot.wecom()).status_code == 403
+    assert post(staff, "/alerts/delivery/routes/street/test").status_code == 403
     lead = as_user("lead")
     assert lead.get("/alerts/delivery/").status_code == 200
     assert post(lead, "/alerts/delivery/routes/street/test").status_code == 403
     assert post(lead, "/alerts/delivery/routes/street/delete").status_code == 403
-    assert office.post("/alerts/delivery/routes/street/delete").status_code == 400
-    assert post(office, "/alerts/delivery/routes/street/delete").status_code == 302
+    assert admin.post("/alerts/delivery/routes/street/delete").status_code == 400
+    assert post(admin, "/alerts/delivery/routes/street/delete").status_code == 302
     assert load_rules(path).routes == ()
 
 

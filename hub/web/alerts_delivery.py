@@ -76,7 +76,7 @@ def _listed(name: str) -> tuple[str, ...]:
 
 
 @bp.route("/routes", methods=["POST"])
-@core.require(Perm.NOTIFY)
+@core.require(Perm.ALERT_ROUTES)
 def save_route():
     path = _path()
     try:
@@ -94,6 +94,10 @@ def save_route():
             burst_s=float(request.form.get("burst_s") or 60), phones=_listed("phones"),
             sign=request.form.get("sign", "").strip(),
             style=request.form.get("style", "text"))
+        if route.channel is RouteChannel.FILE:
+            # A file route writes where the hub may write (its database, its keys): set
+            # in alerts.json by the technician only, never from the page.
+            raise AlertRulesError("a file route is set in alerts.json by the technician")
         save_rules(path, rules.with_route(route))
     except (AlertRulesError, ValueError) as exc:
         flash(f"未保存 Not saved: {exc}", "error")
@@ -104,7 +108,7 @@ def save_route():
 
 
 @bp.route("/routes/<name>/delete", methods=["POST"])
-@core.require(Perm.NOTIFY)
+@core.require(Perm.ALERT_ROUTES)
 def delete_route(name: str):
     path = _path()
     try:
@@ -122,7 +126,7 @@ def delete_route(name: str):
 
 
 @bp.route("/routes/<name>/test", methods=["POST"])
-@core.require(Perm.NOTIFY)
+@core.require(Perm.ALERT_ROUTES)
 def test_route(name: str):
     """Queue a test message on a route: `hub serve` sends it within seconds, and the list
     below shows whether the robot or gateway took it."""
