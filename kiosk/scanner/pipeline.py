@@ -55,7 +55,10 @@ class PipelineOptions:
     # most new scenes hold no code (a passer-by, a bag), and a code-like area still there
     # on the next frame gets the full budget then (a code held up is seen for many frames).
     first_frame_attempts: int = 1
-    max_side: int = 720  # an enlarged module crop is at most this many px a side
+    # An enlarged module crop is at most this many px a side (a 2.5x crop of a 224 px
+    # code): 560 read as much as 720 on the tuning seeds (2 more hard QR of 60) for 60% of
+    # the pixels.
+    max_side: int = 560
     # No new attempt after this long on one frame (what is left goes on with the next still
     # frame). Never reached on the x86 bench machine (worst frame ~10 ms); on a Pi 4 core,
     # 3-8x slower, it keeps the worst frame near a 15 fps camera's 66 ms.
