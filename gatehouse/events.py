@@ -113,17 +113,19 @@ class Ack(_Versioned):
 class Heartbeat(_Versioned):
     gate: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")
     at: float
-    outbox: int = Field(ge=0)          # rows not yet acknowledged by the hub
-    bundle_version: int
-    policy_version: int
+    # Bounded: a number only a tampered gate sends (10**400) once made every /metrics
+    # scrape fail (docs/security.md).
+    outbox: int = Field(ge=0, le=10**12)   # rows not yet acknowledged by the hub
+    bundle_version: int = Field(ge=0, le=2**53)
+    policy_version: int = Field(ge=0, le=2**53)
     clock_trusted: bool
-    clock_offset: float | None = None  # hub time minus gate time, seconds
+    clock_offset: float | None = Field(None, ge=-1e10, le=1e10)  # hub time - gate time, s
     fps: float = Field(0.0, ge=0, le=1000)
     decoder: str = Field("", max_length=20)
     camera_ok: bool = True
     direction: str = Field("in", max_length=10)
     pins: str = Field("", max_length=80)   # "mock" when the gate drives no real door
-    manifest_version: int | None = None  # a parcel-area kiosk's shelf manifest
+    manifest_version: int | None = Field(None, ge=0, le=2**53)  # a parcel kiosk's manifest
     tls: bool | None = None   # linked to the broker over TLS; None: a gate from before
 
 
