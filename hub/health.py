@@ -140,8 +140,14 @@ class HealthApp:
             return False
         if self.token_path.stat().st_mode & 0o077:
             return False                     # a token others can read is no token
-        want = "Bearer " + self.token_path.read_text().strip()
-        return hmac.compare_digest(environ.get("HTTP_AUTHORIZATION", ""), want)
+        token = self.token_path.read_text().strip()
+        if len(token) < 16:
+            return False                     # an empty or short token is no token
+        want = "Bearer " + token
+        # bytes: compare_digest refuses a str with non-ASCII (a 500, not a 401)
+        return hmac.compare_digest(environ.get("HTTP_AUTHORIZATION", "").encode("utf-8",
+                                                                               "replace"),
+                                   want.encode())
 
     @staticmethod
     def _reply(start_response, status: str, ctype: str, body: str, extra=()):

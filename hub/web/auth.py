@@ -38,7 +38,7 @@ def csrf_token() -> str:
 
 def _check_csrf() -> None:
     sent = request.form.get("csrf") or request.headers.get("X-CSRF-Token") or ""
-    if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
+    if not sent or not hmac.compare_digest(sent.encode(), session.get("csrf", "").encode()):
         abort(400, "CSRF 校验失败，请刷新页面后重试 / missing or wrong CSRF token")
 
 

@@ -20,9 +20,12 @@ def _day() -> date:
     if not text:
         return days.local_date(core.now(), core.zone())
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         abort(400, "日期格式应为 2026-11-23 / the day is written 2026-11-23")
+    if not 2000 <= day.year <= 2100:   # the calendar's ends overflow a day's bounds
+        abort(400, "日期应在2000–2100年之间 / a day between 2000 and 2100")
+    return day
 
 
 def _gate_names() -> dict[str, str]:
