@@ -38,8 +38,12 @@ def run(home: Home, port: int, bind: str = "127.0.0.1", threads: int = 16,
                                 health_port).start()
         except OSError as exc:   # a port in use costs the probe, never the page
             say(f"health server off: port {health_port}: {exc.strerror}")
+    # Half-sent requests (slowloris) once filled waitress's 100 connections and kept the
+    # office out: idle ones now go after 30 s and there is room for more. A LAN with
+    # hostile machines still wants a proxy with per-client limits (docs/security.md).
     waitress.serve(create_app(config), host=bind, port=port, threads=threads,
-                   ident="gatehouse", **proxy_options(trusted_proxy))
+                   ident="gatehouse", channel_timeout=30, connection_limit=1000,
+                   **proxy_options(trusted_proxy))
 
 
 def proxy_options(trusted_proxy: str | None) -> dict:

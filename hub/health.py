@@ -162,6 +162,8 @@ class _Server(ThreadingMixIn, WSGIServer):
 
 
 class _Quiet(WSGIRequestHandler):
+    timeout = 10                    # an idle or trickling connection gives its thread back
+
     def log_message(self, *args):   # a probe every few seconds is not news
         pass
 
