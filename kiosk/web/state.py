@@ -3,9 +3,10 @@ for the page, and today's counts for the volunteer."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 
 from gatehouse.days import day_start
 from kiosk.screen import snapshot
@@ -25,14 +26,24 @@ def api_state():
     return jsonify(state_of(screen()))
 
 
-@bp.get("/events")
-def events():
-    s = screen()  # the stream outlives the request: take what it needs now
+# The screen has 8 threads; each open stream holds one. Any process on this machine could
+# open streams until sign-in hung (found by the attacking review): a few streams, each
+# for a while; beyond them 204, and the page polls /api/state instead.
+MAX_STREAMS = 3
+STREAM_S = 300.0
 
-    def stream():
-        last, beat = None, 0.0
-        while True:
-            text = json.dumps(state_of(s), ensure_ascii=False, sort_keys=True)
+
+class _Stream:
+    """A stream's body that gives its slot back exactly once, however it ends (client
+    gone, never started, or its time up)."""
+
+    def __init__(self, s: Screen, slots: threading.BoundedSemaphore):
+        self.s, self.slots, self.open = s, slots, True
+
+    def __iter__(self):
+        last, beat, end = None, 0.0, time.monotonic() + STREAM_S
+        while time.monotonic() < end:
+            text = json.dumps(state_of(self.s), ensure_ascii=False, sort_keys=True)
             now = time.monotonic()
             if text != last:
                 last, beat = text, now
@@ -41,7 +52,21 @@ def events():
                 beat = now
                 yield ": keepalive\n\n"
             time.sleep(0.1)
-    return Response(stream(), mimetype="text/event-stream",
+
+    def close(self) -> None:
+        if self.open:
+            self.open = False
+            self.slots.release()
+
+
+@bp.get("/events")
+def events():
+    slots = current_app.extensions.setdefault("kiosk.streams",
+                                              threading.BoundedSemaphore(MAX_STREAMS))
+    if not slots.acquire(blocking=False):
+        return Response(status=204)       # EventSource stops; the page polls instead
+    # The stream outlives the request: it takes what it needs now.
+    return Response(_Stream(screen(), slots), mimetype="text/event-stream",
                     headers={"X-Accel-Buffering": "no"})
 
 

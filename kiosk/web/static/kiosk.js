@@ -408,8 +408,16 @@ function setup() {
       $("pk-preview").src = "/preview.jpg?t=" + Date.now();
     }
   }, 250);
+  const lost = () => pill("s-gate", "⚠ " + (lang === "zh" ? "门岗程序无响应" : "Gate not responding"), "bad");
+  let polling = false;
+  const poll = () => {  // when the screen has no stream to spare (204): ask every second
+    if (polling) return;
+    polling = true;
+    setInterval(() => fetch("/api/state").then((r) => r.ok ? r.json() : Promise.reject())
+      .then(render).catch(lost), 1000);
+  };
   const es = new EventSource("/events");
   es.onmessage = (e) => render(JSON.parse(e.data));
-  es.onerror = () => pill("s-gate", "⚠ " + (lang === "zh" ? "门岗程序无响应" : "Gate not responding"), "bad");
+  es.onerror = () => { if (es.readyState === EventSource.CLOSED) poll(); else lost(); };
 }
 setup();
