@@ -64,7 +64,42 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_NoRedirect)
 
 
+# A receiver that trickles its answer (a byte every few seconds) never trips a socket's
+# timeout; it held the one outbox thread and every resident's notice behind it (found by
+# the attacking review). A post now has a whole-answer deadline; one still hanging is
+# left to its own daemon thread, and past a few of those the next fails at once.
+DEADLINE_FACTOR = 3
+MAX_HANGING = 4
+_hanging = threading.BoundedSemaphore(MAX_HANGING)
+
+
 def post(url: str, data: bytes, headers: dict[str, str], timeout: float) -> tuple[int, str]:
+    """POST and sort the outcome: (status, reply) on 2xx, else SendError, within
+    DEADLINE_FACTOR x `timeout` for the whole answer."""
+    if not _hanging.acquire(blocking=False):
+        raise SendError(f"{shown_url(url)}: {MAX_HANGING} earlier sends still hang",
+                        retry=True)
+    box: dict = {}
+
+    def run() -> None:
+        try:
+            box["reply"] = _post(url, data, headers, timeout)
+        except BaseException as exc:   # handed to the caller below
+            box["error"] = exc
+        finally:
+            _hanging.release()
+    worker = threading.Thread(target=run, name="notify-post", daemon=True)
+    worker.start()
+    worker.join(timeout * DEADLINE_FACTOR)
+    if worker.is_alive():
+        raise SendError(f"{shown_url(url)}: no whole answer in "
+                        f"{timeout * DEADLINE_FACTOR:g} s", retry=True)
+    if "error" in box:
+        raise box["error"]
+    return box["reply"]
+
+
+def _post(url: str, data: bytes, headers: dict[str, str], timeout: float) -> tuple[int, str]:
     """POST and sort the outcome: (status, reply) on 2xx, else SendError.
 
     4xx (but 408/425/429) is permanent; 5xx, timeouts and refused connections are not.
