@@ -170,16 +170,29 @@ def test_no_camera_at_start_shows_the_screen_keeps_the_door_locked_and_does_not_
 
 # 6 -------------------------------------------------------------------------------------
 def test_a_scanner_gun_typing_codes_is_read_and_decided(gate):
+    import json
     gate.play("empty", scanner=True)
     time.sleep(3)
-    t_start = gate.wall_time()
     (p, h), = gate.issue(1)
-    gate.type_on_scanner(p)
-    gate.type_on_scanner(h)
-    found = gate.wait("an attempt from the scanner gun",
-                      lambda: gate.attempts(since=t_start), timeout=60, every=2)
+    # The gun types a key every 2 ms, like a real one; on a loaded emulated machine the
+    # kiosk can fall behind and the kernel drops keys (SYN_DROPPED). Such a read is thrown
+    # away, never decided on, and the volunteer scans again: so may the test, twice.
+    t_first = gate.wall_time()
+    for tries in range(1, 4):
+        t_start = gate.wall_time()
+        gate.type_on_scanner(p)
+        gate.type_on_scanner(h)
+        found = gate.wait("an attempt from the scanner gun",
+                          lambda: gate.attempts(since=t_start), timeout=60, every=2)
+        if found[-1]["outcome"] == "admit" or \
+                "MISSING_CODE" not in json.loads(found[-1]["reasons"] or "[]"):
+            break
+        time.sleep(6)            # past the gun's 5 s debounce of the same code
     assert found[-1]["outcome"] == "admit", f"decided {found[-1]['outcome']}: {found[-1]['reasons']}"
-    print(f"scanner gun: {len(found)} attempt(s), {found[-1]['outcome']}")
+    broken = [a for a in gate.attempts(since=t_first)
+              if "CODE_INVALID" in json.loads(a["reasons"] or "[]")]
+    assert not broken, f"a read that lost keys was decided on as a forged code: {broken}"
+    print(f"scanner gun: admitted on scan {tries}")
 
 
 # 7 -------------------------------------------------------------------------------------

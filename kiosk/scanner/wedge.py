@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import select
 import time
 from typing import Iterable, Iterator
+
+log = logging.getLogger(__name__)
 
 # Linux input key codes (linux/input-event-codes.h) -> (plain, with shift), US layout, which
 # is what scanner guns emit unless reprogrammed.
@@ -28,6 +31,7 @@ SHIFT_KEYS = {42, 54}  # KEY_LEFTSHIFT, KEY_RIGHTSHIFT
 CAPSLOCK = 58
 ENTER_KEYS = {28, 96}  # KEY_ENTER, KEY_KPENTER
 KEY_UP, KEY_DOWN, KEY_HOLD = 0, 1, 2
+EV_SYN, SYN_DROPPED = 0, 3   # linux/input-event-codes.h: the kernel dropped events
 
 
 class KeyDecoder:
@@ -37,6 +41,14 @@ class KeyDecoder:
         self._shift: set[int] = set()
         self._caps = False
         self._chars: list[str] = []
+        self._broken = False
+
+    def lost(self, shift_down: set[int]) -> None:
+        """The kernel dropped events (SYN_DROPPED: the reader fell behind a fast gun): the
+        code being typed is missing characters. It is thrown away at its Enter, never
+        decided on; the volunteer scans again. `shift_down`: the shift keys held now."""
+        self._chars, self._broken = [], True
+        self._shift = {k for k in shift_down if k in SHIFT_KEYS}
 
     def feed(self, code: int, value: int) -> str | None:
         """Take one key event (code, 0 up / 1 down / 2 repeat); return a code when Enter ends it."""
@@ -53,6 +65,11 @@ class KeyDecoder:
             return None
         if code in ENTER_KEYS:
             text, self._chars = "".join(self._chars), []
+            if self._broken:
+                self._broken = False
+                log.warning("scanner gun: a code lost characters (the reader fell behind); "
+                            "scan it again")
+                return None
             return text or None
         pair = KEYMAP.get(code)
         if pair is None:
@@ -128,6 +145,9 @@ class WedgeSource:
             except BlockingIOError:
                 continue
             for event in events:
+                if event.type == EV_SYN and event.code == SYN_DROPPED:
+                    self._keys.lost(set(self._device.active_keys()))
+                    continue
                 if event.type != self._ecodes.EV_KEY:
                     continue
                 text = self._keys.feed(event.code, event.value)
