@@ -11,11 +11,14 @@ scrape time: the database is the counter, so a restarted hub reports the same nu
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import sqlite_utils
 
-PREFIX = "gatehouse_"
+from gatehouse.prom_text import CONTENT_TYPE, Family, render
+
+__all__ = ["CONTENT_TYPE", "Family", "ServeHealth", "collect", "is_online", "render"]
+
 LAG_WINDOW_S = 300.0
 
 
@@ -28,18 +31,6 @@ class ServeHealth:
     writer_lag_s: float      # how long the oldest wait has gone without the writer moving
     ingested: int            # events stored since the process started
     dead: tuple[str, ...] = ()
-
-
-@dataclass
-class Family:
-    name: str
-    help: str
-    samples: list[tuple[dict[str, str], float]] = field(default_factory=list)
-    type: str = "gauge"
-
-    def add(self, value: float, **labels: str) -> Family:
-        self.samples.append((labels, float(value)))
-        return self
 
 
 def is_online(online: int | None, heartbeat_at: float | None, now: float,
@@ -121,33 +112,3 @@ def _gates(db, now: float, offline_after_s: float) -> list[Family]:
     gates = Family("gates", "Gates enrolled and not retired, by state")
     gates.add(online, state="online").add(len(rows) - online, state="offline")
     return [gates, up, age, backlog]
-
-
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _number(v: float) -> str:
-    return str(int(v)) if v == int(v) and abs(v) < 1e15 else repr(v)
-
-
-def render(families: list[Family]) -> str:
-    """The Prometheus text exposition format (version 0.0.4).
-
-    >>> print(render([Family("gate_up", "1 when online").add(1, gate="gate-north")]), end="")
-    # HELP gatehouse_gate_up 1 when online
-    # TYPE gatehouse_gate_up gauge
-    gatehouse_gate_up{gate="gate-north"} 1
-    """
-    out = []
-    for f in families:
-        name = PREFIX + f.name + ("_total" if f.type == "counter" else "")
-        out.append(f"# HELP {name} {f.help}")
-        out.append(f"# TYPE {name} {f.type}")
-        for labels, value in f.samples:
-            lab = ",".join(f'{k}="{_label(str(v))}"' for k, v in labels.items())
-            out.append(f"{name}{{{lab}}} {_number(value)}" if lab else f"{name} {_number(value)}")
-    return "\n".join(out) + "\n"
-
-
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

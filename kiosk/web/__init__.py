@@ -18,10 +18,11 @@ from flask import Flask, jsonify
 
 from gatehouse.hosts import HostAllowlist
 from kiosk.gate import Gate
-from kiosk.web import courier, entry, guards, page, pickup, state, visitor, volunteer
+from kiosk.web import courier, entry, guards, health, page, pickup, state, visitor, volunteer
 from kiosk.web.front import screen_names
 
-BLUEPRINTS = (page.bp, state.bp, volunteer.bp, visitor.bp, entry.bp, courier.bp, pickup.bp)
+BLUEPRINTS = (page.bp, state.bp, volunteer.bp, visitor.bp, entry.bp, courier.bp, pickup.bp,
+              health.bp)
 
 
 def create_app(gate: Gate, link_state: Callable[[], object] = lambda: None,
