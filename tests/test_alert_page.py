@@ -17,7 +17,7 @@ def test_an_attempts_alert_shows_the_household_masked(as_user, compound):
     assert "7-2-**2" in client.get("/alerts").get_data(as_text=True)
 
 
-def test_the_office_sets_a_route_in_the_browser(browser, web_config, compound):  # noqa: F811
+def test_an_admin_sets_a_route_in_the_browser(browser, web_config, compound):  # noqa: F811
     import dataclasses
 
     from gatehouse.webserver import ThreadedServer
@@ -29,7 +29,7 @@ def test_the_office_sets_a_route_in_the_browser(browser, web_config, compound): 
     page = ctx.new_page()
     page.set_default_timeout(10000)
     try:
-        sign_in(page, base, "office")
+        sign_in(page, base, "admin")   # routes are an admin's (docs/admin.md)
         page.goto(base + "/alerts")
         page.click("#alert-delivery-link")
         form = page.locator("#route-form")
