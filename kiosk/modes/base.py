@@ -8,6 +8,7 @@ then opens the door or sounds the buzzer, through its context and nothing else.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -62,7 +63,7 @@ class ModeContext:
     on_decision: Callable[[Decision], None] = field(default=lambda d: None)
 
 
-class Mode:
+class Mode(ABC):
     """One way the kiosk handles what it is shown.
 
     A new mode is a subclass in its own file under kiosk/modes/ and one line in
@@ -75,13 +76,13 @@ class Mode:
     def __init__(self, ctx: ModeContext):
         self.ctx = ctx
 
+    @abstractmethod
     def takes(self, scan: Scan) -> bool:
         """Whether this scan is this mode's (decided without changing anything)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def on_scan(self, scan: Scan) -> list[Closed]:
         """Act on a scan this mode took; returns the entry attempts it closed (if any)."""
-        raise NotImplementedError
 
     def on_frame(self, symbols: list[Symbol], now: float) -> None:
         """A camera frame was decoded (every frame, codes in view or not)."""
