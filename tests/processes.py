@@ -1,6 +1,7 @@
 """Real processes for integration tests: Mosquitto, `hub serve`, `kiosk run`."""
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
@@ -8,16 +9,43 @@ import sys
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from gatehouse.home import Home
-from gatehouse.processes import Process, free_port, port_open, wait_until
+from gatehouse.processes import LOOPBACK, Process, free_port, port_open, wait_until
 from hub import broker
 
 __all__ = ["BIN", "Broker", "Forwarder", "Process", "free_port", "hub_process",
            "kiosk_process", "port_open", "wait_until"]
 
 BIN = Path(sys.executable).parent
+
+
+@contextlib.contextmanager
+def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A local HTTP server on a free loopback port answering with `handler`, on its own
+    thread; yields its base URL and shuts it down after."""
+    server = ThreadingHTTPServer((LOOPBACK, 0), handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://{LOOPBACK}:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def answer_json(handler: BaseHTTPRequestHandler, status: int, text: str) -> None:
+    """Send `text` as a JSON reply from inside a handler."""
+    data = text.encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
 
 
 class Broker(Process):

@@ -8,10 +8,9 @@ import hashlib
 import hmac
 import json
 import os
-import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -31,6 +30,7 @@ from hub.alert_rules import (
 from hub.alert_senders import dingtalk_sign
 from hub.notify_senders import verify
 from tests.conftest import T0, ZONE
+from tests.processes import answer_json, http_server
 from tests.test_hub_web_app import app, as_user, post, web_config  # noqa: F401
 
 DING_SECRET = "SEC0123456789abcdef"
@@ -90,7 +90,7 @@ def robot():
             query = urllib.parse.parse_qs(parts.query)
             if rob.fail_next:
                 rob.fail_next -= 1
-                return self._answer(500, "busy")
+                return answer_json(self, 500, "busy")
             doc = json.loads(raw)
             name, code, msg = rob.check(parts.path, query, doc)
             if code:
@@ -98,27 +98,13 @@ def robot():
             else:
                 rob.got.append({"robot": name, "doc": doc, "headers": dict(self.headers),
                                 "raw": raw})
-            self._answer(200, json.dumps({"errcode": code, "errmsg": msg}))
-
-        def _answer(self, status, text):
-            data = text.encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            answer_json(self, 200, json.dumps({"errcode": code, "errmsg": msg}))
 
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    rob.url = f"http://127.0.0.1:{server.server_address[1]}"
-    yield rob
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with http_server(Handler) as rob.url:
+        yield rob
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import socket
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from click.testing import CliRunner
@@ -40,6 +40,7 @@ from hub.notify_senders import (
     verify,
 )
 from tests.conftest import T0
+from tests.processes import answer_json, http_server
 from tests.test_hub_web_app import PASSWORD, csrf_of, login, post
 
 SECRET = "s3cret-shared-with-the-receiver"
@@ -87,25 +88,14 @@ def receiver():
         def do_POST(self):
             raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             rec.requests.append({"path": self.path, "headers": self.headers, "raw": raw})
-            status, text = rec.replies.pop(0) if rec.replies else (200, '{"ok": true}')
-            data = text.encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            answer_json(self, *(rec.replies.pop(0) if rec.replies else (200, '{"ok": true}')))
 
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    rec.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    yield rec
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with http_server(Handler) as base:
+        rec.url = base + "/hook"
+        yield rec
 
 
 def row(db, nid) -> dict:
