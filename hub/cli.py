@@ -22,6 +22,7 @@ from gatehouse.policy.model import BuildingStatus, Policy
 from gatehouse.timeutil import DEFAULT_ZONE
 from hub import store
 from hub.authority import TestAuthority
+from hub.cli_compound import at_time as _at, open_compound as _open
 from hub.cli_deploy import (  # + gate enroll|retire, broker tls|bridge
     backup_cmd,
     migrate_cmd,
@@ -39,18 +40,6 @@ from hub.wheelhouse import wheelhouse_group
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Gatehouse hub: the residents' committee office."""
-
-
-def _open(home: str | None) -> Compound:
-    try:
-        return Compound.open(resolve_home(home))
-    except HubError as exc:
-        fail(str(exc))
-
-
-def _at(compound: Compound | None, at: str | None) -> int:
-    zone = store.current_policy(compound.db).timezone if compound else DEFAULT_ZONE
-    return epoch(at, zone)
 
 
 def _emit(text: str, png: str | None) -> None:

@@ -11,16 +11,10 @@ import segno
 from gatehouse.cli_common import fail, home_option, print_json, resolve_home
 from hub import backup as backups
 from hub import broker, broker_listeners, enroll
+from hub.cli_compound import open_compound as _open
 from hub.cli_gates import broker_group, gate_group
-from hub.compound import Compound, HubError
+from hub.compound import HubError
 from hub.gates import retire_gate
-
-
-def _open(home: str | None) -> Compound:
-    try:
-        return Compound.open(resolve_home(home))
-    except HubError as exc:
-        fail(str(exc))
 
 
 @gate_group.command("enroll")

@@ -11,16 +11,10 @@ import click
 from gatehouse.cli_common import fail, home_option, print_json, resolve_home
 from gatehouse.home import Home
 from hub import broker, store
-from hub.compound import Compound, HubError
+from hub.cli_compound import open_compound as _open
+from hub.compound import HubError
 from hub.gates import ROLES, add_gate, set_role, setup_broker
 from hub.ingest import gaps, reapply
-
-
-def _open(home: str | None) -> Compound:
-    try:
-        return Compound.open(resolve_home(home))
-    except HubError as exc:
-        fail(str(exc))
 
 
 @click.group("broker")

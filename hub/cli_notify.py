@@ -8,7 +8,7 @@ import click
 
 from gatehouse.cli_common import fail, home_option, print_json, resolve_home
 from hub import notify
-from hub.compound import Compound, HubError
+from hub.cli_compound import open_compound as _open
 from hub.notify_senders import (
     ENV_SECRET,
     ENV_SMS_KEY,
@@ -25,13 +25,6 @@ from hub.notify_senders import (
 @click.group("notify")
 def notify_group() -> None:
     """Residents' notifications (pickup codes, group purchases): channel and delivery."""
-
-
-def _open(home: str | None) -> Compound:
-    try:
-        return Compound.open(resolve_home(home))
-    except HubError as exc:
-        fail(str(exc))
 
 
 def _url(url: str) -> str:

@@ -5,18 +5,10 @@ import time
 
 import click
 
-from gatehouse.cli_common import fail, home_option, print_json, resolve_home
-from hub.compound import Compound, HubError
+from gatehouse.cli_common import fail, home_option, print_json
+from hub.cli_compound import open_compound as _open
 from hub.parcels import settings, shelving
-from hub.parcels.states import ParcelError
 from hub.parcels.worker import tick
-
-
-def _db(home):
-    try:
-        return Compound.open(resolve_home(home)).db
-    except HubError as exc:
-        fail(str(exc))
 
 
 @click.group("shelf")
@@ -35,7 +27,7 @@ def shelf_group() -> None:
 @click.option("--sort", type=int, default=0)
 def shelf_add(home, shelf_id, tiers, slots, cold, buildings, name, sort) -> None:
     """Add or reshape a shelf (slots holding a parcel are never removed)."""
-    db = _db(home)
+    db = _open(home).db
     bl = tuple(b.strip() for b in buildings.split(",") if b.strip())
     try:
         shelving.define_shelf(db, shelving.Shelf(shelf_id.upper(), name, tiers, slots, cold,
@@ -50,7 +42,7 @@ def shelf_add(home, shelf_id, tiers, slots, cold, buildings, name, sort) -> None
 @home_option
 def shelf_list(home) -> None:
     """Each shelf with its size, buildings and how many slots are in use, as JSON lines."""
-    db = _db(home)
+    db = _open(home).db
     busy = shelving.occupancy(db)
     for s in shelving.shelves(db):
         used = sum(1 for k, r in busy.items() if r["shelf"] == s.id and r["id"])
@@ -64,7 +56,7 @@ def shelf_list(home) -> None:
 def shelf_remove(home, shelf_id) -> None:
     """Remove an empty shelf."""
     try:
-        shelving.remove_shelf(_db(home), shelf_id.upper())
+        shelving.remove_shelf(_open(home).db, shelf_id.upper())
     except ValueError as exc:
         fail(str(exc))
 
@@ -82,7 +74,7 @@ def parcels_group() -> None:
 @click.option("--run-times", help="Door runs, e.g. 10:00,15:00,19:00")
 def parcels_settings(home, hold_minutes, fresh_hold_minutes, overdue_days, run_times) -> None:
     """Show the settings, or change the ones given."""
-    db = _db(home)
+    db = _open(home).db
     doc = settings.load(db).model_dump()
     changes = {"hold_minutes": hold_minutes, "fresh_hold_minutes": fresh_hold_minutes,
                "overdue_days": overdue_days,
@@ -101,7 +93,7 @@ def parcels_settings(home, hold_minutes, fresh_hold_minutes, overdue_days, run_t
 def parcels_tick(home) -> None:
     """One pass of the timers (holds ended, waiting parcels, overdue); `hub serve` runs
     them every few seconds."""
-    print_json(tick(_db(home), time.time()))
+    print_json(tick(_open(home).db, time.time()))
 
 
 @parcels_group.command("show")
@@ -109,7 +101,7 @@ def parcels_tick(home) -> None:
 @click.argument("waybill")
 def parcels_show(home, waybill) -> None:
     """A parcel and its whole history."""
-    db = _db(home)
+    db = _open(home).db
     p = next(db.query("select * from parcels where waybill = ? or code = ?",
                       [waybill.upper(), waybill.upper()]), None)
     if p is None:

@@ -6,16 +6,10 @@ import time
 
 import click
 
-from gatehouse.cli_common import at_option, epoch, fail, home_option, print_json, resolve_home
-from hub import audit, store, users
-from hub.compound import Compound, HubError
-
-
-def _db(home):
-    try:
-        return Compound.open(resolve_home(home)).db
-    except HubError as exc:
-        fail(str(exc))
+from gatehouse.cli_common import at_option, fail, home_option, print_json
+from hub import audit, users
+from hub.cli_compound import at_time as _at, open_compound as _open
+from hub.compound import HubError
 
 
 @click.group("user")
@@ -32,7 +26,7 @@ def user_group() -> None:
               help="At least 10 characters (asked for when not given).")
 def user_add(home, username, role, password) -> None:
     """Add a user of the admin page (the first one is usually an admin)."""
-    db = _db(home)
+    db = _open(home).db
     try:
         users.add_user(db, username, password, role, int(time.time()))
     except users.UserError as exc:
@@ -47,7 +41,7 @@ def user_add(home, username, role, password) -> None:
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 def user_passwd(home, username, password) -> None:
     """Set a user's password (their sessions end)."""
-    db = _db(home)
+    db = _open(home).db
     try:
         users.set_password(db, username, password)
     except users.UserError as exc:
@@ -60,19 +54,8 @@ def user_passwd(home, username, password) -> None:
 @home_option
 def user_list(home) -> None:
     """Users and their roles, as JSON lines."""
-    for row in users.list_users(_db(home)):
+    for row in users.list_users(_open(home).db):
         print_json(row)
-
-
-def _compound(home) -> Compound:
-    try:
-        return Compound.open(resolve_home(home))
-    except HubError as exc:
-        fail(str(exc))
-
-
-def _at(c: Compound, at: str | None) -> int:
-    return epoch(at, store.current_policy(c.db).timezone)
 
 
 @click.group("volunteer")
@@ -89,7 +72,7 @@ def volunteer_group() -> None:
 @click.option("--lead", is_flag=True, help="A volunteer lead (may switch lanes, etc.).")
 def volunteer_add(home, at, name, pin, lead) -> None:
     """Add a volunteer who signs in at the kiosks with a PIN."""
-    c = _compound(home)
+    c = _open(home)
     try:
         vid = c.add_volunteer(name, pin, _at(c, at), "lead" if lead else "volunteer")
     except HubError as exc:
@@ -104,7 +87,7 @@ def volunteer_add(home, at, name, pin, lead) -> None:
 @click.option("--pin", prompt=True, hide_input=True, confirmation_prompt=True)
 def volunteer_pin(home, at, vid, pin) -> None:
     """Set a volunteer's new PIN."""
-    c = _compound(home)
+    c = _open(home)
     try:
         c.set_volunteer_pin(vid, pin, _at(c, at))
     except HubError as exc:
@@ -116,7 +99,7 @@ def volunteer_pin(home, at, vid, pin) -> None:
 @home_option
 def volunteer_list(home) -> None:
     """Volunteers (masked names) and whether they are active."""
-    c = _compound(home)
+    c = _open(home)
     for r in c.db.query("select id, name, role, added_at, disabled_at from volunteers"):
         print_json(r)
 
@@ -127,7 +110,7 @@ def volunteer_list(home) -> None:
 @click.argument("vid")
 def volunteer_disable(home, at, vid) -> None:
     """Stop a volunteer signing in at any gate (from the next bundle)."""
-    c = _compound(home)
+    c = _open(home)
     try:
         c.disable_volunteer(vid, _at(c, at))
     except HubError as exc:
