@@ -48,3 +48,14 @@ def gate_of(topic: str) -> str | None:
     if len(parts) == 4 and parts[0] == ROOT and parts[1] == "gate" and GATE_ID.match(parts[2]):
         return parts[2]
     return None
+
+
+# The compound's district link (gatehouse/district_wire.py, docs/district.md). The hub
+# publishes under hub/district/ on its own broker; the bridge (`hub broker bridge`)
+# carries that up as district/<compound>/gatehouse/hub/district/..., and carries the
+# district's district/<compound>/down/... back here as gatehouse/district/...
+HUB_DISTRICT_FEED = f"{ROOT}/hub/district/feed"        # FeedBatch, QoS 1
+HUB_DISTRICT_STATUS = f"{ROOT}/hub/district/status"    # CompoundStatus, QoS 1
+HUB_DISTRICT_REPORTS = f"{ROOT}/hub/district/reports"  # OrderReport, QoS 1
+DISTRICT_ACK = f"{ROOT}/district/ack"                  # FeedAck (from the district)
+DISTRICT_ORDERS = f"{ROOT}/district/orders"            # OrderList (from the district)
