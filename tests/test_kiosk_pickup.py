@@ -547,3 +547,49 @@ def test_wrong_codes_shown_to_the_camera_count_like_keyed_ones(parcel_area):
         gate.scan(f"B-1-{9000 + n}")         # a phone screen cycling made-up codes
     assert shown(gate)["paused_s"] == 60
     assert not pickup_of(gate).key_code("B-1-1001", gate.now()).ok
+
+
+# Review of session 4, finding 10: the courier mode at the parcel area ---------------
+
+def test_a_parcel_on_the_shelves_scanned_during_a_drop_off_is_a_pickup_not_an_arrival(
+        parcel_area, compound):
+    gate = parcel_area()
+    gate.scan(compound.issue_courier("赵六", "顺丰速运", int(time.time()) - 60))
+    gate.scan(parcel_area.codes["alice_pass"])      # Alice comes for her parcels meanwhile
+    gate.scan(SF)                                   # her parcel, already on the shelf
+    gate.scan("B-1-1002")                           # a pickup code shown as a QR
+    gate.scan("SF5550001112223")                    # the courier's next new waybill
+    arrivals = [json.loads(r["detail"])["waybill"] for r in gate.store.db.query(
+        "select detail from events where kind = 'parcel'")]
+    assert arrivals == ["SF5550001112223"]
+    assert [(e["waybill"], e["outcome"]) for e in pickups(gate)][0] == (SF, "taken")
+
+
+def test_a_revoked_courier_badge_opens_no_drop_off_and_says_why(parcel_area, compound):
+    badge = compound.issue_courier("赵六", "顺丰速运", int(time.time()) - 60)
+    badge_id = next(compound.db.query(
+        "select id from issued_codes where kind = 'courier' order by issued_at desc"))["id"]
+    compound.revoke(badge_id, int(time.time()))     # publishes the next bundle
+    gate = parcel_area()
+    gate.scan(badge)
+    assert "注销" in shown(gate)["notice"]["zh"]
+    gate.scan("SF5550001112223")
+    assert snapshot(gate)["mode"] != "courier"
+    assert list(gate.store.db.query("select 1 from events where kind = 'parcel'")) == []
+
+
+def test_a_badge_revoked_while_its_drop_off_is_open_ends_it(parcel_area, compound, home):
+    badge = compound.issue_courier("赵六", "顺丰速运", int(time.time()) - 60)
+    gate = parcel_area()
+    gate.scan(badge)
+    assert snapshot(gate)["mode"] == "courier"
+    badge_id = next(compound.db.query(
+        "select id from issued_codes where kind = 'courier' order by issued_at desc"))["id"]
+    compound.revoke(badge_id, int(time.time()))     # publishes the next bundle
+    for _ in range(2):                              # one tick reads it, the next acts on it
+        parcel_area.clock[0] += 1
+        gate.tick()
+    assert snapshot(gate)["mode"] != "courier"
+    ends = [json.loads(r["detail"]) for r in gate.store.db.query(
+        "select detail from events where kind = 'courier_session'")]
+    assert ends[-1]["action"] == "end" and ends[-1]["by"] == "revoked"

@@ -215,3 +215,13 @@ def test_family_codes_of_two_people_are_not_mixed():
     """A parent showing a child's health code with their own pass is refused, not admitted."""
     d = decide([pass_(ref=ALICE), health(ref=BOB)], IN, GateState(P), T0)
     assert d.outcome is REFUSE and Reason.NOT_SAME_PERSON in d.reasons
+
+
+def test_a_revoked_courier_badge_is_refused_in_either_direction():
+    badge = courier()
+    state = GateState(P, {}, frozenset({badge.id}), True, 0)
+    for direction in (IN, OUT):
+        d = decide([badge], direction, state, T0)
+        assert d.outcome is REFUSE and Reason.PASS_REVOKED in d.reasons and d.alert
+    assert Reason.PASS_REVOKED not in decide([badge], OUT, GateState(P, {}, frozenset(), True, 0),
+                                             T0).reasons

@@ -178,8 +178,11 @@ def decide(codes: Sequence[VerifiedCode | CodeError], direction: Direction,
                               direction, state, now, history)
     elif subject.who is Who.VISITOR and direction is Direction.IN:
         findings += _action(Reason.VISITOR_CHECK, policy.visitors)
-    elif subject.who is Who.COURIER and direction is Direction.IN:
-        findings += _action(Reason.COURIER_NO_ENTRY, policy.couriers)
+    elif subject.who is Who.COURIER:
+        if usable[CodeKind.COURIER].id in state.revoked:   # a badge is revoked like a pass
+            findings.append(Finding(Reason.PASS_REVOKED, Outcome.REFUSE))
+        if direction is Direction.IN:
+            findings += _action(Reason.COURIER_NO_ENTRY, policy.couriers)
 
     if CodeKind.HEALTH in current:
         findings += _health(current[CodeKind.HEALTH].claims, who, direction, policy, now)

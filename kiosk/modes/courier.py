@@ -12,11 +12,12 @@ from gatehouse.codes.format import CodeError, CodeProblem, VerifiedCode
 from gatehouse.codes.kinds import CodeKind
 from gatehouse.event_payloads import CourierSessionPayload, ParcelPayload, ParcelVoidPayload
 from gatehouse.events import EventKind
-from gatehouse.parcels import valid_waybill
+from gatehouse.parcels import looks_like_code, valid_waybill
 from kiosk.attempt import Closed
 from kiosk.courier_session import CourierSession
 from kiosk.gpio import Pattern
 from kiosk.modes.base import Mode, ModeContext, Scan
+from kiosk.pickup_desk import find_code
 
 SOUND_PARCEL = Pattern.ADMIT  # one short beep per parcel recorded
 
@@ -37,7 +38,9 @@ class CourierMode(Mode):
     def takes(self, scan: Scan) -> bool:
         s, code = self.session, scan.code
         if _badge(code):
-            return True
+            # A revoked badge opens nothing: the entry judge refuses it at a gate
+            # (PASS_REVOKED, an alert), the pickup desk says so at the parcel area.
+            return code.id not in self.ctx.bundle.revoked
         if s is None:
             return False
         if isinstance(code, VerifiedCode) and code.kind is CodeKind.PASS and s.room_from_pass:
@@ -45,7 +48,15 @@ class CourierMode(Mode):
             # drop-off is a resident at the gate, decided and logged as always.
             return True
         return isinstance(code, CodeError) and code.problem is CodeProblem.NOT_OURS \
-            and valid_waybill(scan.text)
+            and valid_waybill(scan.text) and not self._on_the_shelves(scan.text)
+
+    def _on_the_shelves(self, text: str) -> bool:
+        """A parcel already on the shelves, or a pickup code, shown at the parcel area
+        while a drop-off is open is a resident's pickup, never a new arrival (review of
+        session 4: both were logged as parcels)."""
+        m = self.ctx.manifest()
+        return m is not None and (m.by_waybill(text) is not None
+                                  or find_code(m, text) is not None or looks_like_code(text))
 
     def on_scan(self, scan: Scan) -> list[Closed]:
         code, now = scan.code, scan.now
@@ -62,7 +73,11 @@ class CourierMode(Mode):
         return []
 
     def on_tick(self, now: float) -> None:
-        if self.session is not None and self.session.idle(now):
+        if self.session is None:
+            return
+        if self.session.badge_id in self.ctx.bundle.revoked:   # revoked while open
+            self.end(now, "revoked")
+        elif self.session.idle(now):
             self.end(now, "idle")
 
     def _start(self, badge: VerifiedCode, now: float) -> None:

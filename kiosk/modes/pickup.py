@@ -64,6 +64,11 @@ class PickupMode(Mode):
                 self.waybill(text, now)
             else:
                 desk.say(*SHOW_FIRST, now)
+        elif isinstance(code, VerifiedCode) and code.kind is CodeKind.COURIER:
+            # only a revoked badge gets here: the courier mode takes every other one
+            desk.say("快递员证已注销，请联系志愿者", "This courier badge is revoked: ask a volunteer",
+                     now)
+            self.ctx.sounder.play(SOUND_WRONG)
         elif isinstance(code, CodeError) and code.kind is CodeKind.PASS:
             desk.say("出入证无效，请联系志愿者", "This pass is not valid: ask a volunteer", now)
             self.ctx.sounder.play(SOUND_WRONG)
