@@ -43,7 +43,8 @@ class CannotRun(Exception):
 
 def installed_key(base: image_mod.Image, wheelhouse: Path) -> str:
     h = hashlib.sha256(f"{base.folder.name} {wheelhouse.name}".encode())
-    files = sorted(p for p in (ROOT / "deploy").rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    files = sorted(p for p in (ROOT / "deploy").rglob("*") if p.is_file() and
+                   "__pycache__" not in p.parts and not other_lock(p))
     for path in [*files, Path(provision.__file__)]:
         h.update(str(path.relative_to(ROOT)).encode())
         h.update(path.read_bytes())
@@ -51,16 +52,53 @@ def installed_key(base: image_mod.Image, wheelhouse: Path) -> str:
     return h.hexdigest()[:16]
 
 
+# What the VM's installers install and run: deploy/lib.sh's fetch_app/install_app take
+# deploy/requirements/<role>.txt for these two roles (the wheelhouse holds the same two,
+# wheels.LOCKS), build the project's wheel and install it with --no-deps, then run the
+# `hub` and `kiosk` commands. Nothing else of the project is installed or run by them.
+ROLES = ("gate", "hub")
+INSTALLER_COMMANDS = ("hub", "kiosk")
+
+
+def other_lock(path: Path) -> bool:
+    """A lock file of a service the installers do not install (deploy/requirements/
+    district.txt): never read in the VM, so it does not key the installed layer."""
+    return path.parent == ROOT / "deploy" / "requirements" and path.stem not in ROLES
+
+
 def installed_project(pyproject: Path) -> str:
     """What the installers read of pyproject.toml (through the project's wheel): its
-    [project] table without the test extra, and the packaging settings. The test tools
-    and pytest's settings change nothing in an installed gate (no installers re-run)."""
+    [project] table and the packaging settings, less what no installer uses.
+
+    Left out, with why each cannot change what the VM runs:
+    - the test extra and pytest's settings: test tools, never in a gate;
+    - any other extra (district): the installers install no extra at all (deps come from
+      the gate and hub lock files, the wheel goes in with --no-deps); gate and hub stay
+      in, as the extras those locks pin;
+    - scripts other than `hub` and `kiosk`, and package patterns named after a left-out
+      extra (district*): the installers never run them, and every run installs this
+      tree's wheel over the layer (update_code, --force-reinstall), which brings every
+      package and script as they are now. A hub or gate that starts importing such a
+      package needs its dependencies in hub.txt or gate.txt, which key the layer.
+    Everything else stays in (name, version, dependencies, the `hub`/`kiosk` entry
+    points the installers call, the other package patterns, package data): a change
+    there re-runs the installers. For today's pyproject.toml the result is the same
+    text as before these rules, so the cached layer keeps its key."""
     doc = tomllib.loads(pyproject.read_text())
     project = dict(doc.get("project", {}))
-    extras = {k: v for k, v in project.get("optional-dependencies", {}).items() if k != "test"}
-    project["optional-dependencies"] = extras
-    return json.dumps({"project": project, "setuptools": doc.get("tool", {}).get("setuptools")},
-                      sort_keys=True)
+    extras = project.get("optional-dependencies", {})
+    left_out = {k for k in extras if k not in ROLES}
+    project["optional-dependencies"] = {k: v for k, v in extras.items() if k not in left_out}
+    if "scripts" in project:
+        project["scripts"] = {k: v for k, v in project["scripts"].items()
+                              if k in INSTALLER_COMMANDS}
+    setuptools = doc.get("tool", {}).get("setuptools")
+    find = (setuptools or {}).get("packages", {}).get("find")
+    if find and "include" in find:
+        setuptools = json.loads(json.dumps(setuptools))      # a copy to trim
+        setuptools["packages"]["find"]["include"] = [
+            pat for pat in find["include"] if pat.rstrip("*.") not in left_out]
+    return json.dumps({"project": project, "setuptools": setuptools}, sort_keys=True)
 
 
 def reachable(url: str) -> bool:
