@@ -1,0 +1,255 @@
+"""Storing what the compounds send: a batch of stream messages in one transaction.
+
+No NATS here (district/worker.py feeds it): raw messages in, rows written, the cseq
+ranges to acknowledge out. As at the hub (hub/ingest.py): idempotent by (compound,
+event id), a broken message is set aside in `quarantine` with its reason and
+acknowledged (never a crash nor a redelivery loop), one broken event never holds back
+the rest of its batch, and a compound's received cseq ranges are kept so its gaps show.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import psycopg
+from pydantic import ValidationError
+
+from gatehouse.district_wire import (
+    COMPOUND_ID,
+    CompoundStatus,
+    FeedBatch,
+    FeedEvent,
+    OrderReport,
+)
+from gatehouse.events import MAX_MESSAGE_BYTES, WIRE_VERSION, WireError, parse, ranges
+from district.schema import ensure_partitions, local_day
+
+log = logging.getLogger(__name__)
+QUARANTINE_KEEP_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Incoming:
+    subject: str            # district.<cid>.gatehouse.hub.district.<leaf>
+    data: bytes
+    received_at: float      # when the district's broker took it (epoch s)
+
+
+@dataclass
+class Stored:
+    acks: dict[str, list[int]] = field(default_factory=dict)   # compound -> cseqs
+    stored: int = 0
+    duplicates: int = 0
+    expired: int = 0          # older than the retention: acknowledged, not kept
+    quarantined: int = 0
+    statuses: int = 0
+    reports: int = 0
+
+    def ack_ranges(self) -> dict[str, list[tuple[int, int]]]:
+        return {cid: ranges(seqs) for cid, seqs in self.acks.items()}
+
+
+@dataclass
+class _Feed:
+    compound: str
+    events: list[FeedEvent]
+    bad: list[tuple[int | None, str, bytes]]   # (cseq, reason, raw event)
+
+
+def _address(subject: str) -> tuple[str, str]:
+    parts = subject.split(".")
+    if len(parts) != 6 or parts[0] != "district" or parts[2:5] != \
+            ["gatehouse", "hub", "district"] or not COMPOUND_ID.match(parts[1]):
+        raise WireError(f"not a compound's subject: {subject[:120]}")
+    return parts[1], parts[5]
+
+
+def _feed(cid: str, data: bytes) -> _Feed:
+    try:
+        batch = parse(FeedBatch, data)
+        named, good, bad = batch.compound, list(batch.events), []
+    except WireError as exc:
+        named, good, bad = _salvage(data, exc)
+    if named != cid:
+        raise WireError(f"batch names compound {named!r} on {cid!r}'s subject")
+    return _Feed(cid, good, bad)
+
+
+def _salvage(data: bytes, exc: WireError) -> tuple[str, list[FeedEvent], list]:
+    """A batch whose envelope is sound but some events are not: the good ones go in, the
+    bad ones are set aside one by one. A broken envelope raises the original error."""
+    if len(data) > MAX_MESSAGE_BYTES:
+        raise exc
+    try:
+        doc = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        raise exc from None
+    if not isinstance(doc, dict) or doc.get("v", WIRE_VERSION) != WIRE_VERSION or \
+            not isinstance(doc.get("compound"), str) or \
+            not isinstance(doc.get("events"), list) or not doc["events"]:
+        raise exc
+    good, bad = [], []
+    for raw in doc["events"]:
+        try:
+            good.append(FeedEvent.model_validate(raw))
+        except ValidationError as err:
+            first = err.errors()[0]
+            seq = raw.get("cseq") if isinstance(raw, dict) else None
+            ok = isinstance(seq, int) and not isinstance(seq, bool) and seq >= 1
+            where = ".".join(str(p) for p in first["loc"]) or "event"
+            bad.append((seq if ok else None, f"event {seq}: {where}: {first['msg']}",
+                        json.dumps(raw, ensure_ascii=False).encode()))
+    return doc["compound"], good, bad
+
+
+def store(conn: psycopg.Connection, messages: list[Incoming], zone: ZoneInfo,
+          retention_days: int | None = None) -> Stored:
+    """Store a batch of stream messages; commits before it returns (ack after this)."""
+    result = Stored()
+    parsed: list[tuple[Incoming, str | None, str, object]] = []
+    for m in messages:   # parsing first: partitions are made before the transaction
+        try:
+            cid, leaf = _address(m.subject)
+            body: object
+            if leaf == "feed":
+                body = _feed(cid, m.data)
+            elif leaf == "status":
+                body = parse(CompoundStatus, m.data)
+            elif leaf == "reports":
+                body = parse(OrderReport, m.data)
+            else:
+                raise WireError(f"unexpected subject {m.subject[:120]}")
+            parsed.append((m, cid, leaf, body))
+        except WireError as exc:
+            parsed.append((m, None, "bad", str(exc)))
+    cutoff = (datetime.now(UTC) - timedelta(days=retention_days)).timestamp() \
+        if retention_days else 0.0
+    ensure_partitions(conn, {local_day(e.at, zone) for _, _, leaf, b in parsed
+                             if leaf == "feed" for e in b.events  # type: ignore[attr-defined]
+                             if e.at >= cutoff}, zone)
+    with conn.transaction():
+        # Each compound's row locked first, in one order: two workers with messages of
+        # the same compounds take turns on its ranges instead of deadlocking.
+        cids = sorted({cid for _, cid, _, _ in parsed if cid})
+        conn.execute("insert into compounds (id) select unnest(%s::text[]) order by 1 "
+                     "on conflict (id) do update set id = excluded.id", [cids])
+        for m, cid, leaf, body in parsed:
+            if leaf == "bad":
+                _quarantine(conn, m, cid, str(body), result)
+                continue
+            try:
+                with conn.transaction():   # a savepoint: a bad message undoes only itself
+                    _one(conn, m, cid, leaf, body, cutoff, result)  # type: ignore[arg-type]
+            except psycopg.OperationalError:
+                raise   # the database went away: nothing acked, all of it comes again
+            except Exception as exc:  # a bug or a bad value must not block the stream
+                _quarantine(conn, m, cid, f"could not store: {type(exc).__name__}: {exc}",
+                            result)
+        for cid, seqs in result.acks.items():
+            _add_ranges(conn, cid, ranges(seqs))
+    return result
+
+
+def _one(conn: psycopg.Connection, m: Incoming, cid: str, leaf: str, body: object,
+         cutoff: float, result: Stored) -> None:
+    if isinstance(body, _Feed):
+        _events(conn, body, cutoff, result)
+        for cseq, reason, raw in body.bad:
+            _quarantine(conn, m, cid, reason, result, raw)
+            if cseq is not None:   # kept here: the hub may stop sending it
+                result.acks.setdefault(cid, []).append(cseq)
+    elif isinstance(body, CompoundStatus):
+        if body.compound != cid:
+            raise ValueError(f"status names compound {body.compound!r}")
+        # The broker's time, not the compound's clock, says when it was last heard.
+        conn.execute(
+            "update compounds set name = %s, status = %s, last_status_at = %s "
+            "where id = %s and (last_status_at is null or last_status_at <= %s)",
+            [body.name, body.model_dump_json(), _ts(m.received_at), cid,
+             _ts(m.received_at)])
+        result.statuses += 1
+    elif isinstance(body, OrderReport):
+        if body.compound != cid:
+            raise ValueError(f"report names compound {body.compound!r}")
+        # A later report of the same order (a resend after a lost link) changes nothing
+        # once one was applied: what the compound did stays what the page shows.
+        conn.execute(
+            "update orders set status = %s, reported_at = %s, report = %s "
+            "where compound = %s and seq = %s and status <> 'applied'",
+            [body.status.value, _ts(body.at), body.model_dump_json(), cid, body.seq])
+        result.reports += 1
+
+
+def _events(conn: psycopg.Connection, feed: _Feed, cutoff: float, result: Stored) -> None:
+    keep = [e for e in feed.events if e.at >= cutoff]
+    result.expired += len(feed.events) - len(keep)
+    result.acks.setdefault(feed.compound, []).extend(e.cseq for e in feed.events)
+    if not keep:
+        return
+    cols = list(zip(*[(e.id, e.cseq, e.gate, e.gate_seq, e.kind, _ts(e.at), e.direction,
+                       e.outcome, e.person_ref, e.building, e.household, e.name,
+                       json.dumps(e.reasons, ensure_ascii=False), e.alert) for e in keep]))
+    # One statement for the whole batch: arrays in, duplicates skipped by the key.
+    cur = conn.execute(
+        "insert into events (compound, event_id, cseq, gate, gate_seq, kind, at, direction,"
+        " outcome, person_ref, building, household, name, reasons, alert) "
+        "select %s, u.id, u.cseq, u.gate, u.gate_seq, u.kind, u.at, u.direction, u.outcome,"
+        " u.person_ref, u.building, u.household, u.name,"
+        " array(select jsonb_array_elements_text(u.reasons::jsonb)), u.alert "
+        "from unnest(%s::text[], %s::bigint[], %s::text[], %s::bigint[], %s::text[],"
+        " %s::timestamptz[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
+        " %s::text[], %s::text[], %s::boolean[]) as u(id, cseq, gate, gate_seq, kind, at,"
+        " direction, outcome, person_ref, building, household, name, reasons, alert) "
+        "on conflict do nothing", [feed.compound, *map(list, cols)])
+    result.stored += cur.rowcount
+    result.duplicates += len(keep) - cur.rowcount
+    conn.execute("update compounds set last_event_at = greatest(last_event_at, %s) "
+                 "where id = %s", [max(_ts(e.at) for e in keep), feed.compound])
+
+
+def _add_ranges(conn: psycopg.Connection, cid: str, new: list[tuple[int, int]]) -> None:
+    """Merge received ranges into the compound's (its row is locked: no one else is)."""
+    if not new:
+        return
+    low, high = new[0][0], new[-1][1]
+    old = conn.execute("delete from compound_ranges where compound = %s and last >= %s "
+                       "and first <= %s returning first, last",
+                       [cid, low - 1, high + 1]).fetchall()
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted([*old, *new]):
+        if merged and a <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    conn.cursor().executemany("insert into compound_ranges (compound, first, last) "
+                              "values (%s, %s, %s)", [(cid, a, b) for a, b in merged])
+
+
+def gaps(conn: psycopg.Connection, compound: str) -> list[tuple[int, int]]:
+    """The compound's cseq numbers never received, as ranges (from 1 to the last)."""
+    rows = conn.execute("select first, last from compound_ranges where compound = %s "
+                        "order by first", [compound]).fetchall()
+    out, expected = [], 1
+    for first, last in rows:
+        if first > expected:
+            out.append((expected, first - 1))
+        expected = max(expected, last + 1)
+    return out
+
+
+def _quarantine(conn: psycopg.Connection, m: Incoming, cid: str | None, reason: str,
+                result: Stored, raw: bytes | None = None) -> None:
+    conn.execute("insert into quarantine (at, subject, compound, reason, payload) "
+                 "values (%s, %s, %s, %s, %s)",
+                 [_ts(m.received_at), m.subject[:200], cid, reason[:500],
+                  bytes((raw or m.data)[:QUARANTINE_KEEP_BYTES])])
+    result.quarantined += 1
+    log.warning("quarantined a message on %s: %s", m.subject[:120], reason[:200])
+
+
+def _ts(at: float) -> datetime:
+    return datetime.fromtimestamp(at, UTC)
+
