@@ -45,6 +45,8 @@ class AlertKind(str, Enum):
     DUPLICATE_ID_CONFLICT = "duplicate_id_conflict"
     SEQ_REUSED = "seq_reused"
     GATE_QUOTA = "gate_quota"
+    # The district link (hub/district_orders.py).
+    DISTRICT_ORDER_FORGED = "district_order_forged"
 
     @property
     def label(self) -> str:
@@ -98,6 +100,8 @@ LABELS: dict[AlertKind, tuple[str, str]] = {
     AlertKind.SEQ_REUSED: ("门岗事件序号重复（旧SD卡镜像？）",
                            "Gate counted its events again (old SD image?)"),
     AlertKind.GATE_QUOTA: ("门岗发送数据超出每日限额", "Gate over its daily data budget"),
+    AlertKind.DISTRICT_ORDER_FORGED: ("街道指令签名无效（伪造？）",
+                                      "District order with a bad signature"),
 }
 
 

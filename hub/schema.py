@@ -175,6 +175,30 @@ def m008_alert_ids_never_reused(db: sqlite_utils.Database) -> None:
     db.execute("insert into sqlite_sequence (name, seq) values ('alerts', ?)", [top])
 
 
+@migrations()
+def m009_district_link(db: sqlite_utils.Database) -> None:
+    # The compound's feed to its district (hub/district_feed.py): every gate event gets a
+    # `cseq`, the compound's own gap-free sequence, from a trigger in the transaction that
+    # stores it (no ingest path can miss one; a rolled-back insert takes its number back
+    # with it, and AUTOINCREMENT never gives one out twice). Events already stored are
+    # numbered here in the order they were stored.
+    db.execute("""create table district_feed (cseq integer primary key autoincrement,
+        event_id text not null unique, acked_at real)""")
+    db.execute("create index district_feed_unacked on district_feed (cseq) "
+               "where acked_at is null")
+    db.execute("insert into district_feed (event_id) select id from gate_events "
+               "order by rowid")
+    db.execute("""create trigger district_feed_append after insert on gate_events
+        begin insert or ignore into district_feed (event_id) values (new.id); end""")
+    # What became of each order of the district (hub/district_orders.py): written in the
+    # transaction that applies it, so a restart never applies one twice and reports it
+    # again as it was.
+    db["district_orders"].create({"seq": int, "kind": str, "building": str,
+                                  "status": str, "reason": str, "at": float,
+                                  "bundle_version": int, "policy_version": int,
+                                  "reported_at": float}, pk="seq")
+
+
 # Every migration set, in order: the core first; the others only add their own tables.
 MIGRATION_SETS: tuple[Migrations, ...] = (
     migrations,                 # "gatehouse.hub": policies, gates, events, web, …

@@ -8,7 +8,8 @@ from hub import schema
 RELEASED = [
     ("gatehouse.hub", ["m001_foundation", "m002_sync", "m003_volunteers", "m010_web",
                        "m004_roster", "m005_gate_role", "m006_gate_usage",
-                       "m007_login_device", "m008_alert_ids_never_reused"]),
+                       "m007_login_device", "m008_alert_ids_never_reused",
+                       "m009_district_link"]),
     ("gatehouse.hub.deploy", ["m001_enrollments"]),
     ("gatehouse.hub.parcels", ["m001_parcels", "m002_shelves", "m003_slot_occupant",
                                "m004_code_index", "m005_reopen_mark"]),
