@@ -75,8 +75,9 @@ def installed_project(pyproject: Path) -> str:
     - any other extra (district): the installers install no extra at all (deps come from
       the gate and hub lock files, the wheel goes in with --no-deps); gate and hub stay
       in, as the extras those locks pin;
-    - scripts other than `hub` and `kiosk`, and package patterns named after a left-out
-      extra (district*): the installers never run them, and every run installs this
+    - scripts other than `hub` and `kiosk`, and the package patterns and package data of
+      a package named after a left-out extra (district*, district.web): the installers
+      never run them, and every run installs this
       tree's wheel over the layer (update_code, --force-reinstall), which brings every
       package and script as they are now. A hub or gate that starts importing such a
       package needs its dependencies in hub.txt or gate.txt, which key the layer.
@@ -84,7 +85,11 @@ def installed_project(pyproject: Path) -> str:
     points the installers call, the other package patterns, package data): a change
     there re-runs the installers. For today's pyproject.toml the result is the same
     text as before these rules, so the cached layer keeps its key."""
-    doc = tomllib.loads(pyproject.read_text())
+    return installed_settings(tomllib.loads(pyproject.read_text()))
+
+
+def installed_settings(doc: dict) -> str:
+    """installed_project of a parsed pyproject.toml."""
     project = dict(doc.get("project", {}))
     extras = project.get("optional-dependencies", {})
     left_out = {k for k in extras if k not in ROLES}
@@ -92,12 +97,13 @@ def installed_project(pyproject: Path) -> str:
     if "scripts" in project:
         project["scripts"] = {k: v for k, v in project["scripts"].items()
                               if k in INSTALLER_COMMANDS}
-    setuptools = doc.get("tool", {}).get("setuptools")
+    setuptools = json.loads(json.dumps(doc.get("tool", {}).get("setuptools")))  # to trim
     find = (setuptools or {}).get("packages", {}).get("find")
     if find and "include" in find:
-        setuptools = json.loads(json.dumps(setuptools))      # a copy to trim
-        setuptools["packages"]["find"]["include"] = [
-            pat for pat in find["include"] if pat.rstrip("*.") not in left_out]
+        find["include"] = [pat for pat in find["include"] if pat.rstrip("*.") not in left_out]
+    if setuptools and "package-data" in setuptools:
+        setuptools["package-data"] = {pkg: files for pkg, files in setuptools["package-data"].items()
+                                      if pkg.split(".")[0] not in left_out}
     return json.dumps({"project": project, "setuptools": setuptools}, sort_keys=True)
 
 
