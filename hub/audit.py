@@ -13,6 +13,8 @@ from typing import Any
 
 import sqlite_utils
 
+from gatehouse.xlsx_write import csv_safe
+
 CSV_FIELDS = ["id", "at", "actor", "role", "action", "target", "before", "after", "ip"]
 
 
@@ -56,12 +58,5 @@ def to_csv(rows: list[dict], fields: list[str], iso=None) -> str:
             for key in ("at", "from_at", "until_at", "since", "created_at"):
                 if isinstance(row.get(key), (int, float)):
                     row[key] = iso(row[key])
-        w.writerow({k: _cell(v) for k, v in row.items()})
+        w.writerow({k: csv_safe(v) for k, v in row.items()})
     return out.getvalue()
-
-
-def _cell(value):
-    """Neutralise a text that a spreadsheet would run as a formula (CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value

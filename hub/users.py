@@ -5,17 +5,13 @@ never a role name, so adding a role is one line here.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import Enum
 
 import sqlite_utils
 from werkzeug.security import check_password_hash, generate_password_hash
 
-MIN_PASSWORD = 10
-USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,40}$")
-# Compared against when the name is unknown, so a wrong name costs as much as a wrong password.
-_DUMMY_HASH = generate_password_hash("not-a-real-password-0000")
+from gatehouse.signin import DUMMY_HASH, MIN_PASSWORD, USERNAME, password_problem  # noqa: F401
 
 
 class Role(str, Enum):
@@ -80,8 +76,8 @@ class User:
 
 
 def _check_password(password: str) -> None:
-    if len(password or "") < MIN_PASSWORD:
-        raise UserError(f"a password has at least {MIN_PASSWORD} characters")
+    if password_problem(password):
+        raise UserError(password_problem(password))
 
 
 def add_user(db: sqlite_utils.Database, username: str, password: str, role: Role | str,
@@ -151,7 +147,7 @@ def authenticate(db: sqlite_utils.Database, username: str, password: str, ip: st
     """The user when name and password match (and the user is active); every try is logged.
     Sign-in at the login page goes through hub.logins.sign_in (throttled)."""
     row = next(db.query("select * from users where username = ?", [username]), None)
-    ok = check_password_hash(row["pw_hash"] if row else _DUMMY_HASH, password or "")
+    ok = check_password_hash(row["pw_hash"] if row else DUMMY_HASH, password or "")
     ok = ok and row is not None and row["disabled_at"] is None
     db["login_attempts"].insert({"at": now, "username": username[:80], "ip": ip, "ok": int(ok)})
     if not ok:

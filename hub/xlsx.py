@@ -1,32 +1,23 @@
-""".xlsx files for the office: read a workbook's first sheet as text rows, write tables.
+""".xlsx files from the office: read a workbook's first sheet as text rows (writing them is
+gatehouse/xlsx_write.py's, shared with the district's page).
 
 Reading never runs a formula: a formula cell gives the value Excel saved with it, and one
 saved without a value is an error of its row. A workbook is a zip: its unpacked size is
 checked before openpyxl opens it, so a small file cannot unpack into gigabytes.
-
-Writing keeps identifiers as text cells (a room `0301`, a landline `02112345678`, an
-18-digit number stay as typed) and marks every text that a spreadsheet would run as a
-formula (= + - @) with Excel's quote prefix: shown and kept as text, never run, even
-after the cell is edited.
 """
 from __future__ import annotations
 
 import io
 import warnings
 import zipfile
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import openpyxl
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_UNPACKED = 64 * 1024 * 1024      # bytes of XML and parts a workbook may unpack to
 MAX_COLUMNS = 64                     # columns read per row; the office's lists have ~10
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _EXACT_DIGITS = 15                   # Excel keeps 15 significant digits of a number
 
 
@@ -157,72 +148,3 @@ def cell_text(value) -> tuple[str, str]:
 
 def column_name(col: int) -> str:
     return get_column_letter(col)
-
-
-# Writing -------------------------------------------------------------------------------
-
-def safe_cell(ws, value, text: bool = False, time_format: str | None = None):
-    """One cell: `text` forces a text cell (an identifier); a formula-like text is kept
-    as text with Excel's quote prefix."""
-    if value is None:
-        return WriteOnlyCell(ws, value=None)
-    if isinstance(value, datetime):
-        cell = WriteOnlyCell(ws, value=value)
-        cell.number_format = time_format or "yyyy-mm-dd hh:mm:ss"
-        return cell
-    if text or isinstance(value, str):
-        cell = WriteOnlyCell(ws, value=str(value))
-        cell.data_type = "s"                 # never "f": openpyxl would write a formula
-        cell.number_format = "@"
-        if cell.value[:1] in FORMULA_START:
-            cell.quotePrefix = True
-        return cell
-    return WriteOnlyCell(ws, value=value)
-
-
-@dataclass
-class Table:
-    """One sheet: a title, its column keys and headers, and its rows (dicts)."""
-
-    title: str
-    fields: list[str]
-    rows: Iterable[dict]
-    headers: list[str] | None = None
-    text_fields: frozenset[str] = frozenset()    # identifiers kept as text even if numbers
-    time_fields: frozenset[str] = frozenset()    # epoch seconds shown as local times
-    widths: dict[str, int] = field(default_factory=dict)
-
-
-def write(tables: list[Table], local: Callable[[float], datetime] | None = None) -> bytes:
-    """A workbook with one sheet per table; `local` turns epoch seconds into the
-    compound's (naive) local time for `time_fields`."""
-    wb = openpyxl.Workbook(write_only=True)
-    bold = Font(bold=True)
-    for t in tables:
-        ws = wb.create_sheet(_sheet_title(t.title))
-        ws.freeze_panes = "A2"
-        for i, f in enumerate(t.fields, 1):
-            ws.column_dimensions[get_column_letter(i)].width = t.widths.get(f, 16)
-        header = []
-        for h in t.headers or t.fields:
-            cell = safe_cell(ws, h)
-            cell.font = bold
-            header.append(cell)
-        ws.append(header)
-        for r in t.rows:
-            line = []
-            for f in t.fields:
-                v = r.get(f)
-                if f in t.time_fields and isinstance(v, (int, float)) and local is not None:
-                    v = local(v)
-                line.append(safe_cell(ws, v, text=f in t.text_fields and v is not None))
-            ws.append(line)
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
-
-
-def _sheet_title(title: str) -> str:
-    for ch in "[]:*?/\\":
-        title = title.replace(ch, " ")
-    return title[:31] or "Sheet"

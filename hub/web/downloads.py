@@ -5,7 +5,7 @@ from datetime import datetime
 
 from flask import Response
 
-from hub import xlsx
+from gatehouse import xlsx_write as xlsx
 from hub.web import core
 
 # Epoch-second columns that every export shows as the compound's local time.

@@ -6,7 +6,8 @@ from datetime import date, timedelta
 from flask import Blueprint, Response, abort, render_template, request
 
 from gatehouse import days
-from hub import report, xlsx
+from gatehouse.xlsx_write import Table
+from hub import report
 from hub.users import Perm
 from hub.web import chart, core, downloads
 
@@ -57,20 +58,20 @@ def day_xlsx():
                 for k, n in r.referral_outcomes.items()]
     summary += [{"what": f"快递 parcels: {k}", "count": n} for k, n in r.parcels.items()]
     tables = [
-        xlsx.Table(f"日报 {day.isoformat()}", ["what", "count"], summary,
+        Table(f"日报 {day.isoformat()}", ["what", "count"], summary,
                    headers=[f"{day.isoformat()} 日报 Daily report", "数量 Count"],
                    text_fields=frozenset({"what"}), widths={"what": 40}),
-        xlsx.Table("门岗 Gates", ["gate", "name", *report.COLUMNS],
+        Table("门岗 Gates", ["gate", "name", *report.COLUMNS],
                    [{**g, "name": names.get(g["gate"], g["gate"])} for g in r.per_gate],
                    headers=["门岗 Gate", "名称 Name", *heads],
                    text_fields=frozenset({"gate", "name"})),
-        xlsx.Table("楼栋 Buildings", ["building", *report.COLUMNS],
+        Table("楼栋 Buildings", ["building", *report.COLUMNS],
                    [{**b, "building": b["building"] or "—"} for b in r.per_building],
                    headers=["楼栋 Building", *heads], text_fields=frozenset({"building"})),
-        xlsx.Table("拒绝原因 Refusals", ["reason", "label", "count"], r.refusal_reasons,
+        Table("拒绝原因 Refusals", ["reason", "label", "count"], r.refusal_reasons,
                    headers=["原因 Reason", "说明 Label", "次数 Count"],
                    text_fields=frozenset({"reason", "label"}), widths={"label": 30}),
-        xlsx.Table("告警 Alerts", ["kind", "label", "count"], r.alert_kinds,
+        Table("告警 Alerts", ["kind", "label", "count"], r.alert_kinds,
                    headers=["类别 Kind", "说明 Label", "次数 Count"],
                    text_fields=frozenset({"kind", "label"}), widths={"label": 40}),
     ]
