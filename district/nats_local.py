@@ -58,7 +58,9 @@ class NodeConfig:
     mqtt_port: int
     service_password: str
     compounds: dict[str, str] = field(default_factory=dict)   # compound id -> password
-    listen_host: str = LOOPBACK
+    listen_host: str = LOOPBACK   # clients (workers) and routes
+    mqtt_host: str = ""           # the compounds' bridges (default: listen_host)
+    pid_file: Path | None = None  # for `district compound add` to signal a reload
     cluster_port: int = 0
     peers: list[Peer] = field(default_factory=list)
     route_password: str = ""
@@ -120,9 +122,11 @@ def config_text(cfg: NodeConfig) -> str:
         f"jetstream {{ store_dir: {_q(str(cfg.store_dir))} }}",
         # MQTT sessions of the bridges live in JetStream too ($MQTT_sess, $MQTT_msgs):
         # replicated like the stream so a node's loss keeps them.
-        f"mqtt {{ listen: {_q(f'{host}:{cfg.mqtt_port}')}, "
+        f"mqtt {{ listen: {_q(f'{cfg.mqtt_host or host}:{cfg.mqtt_port}')}, "
         f"stream_replicas: {cfg.replicas}, ack_wait: \"30s\" }}",
     ]
+    if cfg.pid_file:
+        text.append(f"pid_file: {_q(str(cfg.pid_file))}")
     if cfg.http_port:
         text.append(f"http: {_q(f'{LOOPBACK}:{cfg.http_port}')}")
     if cfg.peers:
@@ -135,6 +139,15 @@ def config_text(cfg: NodeConfig) -> str:
                     f"listen: {_q(f'{host}:{cfg.cluster_port}')},{cauth} "
                     f"routes: {json.dumps(routes)} }}")
     return "\n".join(text) + "\n" + users_block(cfg.service_password, cfg.compounds)
+
+
+def reload_running(pid_file: Path) -> bool:
+    """Have a running nats-server read its config again (SIGHUP); False if none runs."""
+    try:
+        os.kill(int(pid_file.read_text().split()[0]), signal.SIGHUP)
+    except (OSError, ValueError, IndexError):
+        return False
+    return True
 
 
 def write_config(cfg: NodeConfig, path: Path) -> Path:

@@ -1,0 +1,138 @@
+"""`district run`: the whole district on one machine, from its home.
+
+The steps, in order: the home's PostgreSQL cluster (unless the config names a dsn),
+the migrations and the district's settings, one nats-server node, the stream, N worker
+processes (`district worker`; one of them also sends the orders), the hourly retention.
+A worker that dies is started again. SIGTERM stops it all in reverse order.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from district import retention, schema
+from district.db import connect
+from district.home import DistrictHome
+from district.nats_local import NatsNode, NodeConfig, ensure_stream
+from district.pg_local import PgCluster
+from gatehouse.processes import Process
+
+log = logging.getLogger(__name__)
+ENV_DSN = "GATEHOUSE_DISTRICT_DSN"
+ENV_NATS = "GATEHOUSE_DISTRICT_NATS"
+RETENTION_EVERY_S = 3600
+
+
+def node_config(home: DistrictHome) -> NodeConfig:
+    """The single node of a one-machine district: workers on loopback, bridges on the
+    configured host."""
+    cfg, secret = home.config(), home.secrets()
+    return NodeConfig(name=f"{cfg.id}-1", store_dir=home.nats / "js",
+                      client_port=cfg.nats_port, mqtt_port=cfg.mqtt_port,
+                      mqtt_host=cfg.host, service_password=secret["service"],
+                      compounds=dict(secret["compounds"]),
+                      pid_file=home.nats / "nats.pid")
+
+
+def prepare_database(home: DistrictHome, dsn: str) -> None:
+    """Migrations, and what the workers read from the database (zone, retention, id)."""
+    cfg = home.config()
+    with connect(dsn) as conn:
+        schema.migrate(conn)
+        schema.set_setting(conn, "zone", cfg.zone)
+        schema.set_setting(conn, "district_id", cfg.id)
+        schema.set_setting(conn, "retention_days", str(cfg.retention_days))
+
+
+def worker_process(dsn: str, urls: list[str], log_path: Path, name: str) -> Process:
+    # The broker password goes by environment, not argv (ps shows argv to everyone).
+    return Process([sys.executable, "-m", "district.cli", "worker", "--name", name],
+                   log_path, {ENV_DSN: dsn, ENV_NATS: ",".join(urls)}, name=name,
+                   die_with_parent=True)
+
+
+class District:
+    """The running parts of `district run`."""
+
+    def __init__(self, home: DistrictHome, workers: int | None = None):
+        self.home, self.cfg = home, home.config()
+        self.n_workers = workers if workers is not None else self.cfg.workers
+        self.cluster: PgCluster | None = None
+        self.node: NatsNode | None = None
+        self.workers: list[Process] = []
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        logs = self.home.root / "logs"
+        logs.mkdir(exist_ok=True)
+        if not self.cfg.dsn:
+            self.cluster = PgCluster(self.home.pg).init().start()
+        self.dsn = self.home.dsn()
+        prepare_database(self.home, self.dsn)
+        self.node = NatsNode(node_config(self.home), self.home.nats / "nats.conf",
+                             logs / "nats.log").start()
+        self.urls = self.home.nats_urls()
+        asyncio.run(_stream(self.urls))
+        for i in range(self.n_workers):
+            self.workers.append(worker_process(self.dsn, self.urls,
+                                               logs / f"worker-{i + 1}.log",
+                                               f"worker-{i + 1}").start())
+
+    def serve(self) -> None:
+        """Until stop(): keep the workers running, drop old days every hour."""
+        next_retention = 0.0
+        while not self._stop.wait(1.0):
+            for i, w in enumerate(self.workers):
+                if not w.running():
+                    log.warning("%s exited (%s); starting it again", w.name, w.stop())
+                    self.workers[i] = w.start()
+            if time.monotonic() >= next_retention:
+                next_retention = time.monotonic() + RETENTION_EVERY_S
+                try:
+                    with connect(self.dsn) as conn:
+                        dropped = retention.drop_old(conn, self.cfg.retention_days)
+                    if dropped:
+                        log.info("retention dropped %s", ", ".join(dropped))
+                except Exception:  # noqa: BLE001 (tried again in an hour)
+                    log.exception("retention failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def close(self) -> None:
+        for w in self.workers:
+            w.stop()
+        if self.node is not None:
+            self.node.stop()
+        if self.cluster is not None:
+            self.cluster.stop()
+
+
+async def _stream(urls: list[str]) -> None:
+    import nats
+    nc = await nats.connect(servers=urls)
+    try:
+        await ensure_stream(nc, replicas=1)
+    finally:
+        await nc.close()
+
+
+def run(home: DistrictHome, workers: int | None = None) -> int:
+    """The composition root of `district run`: start, serve until SIGTERM, stop."""
+    district = District(home, workers)
+    signal.signal(signal.SIGTERM, lambda *_: district.stop())
+    signal.signal(signal.SIGINT, lambda *_: district.stop())
+    try:
+        district.start()
+        print(f"district {district.cfg.id} ready: mqtt {district.cfg.host}:"
+              f"{district.cfg.mqtt_port}, {district.n_workers} workers", flush=True)
+        district.serve()
+    finally:
+        district.close()
+    print("district stopped", flush=True)
+    return 0
