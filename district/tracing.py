@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from psycopg.rows import dict_row
+
 from gatehouse.identity import person_ref
 from gatehouse.privacy import mask_household, mask_name
 
@@ -115,7 +117,7 @@ def ref_of(text: str, binding_key: bytes | None) -> str:
 
 def timeline(conn, ref: str, window: Window) -> list[dict]:
     """Every event of one person in the window, in every compound, oldest first."""
-    return [_shown(r) for r in conn.execute(_TIMELINE, {"ref": ref, **window.bounds()})]
+    return [_shown(r) for r in _rows(conn, _TIMELINE, {"ref": ref, **window.bounds()})]
 
 
 def co_presence(conn, ref: str, window: Window, minutes: int) -> list[dict]:
@@ -125,7 +127,7 @@ def co_presence(conn, ref: str, window: Window, minutes: int) -> list[dict]:
     args = {"ref": ref, **window.bounds(), "span": timedelta(seconds=span), "limit": MAX_ROWS,
             "lo": _ts(window.start - span), "hi": _ts(window.end + span)}
     out = []
-    for r in conn.execute(_CO_PRESENCE, args):
+    for r in _rows(conn, _CO_PRESENCE, args):
         r = _shown(r)
         r["minutes_apart"] = round(abs(r["at"] - r["near_at"]) / 60, 1)
         out.append(r)
@@ -135,9 +137,14 @@ def co_presence(conn, ref: str, window: Window, minutes: int) -> list[dict]:
 def ref_of_event(conn, compound: str, event_id: str, window: Window) -> str | None:
     """The person of one event shown in the window (to trace a contact in turn without
     the page ever showing their reference)."""
-    row = conn.execute(_EVENT_REF, {"compound": compound, "event_id": event_id,
-                                    **window.bounds()}).fetchone()
-    return row["person_ref"] if row else None
+    rows = _rows(conn, _EVENT_REF, {"compound": compound, "event_id": event_id,
+                                    **window.bounds()})
+    return rows[0]["person_ref"] if rows else None
+
+
+def _rows(conn, sql: str, args: dict) -> list[dict]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(sql, args).fetchall()
 
 
 def _shown(row: dict) -> dict:

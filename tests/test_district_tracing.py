@@ -9,17 +9,16 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import psycopg
 import pytest
+from psycopg.rows import dict_row
 
-from district import tracing
+from district import schema, tracing
 from gatehouse.identity import person_ref
-from tests.test_district_web_fixtures import (  # noqa: F401  (fixtures)
-    NOW,
-    ZONE,
-    district_db,
-    district_dsn,
-    pg,
-)
+
+pytest_plugins = ["tests.district_fixtures"]
+ZONE = "Asia/Shanghai"          # the template database's zone (tests/district_fixtures.py)
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=ZoneInfo(ZONE)).timestamp()
 
 REF_A, REF_B, REF_C, REF_D, REF_E = (f"{i:x}" * 24 for i in (10, 11, 12, 13, 14))
 T = NOW - 3 * 86400            # three days ago: inside every window
@@ -37,11 +36,21 @@ def event(conn, compound, gate, at, ref, building=None, name="张*丰", househol
 
 
 @pytest.fixture
-def street(district_db):
+def db(district_dsn):
+    """The test's database, rows as dicts, with day partitions around NOW."""
+    with psycopg.connect(district_dsn, autocommit=True, row_factory=dict_row) as conn:
+        first = datetime.fromtimestamp(NOW, ZoneInfo(ZONE)).date() - timedelta(days=40)
+        schema.ensure_partitions(conn, [first + timedelta(days=d) for d in range(42)],
+                                 ZoneInfo(ZONE))
+        yield conn
+
+
+@pytest.fixture
+def street(db):
     """Person A at c1's north gate, then at c2's east gate two hours later; B beside A at
     c2 (10 min), C at c2's gate 40 min after A; D in A's building of c1 by another gate
     (5 min); E at c1's north gate, but on another day; A once more, 20 days ago."""
-    c = district_db
+    c = db
     event(c, "c1", "north", T, REF_A, building="7")
     event(c, "c2", "east", T + 7200, REF_A, building="3")
     event(c, "c2", "east", T + 7200 + 600, REF_B, building="5", name="李*")
@@ -113,11 +122,11 @@ def _plan(conn, sql: str, args: dict) -> tuple[set[str], set[str], str]:
     return {defs[n] for n in names}, relations, json.dumps(plan)
 
 
-def test_the_queries_use_the_indexes_and_only_the_windows_partitions(district_db):
+def test_the_queries_use_the_indexes_and_only_the_windows_partitions(db):
     """A filled table (generate_series: 20 compounds x 400 events a day over 16 days)
     and fresh statistics: the plans go through the contract's indexes, touch no
     partition outside the window, and scan no partition whole. Timings: bench/district."""
-    c = district_db
+    c = db
     start = NOW - 16 * 86400
     c.execute(
         "insert into events (compound, event_id, cseq, gate, gate_seq, kind, at, direction, "
