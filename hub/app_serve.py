@@ -7,7 +7,9 @@ What it runs, in start order:
 2. the parcel timers (hub/parcels/worker.py): holds ending, waiting parcels, overdue;
 3. the notification sender (hub/notify.py), when notifications are set up;
 4. the nightly jobs: the presence reset and the retention purge (hub/retention.py).
-   They run here and nowhere else, so once however many `hub web` processes run.
+   They run here and nowhere else, so once however many `hub web` processes run;
+5. the district link (hub/district_uplink.py): the masked feed, the status and the
+   orders' reports up, the acks and orders down, over the bridge to the street office.
 
 Then the working loop (`watch`) tells systemd READY and pings its watchdog while every
 part lives. The CLI (`hub serve`) parses its options and calls `run`.
@@ -27,6 +29,7 @@ from gatehouse.home import Home
 from gatehouse.sdnotify import Notifier
 from hub import alert_topic, audit, ha_discovery, health, notify, presence, retention, schema, store
 from hub.compound import Compound
+from hub.district_uplink import DistrictUplink, UplinkConfig, attach
 from hub.gates import read_endpoint
 from hub.parcels.worker import parcel_timers
 from hub.periodic import Periodic
@@ -45,8 +48,9 @@ def run(home: Home, say: Callable[[str], None] = print) -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    uplink = district_link(c, sync)
     sync.start()
-    workers = [parcel_timers(c.home.hub_db)]
+    workers = [parcel_timers(c.home.hub_db), uplink.worker()]
     try:
         sender = notify.sender_from_config(c.home)
     except notify.NotifyError as exc:  # the gates matter more than the messages
@@ -77,6 +81,18 @@ def run(home: Home, say: Callable[[str], None] = print) -> None:
     for w in workers:
         w.stop()
     sync.stop()
+
+
+def district_link(c: Compound, sync: HubSync) -> DistrictUplink:
+    """The district link on the hub's MQTT client (routed before it connects); idle until
+    `hub district link` names this compound at its district."""
+    uplink = DistrictUplink(
+        c.home.hub_db, lambda topic, raw: sync.client.publish(topic, raw, qos=1).rc == 0,
+        sync.connected.is_set,
+        lambda db, at: Compound(c.home, db, c.key, c.binding_key).publish(at).version,
+        UplinkConfig.from_env())
+    attach(sync.client, uplink)
+    return uplink
 
 
 def nightly_jobs(home: Home, config: NightlyConfig, zone: ZoneInfo,

@@ -28,6 +28,7 @@ from hub.cli_deploy import (  # + gate enroll|retire, broker tls|bridge
     migrate_cmd,
     restore_cmd,
 )
+from hub.cli_district import district_group
 from hub.cli_gates import broker_group, gate_group
 from hub.cli_notify import notify_group
 from hub.cli_parcels import parcels_group, shelf_group
@@ -340,6 +341,7 @@ main.add_command(restore_cmd)
 main.add_command(migrate_cmd)
 main.add_command(notify_group)
 main.add_command(wheelhouse_group)
+main.add_command(district_group)
 
 if __name__ == "__main__":
     main()

@@ -142,3 +142,49 @@ def test_only_a_parcel_area_kiosk_reads_the_shelf_manifest(compound, clients, ga
     late = make(gate1, "gate-1-now-parcels")
     late.c.subscribe([(topics.HUB_PARCELS, 1)])
     wait_until(lambda: (topics.HUB_PARCELS, b"manifest v1") in late.received, 5)
+
+
+def test_the_district_link_is_the_hubs_alone(compound, tmp_path):
+    """The district's orders and acks, the hub's feed up and the bridge's state: the hub
+    reads and writes them; a gate's login can do neither (a gate's SD card must not
+    reveal or forge what passes between the compound and its street office)."""
+    from gatehouse.home import Home
+    from hub.gates import add_gate
+    dport, port = free_port(), free_port()
+    dfiles = broker.write_district_files(tmp_path / "district", dport)
+    broker.set_password(dfiles.passwd, "c1", "c1-pw")
+    files = setup_broker(compound.home, port)
+    broker.write_bridge(files, "c1", "127.0.0.1", dport, "c1", "c1-pw")
+    district = Broker(dfiles, dport, tmp_path / "district.log").start()
+    local = Broker(files, port, tmp_path / "compound.log").start()
+    gate_ep = add_gate(compound, "gate-1", kiosk_home=Home.at(tmp_path / "kiosk"))
+    made = []
+    try:
+        def make(ep, cid):
+            c = Client(ep, cid)
+            made.append(c)
+            wait_until(lambda: c.connected.is_set() or c.refused is not None, 5)
+            return c
+        hub = make(Endpoint.read(compound.home.hub_mqtt), "hub-probe")
+        gate = make(gate_ep, "gate-probe")
+        wanted = [(f"{topics.ROOT}/district/#", 1), (f"{topics.ROOT}/hub/district/#", 1),
+                  ("$SYS/broker/connection/#", 1)]
+        hub.c.subscribe(wanted)
+        gate.c.subscribe(wanted)
+        state = broker.bridge_state_topic("c1")
+        wait_until(lambda: (state, b"1") in hub.received, 10, message="the bridge's state")
+        assert gate.publish(topics.HUB_DISTRICT_FEED, b"forged feed").getName() == \
+            "Not authorized"
+        assert gate.publish(topics.DISTRICT_ORDERS, b"forged orders").getName() == \
+            "Not authorized"
+        assert hub.publish(topics.DISTRICT_ORDERS, b"orders").getName() == "Success"
+        assert hub.publish(topics.HUB_DISTRICT_STATUS, b"status").getName() == "Success"
+        wait_until(lambda: (topics.HUB_DISTRICT_STATUS, b"status") in hub.received, 5)
+        assert (topics.DISTRICT_ORDERS, b"orders") in hub.received
+        assert gate.received == []
+        assert not any(p.startswith(b"forged") for _, p in hub.received)
+    finally:
+        for c in made:
+            c.close()
+        local.stop()
+        district.stop()

@@ -1,6 +1,7 @@
 """The broker as deployed: passwords and ACL hold on the generated config, the optional
 TLS listener (the hub as CA), and a compound bridged to a district broker on loopback:
-events up, bundles down, and the compound working on while the district link is down."""
+the hub's district feed up (never a gate's own events), what the district sends down,
+and the compound working on while the district link is down."""
 import base64
 import json
 import ssl
@@ -146,11 +147,14 @@ def test_compound_bridges_to_district(compound, tmp_path, clients):
         # The bridge logs in as c1, and the district knows it by that name alone
         # (use_username_as_clientid: no login can take another's client id).
         wait_until(lambda: " as c1 " in district.output(), 10, message="the bridge")
-        # Up: a gate's events reach the street office under the compound's prefix.
-        up = "district/c1/" + topics.gate_events("gate-1")
-        wait_until(lambda: (gate.publish(topics.gate_events("gate-1"), b"e1") and
-                            street.got(up, b"e1")), 10, every=0.5,
-                   message="events up to the district")
+        # Up: the hub's district feed reaches the street office under the compound's
+        # prefix; a gate's own events (full names) never leave the compound.
+        up = "district/c1/" + topics.HUB_DISTRICT_FEED
+        assert gate.publish(topics.gate_events("gate-1"), b"e1") == "Success"
+        wait_until(lambda: (hub.publish(topics.HUB_DISTRICT_FEED, b"f1") and
+                            street.got(up, b"f1")), 10, every=0.5,
+                   message="the feed up to the district")
+        assert not any("/gate/" in t for t, _ in street.received)
         # Down: the street office sends a bundle; the compound's hub gets it, gates do not.
         assert street.publish("district/c1/down/bundle", b"district-bundle") == "Success"
         wait_until(lambda: hub.got(topics.ROOT + "/district/bundle", b"district-bundle"), 10,
@@ -164,9 +168,10 @@ def test_compound_bridges_to_district(compound, tmp_path, clients):
         assert gate.publish(topics.gate_events("gate-1"), b"while-down") == "Success"
         wait_until(lambda: hub.got(topics.gate_events("gate-1"), b"while-down"), 5,
                    message="the compound working without its district")
+        assert hub.publish(topics.HUB_DISTRICT_FEED, b"while-down") == "Success"
         district.start()
         wait_until(lambda: street.got(up, b"while-down"), 20,
-                   message="the queued event up after the link came back")
+                   message="the queued feed up after the link came back")
     finally:
         local.stop()
         district.stop()
