@@ -284,3 +284,44 @@ def test_an_unlinked_or_untrusting_hub_refuses_every_order(compound):
     assert r.status is ReportStatus.REFUSED and "trusts no district key" in r.reason
     with pytest.raises(ValueError):
         district_config.set_compound(compound.db, "c.1")
+
+
+# The command line ------------------------------------------------------------------
+
+def test_hub_district_trust_link_and_status(compound, tmp_path):
+    from click.testing import CliRunner
+
+    from hub.cli import main
+    from hub.compound import public_pem
+    pem = tmp_path / "district.pub"
+    pem.write_bytes(public_pem(DISTRICT))
+    home = str(compound.home.root)
+    run = CliRunner().invoke
+    out = run(main, ["district", "trust", "--home", home, "--id", "street1", "--key", str(pem)])
+    assert out.exit_code == 0, out.output
+    assert DISTRICT.kid.hex() in out.output
+    bad = tmp_path / "bad.pub"
+    bad.write_text("not a key")
+    assert run(main, ["district", "trust", "--home", home, "--id", "s", "--key",
+                      str(bad)]).exit_code != 0
+    assert run(main, ["district", "link", "--home", home, "--compound-id", "c.1",
+                      "--district", "127.0.0.1:4222", "--password", "pw"]).exit_code != 0
+    out = run(main, ["district", "link", "--home", home, "--compound-id", "c1",
+                     "--district", "127.0.0.1:4222", "--password", "pw"])
+    assert out.exit_code == 0, out.output
+    conf = (compound.home.hub_broker / "conf.d" / "bridge-c1.conf").read_text()
+    assert "try_private false" in conf and "topic hub/district/# out 1" in conf
+    assert "gate/+/events" not in conf
+    db = schema.open_db(compound.home.hub_db)
+    db["gates"].insert({"id": "gate-a", "name": "gate-a"})
+    ingest(db, [batch("gate-a", attempt(1), attempt(2))], compound.build_bundle(1, 0).policy)
+    district_feed.apply_ack(db, [(1, 1)], 1.7e9)
+    out = run(main, ["district", "status", "--home", home])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.output)
+    assert {k: doc[k] for k in ("district", "compound", "link", "feed_last", "backlog",
+                                "last_ack_at", "last_order_applied")} == {
+        "district": "street1", "compound": "c1", "link": "down", "feed_last": 2,
+        "backlog": 1, "last_ack_at": 1.7e9, "last_order_applied": 0}
+    assert [r["action"] for r in db.query("select action from audit order by id")] == \
+        ["district.trust", "district.link"]

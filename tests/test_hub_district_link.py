@@ -230,13 +230,20 @@ def test_an_order_reaches_the_bundle_once_and_bad_ones_are_reported(link, compou
                            for b in link.gate.of("hub/bundle")), 10, message="the bundle")
     bundle = unseal(link.gate.of("hub/bundle")[-1], compound.hub_trusted_key())
     assert bundle.buildings["7"].value == "sealed"
+    # Broken messages are set aside with their reason; the link goes on.
+    link.street.mqtt.publish("district/c1/down/orders", b"\xff not json")
+    link.street.mqtt.publish("district/c1/down/ack", b'{"v": 1, "compound": "c1"}')
+    db = db_of(link.home)
+    wait_until(lambda: db["quarantine"].count >= 2, 10, message="the quarantine")
+    reasons = sorted(r["reason"] for r in db.query("select reason from quarantine"))
+    assert all(r.startswith("district: ") for r in reasons), reasons
+    assert any("not JSON" in r for r in reasons) and any("ranges" in r for r in reasons)
     # Forged, another compound's, stale: each refused or reported stale, none applied.
     link.street.orders(order(2, key=SigningKey.generate()), order(3, compound="c2"),
                        order(1, OrderKind.REOPEN))
     wait_until(lambda: len(link.street.reports()) >= 4, 20, message="three more reports")
     later = [(x.seq, x.status.value) for x in link.street.reports()[1:]]
     assert later == [(0, "refused"), (0, "refused"), (1, "applied")]   # 1 is answered again
-    db = db_of(link.home)
     assert db["building_events"].count == 1
     assert [a["kind"] for a in db.query("select kind from alerts")] == ["district_order_forged"]
     # Killed with -9 and started again, the district sends order 1 again: answered, not
