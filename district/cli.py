@@ -25,8 +25,9 @@ home_option = click.option("--home", "home", default=None, metavar="DIR",
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Gatehouse district: the street office's store, orders and page."""
-    logging.basicConfig(level=os.environ.get("GATEHOUSE_LOG", "INFO"),
+    logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("district").setLevel(os.environ.get("GATEHOUSE_LOG", "INFO"))
 
 
 def _home(home: str | None, exists: bool = True) -> DistrictHome:

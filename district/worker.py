@@ -76,6 +76,7 @@ class Worker:
             if cfg.send_orders else None
         try:
             sub = await nc.jetstream().pull_subscribe_bind(CONSUMER, STREAM)
+            log.info("%s: worker ready", cfg.name)
             conn: psycopg.Connection | None = None
             while not self._stop.is_set():
                 try:
@@ -99,7 +100,10 @@ class Worker:
             self._stop.set()
             if sender is not None:
                 await asyncio.gather(sender, return_exceptions=True)
-            await nc.drain()
+            # Not drain(): it waits on the pull subscription's open fetch for 30 s.
+            # Everything of ours is acked and published; flush and go.
+            await nc.flush()
+            await nc.close()
         return self.totals
 
     async def _one_batch(self, nc, sub, conn: psycopg.Connection) -> None:
@@ -115,6 +119,9 @@ class Worker:
             await m.ack()
         await nc.flush()
         await publish_acks(nc, result)
+        log.debug("%s: batch of %d messages: stored %d duplicates %d quarantined %d",
+                  self.config.name, len(msgs), result.stored, result.duplicates,
+                  result.quarantined)
         t = self.totals
         t.batches, t.messages, t.last = t.batches + 1, t.messages + len(msgs), result
         t.stored += result.stored
