@@ -1,7 +1,7 @@
 """The compound's link to its district, run inside `hub serve` (hub/app_serve.py).
 
-One worker thread (hub.periodic.Periodic, a pass every 0.2 s) on its own database
-connection. While the bridge to the district is up (Mosquitto's notification, retained
+One worker thread (hub.periodic.Periodic: a pass as soon as a message of the district
+arrives, else every 0.2 s) on its own database connection. While the bridge to the district is up (Mosquitto's notification, retained
 on `$SYS/broker/connection/district-<compound>/state`: 1 up, 0 down) it
 - publishes the unacknowledged feed (hub/district_feed.py) as FeedBatches of at most
   500 events, at most `window` events in flight; when the oldest batch in flight is
@@ -129,8 +129,10 @@ class DistrictUplink:
         self.inbox.put(_Incoming(topic, payload, ack))
 
     def worker(self) -> Periodic:
-        return Periodic("district-uplink", self.tick, self.config.tick_s,
-                        clock=self.clock, db_path=self.db_path, wait_first=False)
+        # The pass itself waits for the district's messages (up to tick_s): an order is
+        # taken the moment it arrives, not at the next tick.
+        return Periodic("district-uplink", self.tick, 0.001, clock=self.clock,
+                        db_path=self.db_path, wait_first=False)
 
     # One pass ------------------------------------------------------------------
 
@@ -140,11 +142,13 @@ class DistrictUplink:
         if not self.state.started:
             self.state.started = True
             desk.finish_bundle(now)   # an order applied just before a kill
+        wait = self.config.tick_s    # a pass begins when a message comes, or after tick_s
         while True:
             try:
-                m = self.inbox.get_nowait()
+                m = self.inbox.get(timeout=wait) if wait else self.inbox.get_nowait()
             except queue.Empty:
                 break
+            wait = 0.0
             try:
                 self._handle(db, cfg, desk, m, now)
             except Exception as exc:  # a bug or a broken message: kept, never the end
