@@ -133,8 +133,8 @@ def config_text(cfg: NodeConfig) -> str:
         auth = f"{CLUSTER_NAME}:{cfg.route_password}@" if cfg.route_password else ""
         routes = [f"nats-route://{auth}{p.host}:{p.cluster_port}" for p in cfg.peers
                   if p.cluster_port != cfg.cluster_port or p.host != host]
-        cauth = (f" authorization {{ user: {_q(CLUSTER_NAME)}, "
-                 f"password: {_q(cfg.route_password)} }}" if cfg.route_password else "")
+        cauth = (f" authorization: {{ user: {_q(CLUSTER_NAME)}, "
+                 f"password: {_q(cfg.route_password)} }}," if cfg.route_password else "")
         text.append(f"cluster {{ name: {_q(CLUSTER_NAME)}, "
                     f"listen: {_q(f'{host}:{cfg.cluster_port}')},{cauth} "
                     f"routes: {json.dumps(routes)} }}")
