@@ -153,8 +153,12 @@ def last_acked_at(db: sqlite_utils.Database) -> float | None:
     return db.execute("select max(acked_at) from district_feed").fetchone()[0]
 
 
-def forget_acked(db: sqlite_utils.Database, before: float) -> int:
-    """Drop feed rows acknowledged before `before` (their numbers are never given again)."""
+def forget(db: sqlite_utils.Database, acked_before: float) -> int:
+    """Drop feed rows acknowledged before `acked_before`, and those whose gate event the
+    retention purge has deleted (they can never be sent; a compound never linked would
+    otherwise keep a row per event for ever). Their numbers are never given again."""
     with write_transaction(db):
-        return db.conn.execute("delete from district_feed where acked_at is not null and "
-                               "acked_at < ?", [before]).rowcount
+        return db.conn.execute(
+            "delete from district_feed where (acked_at is not null and acked_at < ?) or "
+            "not exists (select 1 from gate_events e where e.id = district_feed.event_id)",
+            [acked_before]).rowcount

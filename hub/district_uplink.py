@@ -156,13 +156,13 @@ class DistrictUplink:
                 _quarantine(db, m, f"not handled: {type(exc).__name__}: {exc}", now)
             if m.ack is not None:
                 m.ack()
+        if now - self.state.checked_at > 3600:
+            self.state.checked_at = now
+            district_feed.forget(db, now - self.config.forget_acked_days * 86400)
         if not (cfg.linked and self.state.up and self.connected()):
             return
         self._feed(db, cfg.compound, now)
         self._status(db, cfg.compound, now)
-        if now - self.state.checked_at > 3600:
-            self.state.checked_at = now
-            district_feed.forget_acked(db, now - self.config.forget_acked_days * 86400)
 
     def _handle(self, db, cfg, desk: OrderDesk, m: _Incoming, now: float) -> None:
         if m.topic.startswith("$SYS/"):

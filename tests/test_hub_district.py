@@ -137,6 +137,12 @@ def test_acks_mark_ranges_and_an_event_purged_before_its_ack_is_not_sent(compoun
     out = district_feed.next_events(db, 0, 2.0e9)
     assert [e.cseq for e in out] == [4, 6, 7]
     assert district_feed.backlog(db) == 3
+    # Housekeeping: acked long ago, or whose event retention purged, go; numbers stay.
+    db.execute("delete from gate_events where id = ?", [events[6].id])   # cseq 7, unacked
+    assert district_feed.forget(db, 1.5e9) == 5                      # 1, 2, 3, 5 and 7
+    assert [c for c, _ in feed(db)] == [4, 6]
+    ingest(db, [batch("gate-a", attempt(8))], policy)
+    assert [c for c, _ in feed(db)] == [4, 6, 8]
 
 
 # Orders --------------------------------------------------------------------------
