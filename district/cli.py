@@ -260,6 +260,33 @@ def gaps_cmd(home, dsn, compound_id) -> None:
         print_json({cid: ingest.gaps(conn, cid) for cid in ids})
 
 
+@main.command("status")
+@home_option
+@dsn_option
+@click.option("--nats", "nats_urls", multiple=True, help="Broker URL(s) (default: the home's).")
+def status_cmd(home, dsn, nats_urls) -> None:
+    """Compounds online, the stream's backlog, gaps: the district at a glance (JSON)."""
+    import nats
+    from district.nats_local import CONSUMER, STREAM
+    urls = list(nats_urls) or _home(home).nats_urls()
+
+    async def backlog() -> dict:
+        nc = await nats.connect(servers=urls)
+        try:
+            js = nc.jetstream()
+            info = await js.consumer_info(STREAM, CONSUMER)
+            return {"waiting": info.num_pending, "unacked": info.num_ack_pending}
+        finally:
+            await nc.close()
+    with connect(_dsn(home, dsn)) as conn:
+        rows = conn.execute("select id, online from compounds_live order by id").fetchall()
+        doc = {"compounds": len(rows), "online": sum(1 for _, on in rows if on),
+               "gaps": {cid: g for cid, _ in rows if (g := ingest.gaps(conn, cid))},
+               "quarantined": conn.execute("select count(*) from quarantine").fetchone()[0]}
+    doc["stream"] = asyncio.run(backlog())
+    print_json(doc)
+
+
 @main.command("retention")
 @home_option
 @dsn_option

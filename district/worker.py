@@ -13,6 +13,7 @@ import asyncio
 import logging
 import signal
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 import psycopg
 
@@ -61,7 +62,7 @@ class Worker:
     def __init__(self, config: WorkerConfig):
         self.config, self.totals = config, Totals()
         self._stop = asyncio.Event()
-        self._zone = schema.ZoneInfo("UTC")
+        self._zone = ZoneInfo("UTC")   # replaced by the database's at connect
         self._days: int | None = None
 
     def stop(self) -> None:
