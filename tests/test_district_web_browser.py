@@ -3,6 +3,7 @@ authority signs in, reads the overview, traces a person across two compounds and
 the contact at the other compound, masked, with no unmask button for its role."""
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 
 import pytest
@@ -44,5 +45,11 @@ def test_the_health_authority_traces_on_a_phone(browser, server):
         assert REF_B[:6] + "…" in people and REF_B not in page.content()
         assert page.locator("#unmask").count() == 0
         assert "c2" in page.locator("#timeline").inner_text()
+        if os.environ.get("GATEHOUSE_SHOTS"):     # for the eyes: the page as a phone shows it
+            page.screenshot(path=f"{os.environ['GATEHOUSE_SHOTS']}/district-tracing-390.png",
+                            full_page=True)
+            page.goto(server + "/")
+            page.screenshot(path=f"{os.environ['GATEHOUSE_SHOTS']}/district-overview-390.png",
+                            full_page=True)
     finally:
         context.close()
