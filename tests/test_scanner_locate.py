@@ -44,3 +44,37 @@ def test_upright_strip_maps_back_to_the_frame():
     h, w = strip.shape
     centre = back @ np.array([w / 2, h / 2, 1.0])
     assert abs(centre[0] - 320) < 50 and abs(centre[1] - 240) < 50
+
+
+def _bars(image: np.ndarray, x0: int, x1: int, y0: int, y1: int, seed: int) -> None:
+    x = x0
+    rng = np.random.default_rng(seed)
+    while x < x1:
+        w = int(rng.integers(2, 7))
+        image[y0:y1, x : x + w] = 30
+        x += w + int(rng.integers(2, 7))
+
+
+def test_a_label_split_in_two_by_glare_is_one_bar_area():
+    image = np.full((480, 640), 225, np.uint8)
+    _bars(image, 100, 280, 200, 280, 1)
+    _bars(image, 340, 520, 200, 280, 2)  # the same bars beyond a washed-out gap
+    bars = [c for c in locate.candidates(image) if c.shape == "bars"]
+    assert len(bars) == 1
+    xs = [x for x, _ in bars[0].points]
+    assert min(xs) < 150 and max(xs) > 470
+
+
+def test_two_labels_one_above_the_other_stay_two_bar_areas():
+    image = np.full((480, 640), 225, np.uint8)
+    _bars(image, 200, 440, 80, 160, 1)
+    _bars(image, 200, 440, 300, 380, 2)
+    assert len([c for c in locate.candidates(image) if c.shape == "bars"]) == 2
+
+
+def test_the_map_is_the_same_whatever_size_came_before():
+    # The map reuses its whole-frame buffers between calls; a frame of another size between
+    # two calls must not change what the second one finds.
+    first = locate.candidates(frame(roll=30.0))
+    locate.candidates(np.full((720, 1280), 128, np.uint8))
+    assert locate.candidates(frame(roll=30.0)) == first

@@ -9,6 +9,7 @@ stands its bars upright, at any rotation. QR modules and text cross every way.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Literal
 
@@ -24,6 +25,7 @@ _BARS_NORM = 1.0 / (np.sqrt(2.0) - 1.0)
 _BARS_COHERENCE = 0.55
 _SQRT2 = float(np.sqrt(2.0))
 _OPEN = True
+_JOIN_DEGREES = 6.0  # bar areas this close in angle and in line are one code split in two
 
 
 @dataclass(frozen=True)
@@ -68,8 +70,27 @@ class CellMap:
     coherence: np.ndarray
 
 
+_scratch = threading.local()
+
+
+def _buffer(slot: str, shape: tuple[int, int]) -> np.ndarray:
+    """Return this thread's reused uint8 image for `slot` at this shape.
+
+    The map's whole-frame intermediates are 300 KB each at 640x480: allocated afresh, each
+    is a new mapping whose pages fault in on first write, which was half the map's time on
+    a loaded machine (0.83 vs 0.41 ms). Reused, they stay mapped and warm.
+    """
+    buffers: dict = _scratch.__dict__.setdefault("buffers", {})
+    buf = buffers.get((slot, shape))
+    if buf is None:
+        if len(buffers) >= 16:  # a camera changed size: drop the old shapes
+            buffers.clear()
+        buf = buffers[(slot, shape)] = np.empty(shape, np.uint8)
+    return buf
+
+
 def cell_map(gray: np.ndarray, means: np.ndarray | None = None) -> CellMap:
-    """Return the code-likeness features of every 16x16 cell (~0.5 ms at 640x480).
+    """Return the code-likeness features of every 16x16 cell (~0.4 ms at 640x480).
 
     `means` is `cell_means(gray)` when the caller has it already. The last row and column
     of cells are left out: the steps need one pixel beyond the cell.
@@ -77,17 +98,21 @@ def cell_map(gray: np.ndarray, means: np.ndarray | None = None) -> CellMap:
     gray = _whole_cells(gray)
     h, w = gray.shape
     small = _shrink(gray) if means is None else means.astype(np.uint8)
-    local = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    local = cv2.resize(small, (w, h), dst=_buffer("local", (h, w)), interpolation=cv2.INTER_LINEAR)
     hc, wc = h - CELL, w - CELL
-    contrast = _shrink(cv2.absdiff(gray[:hc, :wc], local[:hc, :wc])).astype(np.float32)
-    dark = cv2.compare(gray[: hc + 1, : wc + 1], local[: hc + 1, : wc + 1], cv2.CMP_LT)
-    steps = (
-        cv2.bitwise_xor(dark[:-1, 1:], dark[:-1, :-1]),  # right
-        cv2.bitwise_xor(dark[1:, :-1], dark[:-1, :-1]),  # down
-        cv2.bitwise_xor(dark[1:, 1:], dark[:-1, :-1]),  # down-right
-        cv2.bitwise_xor(dark[1:, :-1], dark[:-1, 1:]),  # down-left
+    contrast = _shrink(cv2.absdiff(gray[:hc, :wc], local[:hc, :wc], dst=_buffer("step", (hc, wc))))
+    dark = cv2.compare(gray[: hc + 1, : wc + 1], local[: hc + 1, : wc + 1], cv2.CMP_LT,
+                       dst=_buffer("dark", (hc + 1, wc + 1)))
+    pairs = (
+        (dark[:-1, 1:], dark[:-1, :-1]),  # right
+        (dark[1:, :-1], dark[:-1, :-1]),  # down
+        (dark[1:, 1:], dark[:-1, :-1]),  # down-right
+        (dark[1:, :-1], dark[:-1, 1:]),  # down-left
     )
-    right, down, diag, anti = (_shrink(s).astype(np.float32) / 255.0 for s in steps)
+    # One step image at a time, into the same buffer, each averaged per cell at once.
+    steps = [_shrink(cv2.bitwise_xor(a, b, dst=_buffer("step", (hc, wc)))) for a, b in pairs]
+    contrast = contrast.astype(np.float32)
+    right, down, diag, anti = (s.astype(np.float32) / 255.0 for s in steps)
     # A diagonal step is sqrt(2) px long, so it crosses sqrt(2) times as often per step.
     diag, anti = diag / _SQRT2, anti / _SQRT2
     # Doubled-angle sum of crossings: bars with their gradient at angle t cross a step at
@@ -109,6 +134,40 @@ def _components(mask: np.ndarray) -> list[np.ndarray]:
 def _box(mask: np.ndarray) -> tuple[int, int, int, int]:
     ys, xs = np.nonzero(mask)
     return int(xs.min()) * CELL, int(ys.min()) * CELL, int(xs.max() - xs.min() + 1) * CELL, int(ys.max() - ys.min() + 1) * CELL
+
+
+def _in_line(a: Candidate, b: Candidate) -> bool:
+    # b continues a's bars: the same angle, on the same band along them, and not far
+    # beyond a's ends (glare or a fold across a label splits its bars in two areas).
+    turn = np.exp(2j * (b.angle - a.angle))
+    if abs(np.angle(turn)) > 2 * np.radians(_JOIN_DEGREES):
+        return False
+    c, s = np.cos(a.angle), np.sin(a.angle)
+    pa, pb = np.array(a.points), np.array(b.points)
+    across_a, across_b = pa @ (c, s), pb @ (c, s)  # along the code's length
+    along_a, along_b = pa @ (-s, c), pb @ (-s, c)  # along the bars
+    length = across_a.max() - across_a.min() + CELL
+    gap = max(across_b.min() - across_a.max(), across_a.min() - across_b.max())
+    overlap = min(along_a.max(), along_b.max()) - max(along_a.min(), along_b.min())
+    return gap <= max(2 * CELL, length) and overlap >= -CELL
+
+
+def _joined(bars: list[Candidate]) -> list[Candidate]:
+    """Return the bar areas with the parts of one split code joined, best first."""
+    out: list[Candidate] = []
+    for b in bars:
+        for i, a in enumerate(out):
+            if _in_line(a, b):
+                pts = a.points + b.points
+                weight = a.score / (a.score + b.score)
+                angle = a.angle + (1 - weight) * 0.5 * float(np.angle(np.exp(2j * (b.angle - a.angle))))
+                x0, y0 = min(a.x, b.x), min(a.y, b.y)
+                x1, y1 = max(a.x + a.w, b.x + b.w), max(a.y + a.h, b.y + b.h)
+                out[i] = Candidate(x0, y0, x1 - x0, y1 - y0, "bars", a.score + b.score, angle, pts)
+                break
+        else:
+            out.append(b)
+    return out
 
 
 def candidates(
@@ -143,7 +202,7 @@ def candidates(
         ys, xs = np.nonzero(keep)
         pts = tuple((float(x * CELL + CELL / 2), float(y * CELL + CELL / 2)) for x, y in zip(xs, ys))
         found.append(Candidate(*_box(keep), "bars", float(strength[keep].sum()), angle, pts))
-    out += sorted(found, key=lambda c: -c.score)[:max_bars]
+    out += _joined(sorted(found, key=lambda c: -c.score))[:max_bars]
     # Modules: busy areas that are not bars, at least 5x5 cells (a version-7 QR code at
     # 1.9 px a module is 86 px a side); smaller ones are words.
     squares = busy & ~bars
