@@ -54,7 +54,9 @@ def web_config(district_dsn, district_home, street):
         "('c1', '一号社区', %s, %s, %s), ('c2', '二号社区', %s, %s, %s)",
         [_ts(T), _ts(NOW - 10), json.dumps({"buildings": {"7": "sealed", "8": "controlled"},
                                              "backlog": 3, "bundle_version": 41,
-                                             "policy_version": 7, "order_seq": 0}),
+                                             "policy_version": 7, "order_seq": 0,
+                                             "today": {"admit": 52, "refer": 3, "refuse": 2},
+                                             "alerts_open": 1}),
          _ts(T + 7200), _ts(NOW - 1000), json.dumps({"backlog": 0})])
     street.execute("insert into compound_ranges values ('c1', 1, 10), ('c1', 15, 20), "
                    "('c2', 1, 5)")
@@ -254,9 +256,12 @@ def test_the_overview_shows_each_compound(as_user):
     assert "在线 online" in rows["c1"] and "离线 offline" in rows["c2"]
     assert 'class="sealed">7' in rows["c1"] and 'class="controlled">8' in rows["c1"]
     assert "1 · 4" in rows["c1"]                                  # one gap, 4 missing
-    assert '<span class="pill bad">1</span>' in rows["c1"]        # today's alert
+    assert '<span class="pill bad">1</span>' in rows["c1"]        # an open alert
+    assert re.search(r'n">52</td><td class="n">3</td><td class="n">2</td>', rows["c1"])
     assert 'data-test="online">1/2' in html
-    assert "一号社区" in as_user("observer").get("/compound/c1").get_data(as_text=True)
+    page = as_user("observer").get("/compound/c1").get_data(as_text=True)
+    assert "一号社区" in page and "HEALTH_RED" in page            # today's alert, from events
+    assert "11–14" in page                                        # the cseq never received
     assert as_user("observer").get("/compound/nope").status_code == 404
 
 
