@@ -11,15 +11,13 @@ from pathlib import Path
 
 import click
 
-from district import app_run, cli_web, ingest, orders, retention
+from district import app_run, cli_broker, cli_web, ingest, orders, retention
+from district.cli_common import home_option, load_home
 from district.db import connect
-from district.home import DistrictConfig, DistrictHome
-from district.nats_local import NodeConfig, Peer, ensure_stream, reload_running, write_config
+from district.home import DistrictConfig
 from gatehouse.cli_common import fail, print_json
 from gatehouse.district_wire import OrderKind
 
-home_option = click.option("--home", "home", default=None, metavar="DIR",
-                           help="The district home (default $GATEHOUSE_DISTRICT_HOME).")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,14 +28,7 @@ def main() -> None:
     logging.getLogger("district").setLevel(os.environ.get("GATEHOUSE_LOG", "INFO"))
 
 
-def _home(home: str | None, exists: bool = True) -> DistrictHome:
-    try:
-        h = DistrictHome.at(home)
-    except ValueError as exc:
-        fail(str(exc))
-    if exists and not h.exists():
-        fail(f"{h.root} is not a district home (run `district init` first)")
-    return h
+_home = load_home
 
 
 def _dsn(home: str | None, dsn: str | None) -> str:
@@ -109,88 +100,6 @@ def migrate_cmd(home, dsn) -> None:
     h = _home(home)
     app_run.prepare_database(h, _dsn(home, dsn))
     click.echo("database up to date")
-
-
-@main.group("broker")
-def broker_group() -> None:
-    """The district broker (nats-server) for three machines."""
-
-
-@broker_group.command("conf")
-@home_option
-@click.option("--node", type=click.IntRange(1, 3), required=True, help="This machine: 1-3.")
-@click.option("--peers", required=True, help="The three machines' addresses, in order, "
-              "comma-separated.")
-@click.option("--cluster-port", default=6222, show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False), default=None,
-              help="Where to write it (default <home>/nats/node-N.conf).")
-def broker_conf(home, node, peers, cluster_port, out) -> None:
-    """Write the nats-server config of one node of three (same logins on each)."""
-    h = _home(home)
-    hosts = [p.strip() for p in peers.split(",") if p.strip()]
-    if len(hosts) != 3:
-        fail("--peers names three machines")
-    cfg, secret = h.config(), h.secrets()
-    nodes = [Peer(host, cfg.nats_port, cluster_port, cfg.mqtt_port) for host in hosts]
-    me = nodes[node - 1]
-    path = Path(out) if out else h.nats / f"node-{node}.conf"
-    write_config(NodeConfig(
-        name=f"{cfg.id}-{node}", store_dir=h.nats / "js", client_port=cfg.nats_port,
-        mqtt_port=cfg.mqtt_port, listen_host=me.host, cluster_port=cluster_port,
-        peers=nodes, route_password=secret["route"], service_password=secret["service"],
-        compounds=dict(secret["compounds"]), pid_file=h.nats / "nats.pid"), path)
-    click.echo(f"wrote {path}: run `nats-server -c {path}` on {me.host}")
-
-
-@broker_group.command("stream")
-@home_option
-@click.option("--nats", "nats_urls", multiple=True, help="Broker URL(s) (default: the home's).")
-@click.option("--replicas", type=click.IntRange(1, 3), default=1, show_default=True)
-def broker_stream(home, nats_urls, replicas) -> None:
-    """Create or update the stream GATEHOUSE_UP and its consumer `ingest`."""
-    import nats
-    urls = list(nats_urls) or _home(home).nats_urls()
-
-    async def go() -> None:
-        nc = await nats.connect(servers=urls)
-        try:
-            await ensure_stream(nc, replicas)
-        finally:
-            await nc.close()
-    asyncio.run(go())
-    click.echo(f"stream GATEHOUSE_UP ready, {replicas} replica(s)")
-
-
-@main.group("compound")
-def compound_group() -> None:
-    """The compounds of this district."""
-
-
-@compound_group.command("add")
-@home_option
-@click.argument("compound_id")
-def compound_add(home, compound_id) -> None:
-    """A broker login for a compound; prints what its technician runs at its hub."""
-    h = _home(home)
-    try:
-        password = h.add_compound(compound_id)
-    except ValueError as exc:
-        fail(str(exc))
-    cfg = h.config()
-    if (h.nats / "nats.conf").exists():   # the single node of `district run`
-        write_config(app_run.node_config(h), h.nats / "nats.conf")
-    reloaded = reload_running(h.nats / "nats.pid")
-    host = cfg.host if cfg.host not in ("0.0.0.0", "::") else "<this machine's address>"
-    click.echo(f"compound {compound_id} may log in"
-               + (" (the running broker reloaded)" if reloaded else "")
-               + (".\nOn a three-machine district: `district broker conf` again on each "
-                  "node, then `kill -HUP` its nats-server.\n" if not reloaded else ".\n")
-               + f"At the compound's hub, its technician runs:\n"
-               f"  echo {h.public_b64()} > district.pub\n"
-               f"  hub district trust --id {cfg.id} --key district.pub\n"
-               f"  hub district link --compound-id {compound_id} "
-               f"--district {host}:{cfg.mqtt_port}\n"
-               f"and types this password at the prompt: {password}")
 
 
 order_group = click.Group("order", help="Orders down to the compounds (signed).")
@@ -300,6 +209,8 @@ def retention_cmd(home, dsn, days) -> None:
     click.echo(f"dropped {len(dropped)} day(s)" + (f": {', '.join(dropped)}" if dropped else ""))
 
 
+main.add_command(cli_broker.broker_group)
+main.add_command(cli_broker.compound_group)
 cli_web.register(main)   # `district web`, `district user add` (district/cli_web.py)
 
 if __name__ == "__main__":

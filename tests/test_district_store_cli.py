@@ -3,6 +3,8 @@ init writes a home the rest can read."""
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 import stat
 from pathlib import Path
 
@@ -47,3 +49,25 @@ def test_init_writes_a_home_with_private_secrets(tmp_path):
     assert again.exit_code == 1 and "exists" in again.output
     bad = CliRunner().invoke(main, ["compound", "add", "a.b", "--home", str(tmp_path / "h")])
     assert bad.exit_code == 1 and "bad compound id" in bad.output
+
+
+def test_broker_conf_writes_three_nodes_nats_server_accepts(tmp_path):
+    runner = CliRunner()
+    assert runner.invoke(main, ["init", "--home", str(tmp_path / "h"), "--id", "xjh"]
+                         ).exit_code == 0
+    added = runner.invoke(main, ["compound", "add", "huayuan", "--home", str(tmp_path / "h")])
+    assert added.exit_code == 0 and "hub district link --compound-id huayuan" in added.output
+    for node in (1, 2, 3):
+        out = tmp_path / f"node-{node}.conf"
+        result = runner.invoke(main, ["broker", "conf", "--home", str(tmp_path / "h"),
+                                      "--node", str(node), "--peers",
+                                      "10.0.0.1,10.0.0.2,10.0.0.3", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        text = out.read_text()
+        assert f'server_name: "xjh-{node}"' in text and '"huayuan"' in text
+        assert f"10.0.0.{node}:6222" not in text.split("routes")[1]   # not a route to itself
+        assert stat.S_IMODE(out.stat().st_mode) == 0o600
+        if shutil.which("nats-server"):
+            checked = subprocess.run(["nats-server", "-t", "-c", str(out)],
+                                     capture_output=True, text=True)
+            assert checked.returncode == 0, checked.stderr + checked.stdout
