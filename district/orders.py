@@ -148,6 +148,9 @@ async def send_loop(dsn: str, nc, stop: asyncio.Event, resend_s: float = RESEND_
         except (psycopg.OperationalError, OSError) as exc:
             log.warning("order sender: %s; again in a moment", exc)
             await _wait(stop, 2.0)
+        except Exception:   # the broker link, a bug: the sender must outlive it
+            log.exception("order sender failed; again in a moment")
+            await _wait(stop, 2.0)
 
 
 async def _send_while_holding(dsn: str, nc, stop: asyncio.Event, resend_s: float) -> None:

@@ -26,6 +26,7 @@ from gatehouse.events import dump
 
 log = logging.getLogger(__name__)
 MAX_ACK_RANGES = 1000   # FeedAck.ranges' limit: more go in several acks
+NAK_DELAY_S = 2.0
 
 
 @dataclass
@@ -114,7 +115,19 @@ class Worker:
         except (nats.errors.TimeoutError, asyncio.TimeoutError):
             return
         incoming = [Incoming(m.subject, m.data, _broker_time(m)) for m in msgs]
-        result = await asyncio.to_thread(store, conn, incoming, self._zone, self._days)
+        try:
+            result = await asyncio.to_thread(store, conn, incoming, self._zone, self._days)
+        except Exception as exc:
+            # Rolled back: hand the batch back now (not after the ack wait), a little
+            # later, so a worker with a database again takes it.
+            for m in msgs:
+                await m.nak(delay=NAK_DELAY_S)
+            if isinstance(exc, psycopg.OperationalError):
+                raise
+            log.exception("%s: a batch of %d could not be stored", self.config.name,
+                          len(msgs))
+            self.totals.errors += 1
+            return
         # Committed: now, and only now, the stream may forget them.
         for m in msgs:
             await m.ack()
