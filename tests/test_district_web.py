@@ -7,6 +7,9 @@ from __future__ import annotations
 import io
 import json
 import re
+import sys
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime
 
 import openpyxl
@@ -18,6 +21,7 @@ from psycopg.rows import dict_row
 from district.cli import main as district_cli
 from district.web import BINDING_KEY_FILE, WebConfig, accounts, create_app
 from gatehouse.identity import person_ref
+from gatehouse.processes import Process, free_port, port_open, wait_until
 from gatehouse.policy import Policy
 from tests.test_district_tracing import (  # noqa: F401  (fixtures)
     NOW,
@@ -320,3 +324,41 @@ def test_the_users_commands(district_home, district_dsn):
     assert listed[0]["username"] == "wang" and listed[0]["disabled_at"]
     with psycopg.connect(district_dsn, row_factory=dict_row) as conn:
         assert accounts.sign_in(conn, "wang", "a long password", "1.2.3.4", NOW).user is None
+
+
+def _get(url: str, host: str) -> int:
+    req = urllib.request.Request(url, headers={"Host": host})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_district_web_serves_its_names_only_under_waitress(district_home, district_dsn,
+                                                            tmp_path):
+    """The real command in its own process: refuses to start without users, then
+    answers its names and 421 to any other."""
+    cfg = district_home.config()
+    cfg.dsn = district_dsn
+    district_home.save(cfg)
+    port = free_port()
+    args = [sys.executable, "-c", "from district.cli import main; main()", "web", "--home",
+            str(district_home.root), "--port", str(port), "--host", HOST]
+    first = Process(args, tmp_path / "web0.log", name="district-web").start()
+    assert first.proc.wait(30) == 1
+    first.stop()
+    assert "district user add" in first.output()
+    with psycopg.connect(district_dsn, autocommit=True, row_factory=dict_row) as conn:
+        accounts.add_user(conn, "wang", PASSWORD, "admin", NOW)
+    proc = Process(args, tmp_path / "web.log", name="district-web").start()
+    try:
+        wait_until(lambda: port_open(port), 30, message="district web listening")
+        base = f"http://127.0.0.1:{port}"
+        assert _get(base + "/healthz", f"{HOST}:{port}") == 200
+        assert _get(base + "/login", f"{HOST}:{port}") == 200
+        assert _get(base + "/login", f"evil.example:{port}") == 421
+        assert _get(base + "/healthz", "evil.example") == 421
+        assert (district_home.root / "web.secret").stat().st_mode & 0o077 == 0
+    finally:
+        proc.stop()

@@ -85,7 +85,7 @@ def _page(unmask: bool):
                            unmasked=unmask, days=_number("days", tracing.TRACE_DAYS),
                            minutes=minutes, window=_window(),
                            compounds=sorted({r["compound"] for r in rows}),
-                           fields=tracing.TIMELINE_FIELDS, contact_fields=tracing.CONTACT_FIELDS)
+                           max_rows=tracing.MAX_ROWS)
 
 
 def _export() -> tuple[str, list[dict], list[dict]]:
