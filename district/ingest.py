@@ -29,6 +29,10 @@ from district.schema import ensure_partitions, local_day
 
 log = logging.getLogger(__name__)
 QUARANTINE_KEEP_BYTES = 64 * 1024
+# An event dated more than a day after the broker received it is set aside: a gate's
+# clock can be wrong, and each new day is a new partition (a compound must not be able
+# to make the district create hundreds of tables with one message).
+FUTURE_S = 86400
 
 
 @dataclass(frozen=True)
@@ -127,9 +131,9 @@ def store(conn: psycopg.Connection, messages: list[Incoming], zone: ZoneInfo,
             parsed.append((m, None, "bad", str(exc)))
     cutoff = (datetime.now(UTC) - timedelta(days=retention_days)).timestamp() \
         if retention_days else 0.0
-    ensure_partitions(conn, {local_day(e.at, zone) for _, _, leaf, b in parsed
+    ensure_partitions(conn, {local_day(e.at, zone) for m, _, leaf, b in parsed
                              if leaf == "feed" for e in b.events  # type: ignore[attr-defined]
-                             if e.at >= cutoff}, zone)
+                             if cutoff <= e.at <= m.received_at + FUTURE_S}, zone)
     with conn.transaction():
         # Each compound's row locked first, in one order: two workers with messages of
         # the same compounds take turns on its ranges instead of deadlocking.
@@ -156,6 +160,11 @@ def store(conn: psycopg.Connection, messages: list[Incoming], zone: ZoneInfo,
 def _one(conn: psycopg.Connection, m: Incoming, cid: str, leaf: str, body: object,
          cutoff: float, result: Stored) -> None:
     if isinstance(body, _Feed):
+        late = m.received_at + FUTURE_S
+        body.bad.extend((e.cseq, f"event {e.cseq}: at {e.at:.0f} is more than a day after "
+                                 f"it was received", e.model_dump_json().encode())
+                        for e in body.events if e.at > late)
+        body.events[:] = [e for e in body.events if e.at <= late]
         _events(conn, body, cutoff, result)
         for cseq, reason, raw in body.bad:
             _quarantine(conn, m, cid, reason, result, raw)

@@ -120,3 +120,13 @@ def test_a_status_is_kept_with_the_broker_time(district_db):
     name, doc, last = district_db.execute(
         "select name, status, last_status_at from compounds where id = 'c1'").fetchone()
     assert (name, doc["backlog"], last.timestamp()) == ("一号小区", 4, T0 + 5)
+
+
+def test_an_event_dated_in_the_future_is_set_aside_not_partitioned(district_db):
+    ahead = T0 + 30 * 86400   # a gate whose clock is a month ahead
+    result = store(district_db, [feed("c1", [event(1), event(2, ahead)])], ZONE)
+    assert (result.stored, result.quarantined) == (1, 1)
+    assert result.ack_ranges() == {"c1": [(1, 2)]}   # kept aside: the hub may stop sending
+    assert sorted(schema.day_partitions(district_db)) == ["events_20261123"]
+    assert "more than a day after" in district_db.execute(
+        "select reason from quarantine").fetchone()[0]
