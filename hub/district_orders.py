@@ -23,7 +23,14 @@ from pydantic import ValidationError
 
 from gatehouse.codes import cose
 from gatehouse.db import write_transaction
-from gatehouse.district_wire import Order, OrderKind, OrderList, OrderReport, ReportStatus, open_order
+from gatehouse.district_wire import (
+    Order,
+    OrderKind,
+    OrderList,
+    OrderReport,
+    ReportStatus,
+    open_order,
+)
 from gatehouse.policy.diff import diff
 from gatehouse.policy.model import BuildingStatus, Policy
 from hub import audit, store

@@ -1,8 +1,9 @@
 """The compound's link to its district, run inside `hub serve` (hub/app_serve.py).
 
 One worker thread (hub.periodic.Periodic: a pass as soon as a message of the district
-arrives, else every 0.2 s) on its own database connection. While the bridge to the district is up (Mosquitto's notification, retained
-on `$SYS/broker/connection/district-<compound>/state`: 1 up, 0 down) it
+arrives, else every 0.2 s) on its own database connection. While the bridge to the
+district is up (Mosquitto's notification, retained on
+`$SYS/broker/connection/district-<compound>/state`: 1 up, 0 down) it
 - publishes the unacknowledged feed (hub/district_feed.py) as FeedBatches of at most
   500 events, at most `window` events in flight; when the oldest batch in flight is
   still unacknowledged after `resend_s`, it goes back to the first unacknowledged event
