@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -128,7 +129,15 @@ def run(home: DistrictHome, workers: int | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: district.stop())
     signal.signal(signal.SIGINT, lambda *_: district.stop())
     try:
-        district.start()
+        try:
+            district.start()
+        except subprocess.CalledProcessError as exc:   # initdb, pg_ctl
+            print(f"district: {' '.join(map(str, exc.cmd))} failed:\n{exc.stderr}",
+                  file=sys.stderr, flush=True)
+            return 1
+        except (OSError, RuntimeError) as exc:   # a directory postgres cannot reach, a port
+            print(f"district: {exc}", file=sys.stderr, flush=True)
+            return 1
         print(f"district {district.cfg.id} ready: mqtt {district.cfg.host}:"
               f"{district.cfg.mqtt_port}, {district.n_workers} workers", flush=True)
         district.serve()
