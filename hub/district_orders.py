@@ -91,6 +91,7 @@ class OrderDesk:
 
     def take(self, orders: OrderList, at: float) -> list[OrderReport]:
         """A report for every order of the list, applying those due, in seq order."""
+        self.finish_bundle(at)    # one an earlier list left due (its signing failed)
         cfg = self.config
         if orders.compound != cfg.compound or orders.district != cfg.district:
             log.warning("order list of %s for %s on this compound's topic (%s of %s)",

@@ -231,10 +231,11 @@ def test_a_kill_between_the_change_and_its_bundle_publishes_it_on_restart(compou
     assert compound.db.execute("select value from meta where key = ?",
                                [BUNDLE_DUE]).fetchone()[0] == "1"
     desk = desk_of(compound, cfg)
-    desk.finish_bundle(time.time())                     # what the link does at start
+    [report] = take(desk, order(1))      # sent again (or the link's start): signed now
     assert bundle_of(compound).buildings["7"].value == "sealed"
-    [report] = take(desk, order(1))
     assert report.status is ReportStatus.APPLIED
+    assert compound.db.execute("select value from meta where key = ?",
+                               [BUNDLE_DUE]).fetchone()[0] == "0"
     assert compound.db["building_events"].count == 1
 
 
