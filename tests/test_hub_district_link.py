@@ -129,13 +129,14 @@ def link(compound, tmp_path):
     local = Broker(files, port, tmp_path / "compound.log").start()
     made: list = []
 
-    def hub() -> Process:
+    def hub(status_s: float = 5) -> Process:
         """`hub serve`, once its link is up (its first status reached the district)."""
         seen = len(street.mqtt.of("/hub/district/status"))
         p = Process([BIN / "hub", "serve", "--home", compound.home.root],
                     tmp_path / "hub.log", {"GATEHOUSE_HEALTH_PORT": "0",
                                            "GATEHOUSE_DISTRICT_RESEND_S": "2",
-                                           "GATEHOUSE_DISTRICT_STATUS_S": "5"}).start()
+                                           "GATEHOUSE_DISTRICT_STATUS_S": str(status_s)}
+                    ).start()
         made.append(p)
         wait_until(lambda: len(street.mqtt.of("/hub/district/status")) > seen
                    or not p.running(), 30, message="the hub's link up")
@@ -217,7 +218,7 @@ def test_only_the_masked_feed_leaves_and_it_is_sent_again_until_acked(link):
 
 
 def test_an_order_reaches_the_bundle_once_and_bad_ones_are_reported(link, compound):
-    hub = link.hub()
+    hub = link.hub(status_s=3600)     # a status now comes only when something changes
     link.gate.c.subscribe(topics.HUB_BUNDLE, qos=1)
     wait_until(lambda: link.gate.of("hub/bundle"), 10, message="the first bundle")
     link.street.orders(order(1))
@@ -230,6 +231,11 @@ def test_an_order_reaches_the_bundle_once_and_bad_ones_are_reported(link, compou
                            for b in link.gate.of("hub/bundle")), 10, message="the bundle")
     bundle = unseal(link.gate.of("hub/bundle")[-1], compound.hub_trusted_key())
     assert bundle.buildings["7"].value == "sealed"
+    # The district hears of it at once: the status changed.
+    wait_until(lambda: any(st.order_seq == 1 and st.buildings == {"7": "sealed"}
+                           for st in (parse(CompoundStatus, p) for p in
+                                      link.street.mqtt.of("/hub/district/status"))), 10,
+               message="the changed status")
     # Broken messages are set aside with their reason; the link goes on.
     link.street.mqtt.publish("district/c1/down/orders", b"\xff not json")
     link.street.mqtt.publish("district/c1/down/ack", b'{"v": 1, "compound": "c1"}')
