@@ -37,7 +37,7 @@ def node_config(home: DistrictHome) -> NodeConfig:
                       client_port=cfg.nats_port, mqtt_port=cfg.mqtt_port,
                       mqtt_host=cfg.host, service_password=secret["service"],
                       compounds=dict(secret["compounds"]),
-                      pid_file=home.nats / "nats.pid")
+                      pid_file=home.nats / "nats.pid", mqtt_tls=cfg.mqtt_tls)
 
 
 def prepare_database(home: DistrictHome, dsn: str) -> None:

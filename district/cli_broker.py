@@ -39,7 +39,8 @@ def broker_conf(home, node, peers, cluster_port, out) -> None:
         name=f"{cfg.id}-{node}", store_dir=h.nats / "js", client_port=cfg.nats_port,
         mqtt_port=cfg.mqtt_port, listen_host=me.host, cluster_port=cluster_port,
         peers=nodes, route_password=secret["route"], service_password=secret["service"],
-        compounds=dict(secret["compounds"]), pid_file=h.nats / "nats.pid"), path)
+        compounds=dict(secret["compounds"]), pid_file=h.nats / "nats.pid",
+        mqtt_tls=cfg.mqtt_tls), path)
     click.echo(f"wrote {path}: run `nats-server -c {path}` on {me.host}")
 
 

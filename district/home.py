@@ -44,6 +44,15 @@ class DistrictConfig:
     # which only copies them, keeps them no longer.
     retention_days: int = 28
     web_hosts: list[str] = field(default_factory=lambda: ["localhost", "127.0.0.1"])
+    # The MQTT listener's certificate and key (PEM paths): empty, plain MQTT.
+    mqtt_tls_cert: str = ""
+    mqtt_tls_key: str = ""
+
+    @property
+    def mqtt_tls(self) -> tuple[Path, Path] | None:
+        if not self.mqtt_tls_cert:
+            return None
+        return Path(self.mqtt_tls_cert), Path(self.mqtt_tls_key)
 
     def __post_init__(self) -> None:
         if not COMPOUND_ID.match(self.id):

@@ -61,6 +61,7 @@ class NodeConfig:
     listen_host: str = LOOPBACK   # clients (workers) and routes
     mqtt_host: str = ""           # the compounds' bridges (default: listen_host)
     pid_file: Path | None = None  # for `district compound add` to signal a reload
+    mqtt_tls: tuple[Path, Path] | None = None   # (certificate, key) for the bridges' TLS
     cluster_port: int = 0
     peers: list[Peer] = field(default_factory=list)
     route_password: str = ""
@@ -111,6 +112,14 @@ def users_block(service_password: str, compounds: dict[str, str]) -> str:
     return "authorization {\n  users: [\n" + "\n".join(lines) + "\n  ]\n}\n"
 
 
+def _tls(pair: tuple[Path, Path] | None) -> str:
+    # The bridges' password crosses the street's network: TLS when the office has a
+    # certificate (a bridge checks it with `hub district link --cafile`).
+    if pair is None:
+        return ""
+    return f", tls {{ cert_file: {_q(str(pair[0]))}, key_file: {_q(str(pair[1]))} }}"
+
+
 def config_text(cfg: NodeConfig) -> str:
     """nats-server config of one node (the file is 0600: it holds passwords)."""
     host = cfg.listen_host
@@ -123,7 +132,7 @@ def config_text(cfg: NodeConfig) -> str:
         # MQTT sessions of the bridges live in JetStream too ($MQTT_sess, $MQTT_msgs):
         # replicated like the stream so a node's loss keeps them.
         f"mqtt {{ listen: {_q(f'{cfg.mqtt_host or host}:{cfg.mqtt_port}')}, "
-        f"stream_replicas: {cfg.replicas}, ack_wait: \"30s\" }}",
+        f"stream_replicas: {cfg.replicas}, ack_wait: \"30s\"{_tls(cfg.mqtt_tls)} }}",
     ]
     if cfg.pid_file:
         text.append(f"pid_file: {_q(str(cfg.pid_file))}")

@@ -5,6 +5,7 @@ three-node cluster keeps the stream on three replicas."""
 from __future__ import annotations
 
 import asyncio
+import getpass
 import shutil
 import time
 
@@ -134,3 +135,41 @@ def test_three_nodes_keep_the_stream_on_three_replicas(nats_cluster_factory):
     c.loop_stop()
     c.disconnect()
     assert stream_messages(nodes[2].url, 1) == [(subject_up("c1", "feed"), b"via-n2")]
+
+
+def test_a_bridge_over_tls(tmp_path):
+    """The MQTT listener with the office's certificate; the bridge checks it (--cafile)."""
+    from district.nats_local import NatsNode
+    from hub.broker import BrokerFiles, make_tls
+    from tests.district_fixtures import fresh_stream, node_config
+    if shutil.which("mosquitto") is None or shutil.which("nats-server") is None:
+        pytest.skip("mosquitto and nats-server are needed")
+    files = BrokerFiles.in_folder(tmp_path / "certs")
+    make_tls(files, ["127.0.0.1"])
+    cfg = node_config(tmp_path)
+    cfg.mqtt_tls = (files.tls / "server.crt", files.tls / "server.key")
+    node = NatsNode(cfg, tmp_path / "tls.conf", tmp_path / "tls.log").start()
+    port = free_port()
+    conf = tmp_path / "mosquitto.conf"
+    # As hub/broker.py has it: started as root, Mosquitto would drop to a user that
+    # cannot read the CA in this test's directory.
+    conf.write_text(f"user {getpass.getuser()}\nlistener {port} {LOOPBACK}\n"
+                    "allow_anonymous true\n"
+                    + bridge_conf("c1", LOOPBACK, cfg.mqtt_port, "c1", cfg.compounds["c1"],
+                                  files.ca_cert))
+    bridge = Process(["mosquitto", "-c", conf], tmp_path / "mosquitto.log").start()
+    try:
+        fresh_stream(node.url)
+        wait_until(lambda: port_open(port) or not bridge.running(), 10, message="mosquitto")
+        local = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="hub")
+        local.connect(LOOPBACK, port)
+        local.loop_start()
+        # Sent before the bridge is up is fine: it queues (clean session off).
+        local.publish("gatehouse/hub/district/feed", b"over-tls", qos=1).wait_for_publish(5)
+        assert stream_messages(node.url, 1, timeout=20) == \
+            [(subject_up("c1", "feed"), b"over-tls")]
+        local.loop_stop()
+        local.disconnect()
+    finally:
+        bridge.stop()
+        node.stop()
