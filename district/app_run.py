@@ -2,7 +2,8 @@
 
 The steps, in order: the home's PostgreSQL cluster (unless the config names a dsn),
 the migrations and the district's settings, one nats-server node, the stream, N worker
-processes (`district worker`; one of them also sends the orders), the hourly retention.
+processes (`district worker`; one of them also sends the orders), the hourly retention
+(and the next day's partition made ahead).
 A worker that dies is started again. SIGTERM stops it all in reverse order.
 """
 from __future__ import annotations
@@ -85,7 +86,8 @@ class District:
                                                f"worker-{i + 1}").start())
 
     def serve(self) -> None:
-        """Until stop(): keep the workers running, drop old days every hour."""
+        """Until stop(): keep the workers running; every hour make today's and
+        tomorrow's partitions and drop the days past the retention."""
         next_retention = 0.0
         while not self._stop.wait(1.0):
             for i, w in enumerate(self.workers):
@@ -96,6 +98,7 @@ class District:
                 next_retention = time.monotonic() + RETENTION_EVERY_S
                 try:
                     with connect(self.dsn) as conn:
+                        retention.prepare_days(conn)
                         dropped = retention.drop_old(conn, self.cfg.retention_days)
                     if dropped:
                         log.info("retention dropped %s", ", ".join(dropped))

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from district.schema import day_partitions, set_setting, zone_of
+from district.schema import day_partitions, ensure_partitions, set_setting, zone_of
 
 DEFAULT_DAYS = 28
 
@@ -44,3 +44,13 @@ def drop_old(conn: psycopg.Connection, days: int = DEFAULT_DAYS,
         conn.execute("delete from quarantine where at < %s",
                      [datetime.combine(first_kept, datetime.min.time(), zone)])
     return dropped
+
+
+def prepare_days(conn: psycopg.Connection, now: float | None = None) -> list[str]:
+    """Make today's and tomorrow's partitions ahead of their events: a worker making
+    one at midnight waits for the parent table's lock behind any long tracing query, and
+    every insert queues behind it."""
+    zone = zone_of(conn)
+    today = datetime.fromtimestamp(datetime.now(UTC).timestamp() if now is None else now,
+                                   zone).date()
+    return ensure_partitions(conn, [today, today + timedelta(days=1)], zone)

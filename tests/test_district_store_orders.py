@@ -146,3 +146,10 @@ def test_retention_drops_only_the_days_past_it(district_db):
     assert district_db.execute("select count(*) from audit").fetchone()[0] == 1
     with pytest.raises(Exception, match="append-only"):
         district_db.execute("delete from audit")
+
+
+def test_today_and_tomorrow_are_made_ahead(district_db):
+    late = datetime(2026, 11, 30, 23, 59, tzinfo=ZONE).timestamp()
+    assert retention.prepare_days(district_db, now=late) == ["events_20261130",
+                                                             "events_20261201"]
+    assert retention.prepare_days(district_db, now=late) == []
