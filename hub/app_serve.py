@@ -80,6 +80,7 @@ def run(home: Home, say: Callable[[str], None] = print) -> None:
     watch(sync, workers, c.home.hub_db, stop)
     for w in workers:
         w.stop()
+    uplink.stopped()
     sync.stop()
 
 

@@ -44,7 +44,7 @@ from gatehouse.district_wire import (
 )
 from gatehouse.envconfig import read_env
 from gatehouse.events import WireError, dump, parse
-from hub import district_config, district_feed, store
+from hub import district_config, district_feed, schema, store
 from hub.broker import bridge_state_topic
 from hub.district_orders import OrderDesk
 from hub.district_status import compound_status
@@ -134,6 +134,15 @@ class DistrictUplink:
         # taken the moment it arrives, not at the next tick.
         return Periodic("district-uplink", self.tick, 0.001, clock=self.clock,
                         db_path=self.db_path, wait_first=False)
+
+    def stopped(self) -> None:
+        """`hub serve` is stopping: `hub district status` must not say up."""
+        db = schema.open_db(self.db_path)
+        try:
+            if self.state.up:
+                store.set_meta(db, LINK_META, f"down {self.clock():.3f}")
+        finally:
+            db.close()
 
     # One pass ------------------------------------------------------------------
 

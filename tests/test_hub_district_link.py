@@ -34,7 +34,8 @@ from gatehouse.endpoint import Endpoint
 from gatehouse.events import Event, EventBatch, dump, parse
 from gatehouse.home import Home
 from gatehouse.net import close_client
-from hub import broker, district_config, district_feed, schema
+from hub import broker, district_config, district_feed, schema, store
+from hub.district_uplink import LINK_META
 from hub.gates import add_gate, setup_broker
 from tests.processes import BIN, Broker, Process, free_port, wait_until
 
@@ -214,7 +215,9 @@ def test_only_the_masked_feed_leaves_and_it_is_sent_again_until_acked(link):
         for form in (name.encode(), json.dumps(name).encode()):
             assert not any(form in p for _, p in up), name
     assert {e.name for e in link.street.feed()} == {"欧**国", "W*** X*******"}
+    assert store.get_meta(db, LINK_META).startswith("up ")
     hub.stop()
+    assert store.get_meta(db, LINK_META).startswith("down ")      # hub district status
 
 
 def test_an_order_reaches_the_bundle_once_and_bad_ones_are_reported(link, compound):
