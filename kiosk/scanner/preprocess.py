@@ -63,15 +63,32 @@ def bar_strip(
     return strip, cv2.invertAffineTransform(m)
 
 
-def deblur_across(strip: np.ndarray, along: int, sigma: float, amount: float, step: int = 1) -> np.ndarray:
+def deblur_across(strip: np.ndarray, along: int, sigma: float, amount: float, step: int = 1,
+                  envelope: int = 0) -> np.ndarray:
     """Return an upright bar strip averaged along the bars and sharpened across them.
 
     Averaging `along` rows of the same bars cuts the noise by sqrt(along); the unsharp mask
     across them (Gaussian `sigma` px, weight `amount`) undoes some of the lens and JPEG blur
     that leaves a one-module bar at a tenth of the contrast of a wide one. Only every
     `step`-th averaged row is kept: neighbours of an average carry little more, and the
-    reader then scans fewer rows.
+    reader then scans fewer rows. With `envelope` (px across the bars) each row is first
+    stretched between its local darkest and lightest (`level_across`).
     """
-    flat = cv2.blur(strip, (1, along))[::step].astype(np.float32)
+    flat = cv2.blur(strip, (1, along))[::step]
+    flat = level_across(flat, envelope) if envelope else flat.astype(np.float32)
     soft = cv2.GaussianBlur(flat, (0, 0), sigmaX=sigma, sigmaY=0.1)
     return np.clip(flat * (1 + amount) - soft * amount, 0, 255).astype(np.uint8)
+
+
+def level_across(rows: np.ndarray, window: int, floor: float = 6.0) -> np.ndarray:
+    """Return the rows (float32) stretched to 0-255 between their local darkest and lightest.
+
+    The envelope is the min and max over `window` px across the bars (wider than the widest
+    bar and space, 4 modules), smoothed as wide: under glare that lifts a part of a label to
+    a few grey levels below white, the bars there are stretched as dark as elsewhere. A
+    local range under `floor` grey levels (a quiet zone, plain paper) is not lifted into noise.
+    """
+    kernel = np.ones((1, window), np.uint8)
+    high = cv2.blur(cv2.dilate(rows, kernel), (window, 1)).astype(np.float32)
+    low = cv2.blur(cv2.erode(rows, kernel), (window, 1)).astype(np.float32)
+    return (rows.astype(np.float32) - low) / np.maximum(high - low, floor) * 255.0
