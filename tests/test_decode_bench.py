@@ -1,8 +1,10 @@
 """The decode bench: held-in-view scoring, its tables, and a peer that cannot be built is skipped."""
 
+import numpy as np
+
 from bench.decode import measure, report, scenes, wechat
 from kiosk.scanner.decoders import ZxingDecoder
-from kiosk.scanner.pipeline import PipelineDecoder
+from kiosk.scanner.pipeline import PipelineDecoder, PipelineOptions
 
 
 def test_wechat_peer_is_skipped_with_the_reason_when_its_venv_cannot_be_built(monkeypatch, tmp_path):
@@ -20,7 +22,8 @@ def test_held_in_view_counts_first_reads_and_false_reads():
         roll=40.0, pitch=5.0, yaw=5.0, centre=(0.5, 0.5), blur=0.6, noise=3.0, jpeg=80, seed=3,
     )
     trap = scenes.variant(label, kind="empty", truth=None, scene="random-bars", seed=4)
-    held = measure.held_in_view([label, trap], (640, 480), {"pipeline": PipelineDecoder, "zxing": ZxingDecoder}, 3)
+    held = measure.held_in_view([label, trap], (640, 480), {"pipeline": lambda: PipelineDecoder(PipelineOptions(deadline_ms=float("inf"))),
+                                                                   "zxing": ZxingDecoder}, 3)
     assert held[0].first == {"pipeline": 0, "zxing": None}  # a label at 40 degrees
     assert held[1].false == {"pipeline": (), "zxing": ()}
     table = report.held_table(held, ["pipeline", "zxing"], 3)
@@ -34,3 +37,21 @@ def test_a_held_frame_moves_the_code_but_keeps_the_scene():
     moved = scenes.held(spec, 1)
     assert moved != spec and (moved.truth, moved.seed, moved.glare) == (spec.truth, spec.seed, spec.glare)
     assert abs(moved.roll - spec.roll) < 8 and abs(moved.centre[0] - 0.5) < 0.05
+
+
+def test_under_a_fixed_lamp_the_glare_slides_across_a_turned_code():
+    spec = scenes.Spec(kind="qr", difficulty="hard", truth="GH1:ABC", scene="phone", module_px=2.5,
+                       roll=5.0, pitch=5.0, yaw=5.0, centre=(0.5, 0.5), glare=200.0, seed=5)
+    assert scenes.held_under_lamp(spec, 0) == spec
+    moved, lit = scenes.held(spec, 2), scenes.held_under_lamp(spec, 2)
+    # The same hand motion; only the glare's place against the code differs.
+    assert scenes.variant(lit, glare_shift=(0.0, 0.0), glare_pan=(0.0, 0.0)) == moved
+    turn = np.radians([moved.yaw - spec.yaw, moved.pitch - spec.pitch])
+    assert np.allclose(lit.glare_shift, scenes.GLARE_SLIDE["qr"] * turn)
+    assert np.allclose(lit.glare_pan, np.subtract(spec.centre, moved.centre))
+    # The glare moved in the frame: the brightest spot is somewhere else than where `held` puts it.
+    a, b = (scenes.render(s, (640, 480), 2).max(axis=2) for s in (moved, lit))
+    assert (a == 255).sum() > 100 and not np.array_equal(a == 255, b == 255)
+    # Without glare there is nothing to slide.
+    plain = scenes.variant(spec, glare=0.0)
+    assert scenes.held_under_lamp(plain, 2) == scenes.held(plain, 2)

@@ -99,6 +99,17 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else 0.0
 
 
+def median_interval(values: list[float], resamples: int = 2000) -> tuple[float, float]:
+    """Return a 95% interval for the median of the values (bootstrap, seeded): how sure a
+    median of this many frames is."""
+    if not values:
+        return 0.0, 0.0
+    rng = np.random.default_rng(0)
+    picks = rng.choice(np.asarray(values), (resamples, len(values)))
+    medians = np.median(picks, axis=1)
+    return float(np.percentile(medians, 2.5)), float(np.percentile(medians, 97.5))
+
+
 def table(outcomes: list[Outcome], by: Callable[[Outcome], tuple]) -> dict[tuple, dict]:
     """Group outcomes: QR / Code128 read rates, false reads, frame times and ratios per group."""
     groups: dict[tuple, list[Outcome]] = defaultdict(list)
@@ -133,13 +144,18 @@ class Held:
 
 
 def held_in_view(
-    specs: list[Spec], size: tuple[int, int], factories: Mapping[str, Callable[[], Decoder]], shots: int
+    specs: list[Spec], size: tuple[int, int], factories: Mapping[str, Callable[[], Decoder]], shots: int,
+    move: Callable[[Spec, int], Spec] = held,
 ) -> list[Held]:
-    """Show each scene for `shots` frames (hand motion and fresh noise each); first reads."""
+    """Show each scene for `shots` frames (hand motion and fresh noise each); first reads.
+
+    `move` gives the scene on each frame: `scenes.held` (the glare moves with the code) or
+    `scenes.held_under_lamp` (the glare of a lamp that stays put).
+    """
     out = []
     decoders = {name: factory() for name, factory in factories.items()}
     for spec in specs:
-        frames = [render(held(spec, shot), size, shot) for shot in range(shots)]
+        frames = [render(move(spec, shot), size, shot) for shot in range(shots)]
         first: dict[str, int | None] = {}
         wrong: dict[str, tuple[str, ...]] = {}
         for name, decoder in decoders.items():

@@ -46,6 +46,11 @@ class Spec:
     dark_mode: bool = False
     blur: float = 0.5
     glare: float = 0.0
+    # Where the glare sits against the code: moved this far from its place on the code (code
+    # spans, frame axes) and across the frame (frame fractions). Zero unless a held code's
+    # hand turns it under a lamp that stays put (`held_under_lamp`).
+    glare_shift: tuple[float, float] = (0.0, 0.0)
+    glare_pan: tuple[float, float] = (0.0, 0.0)
     moire: float = 0.0
     low_light: float = 1.0
     noise: float = 2.0
@@ -336,6 +341,7 @@ def render(spec: Spec, size: tuple[int, int], shot: int = 0) -> np.ndarray:
             box[:] = np.clip(box * factor[:, :, None], 0, 255)
         if spec.glare > 0:
             centre = code_quad[int(rng.integers(0, 4))] * 0.5 + code_quad.mean(0) * 0.5
+            centre = centre + np.array(spec.glare_shift) * span + np.array(spec.glare_pan) * [cw, ch]
             radius = float(np.linalg.norm(span)) * rng.uniform(0.15, 0.35)
             x0, y0 = (int(max(0, c - 3 * radius)) for c in centre)
             x1, y1 = int(min(cw, centre[0] + 3 * radius)), int(min(ch, centre[1] + 3 * radius))
@@ -392,6 +398,35 @@ def held(spec: Spec, shot: int) -> Spec:
         roll=spec.roll + float(rng.normal(0, 1.5)),
         pitch=spec.pitch + float(rng.normal(0, 1.5)),
         yaw=spec.yaw + float(rng.normal(0, 1.5)),
+    )
+
+
+# How far a lamp's reflection slides across a code when the hand turns it (code widths per
+# radian of turn). A mirror turned by d turns the reflected ray by 2d, so the bright spot
+# moves ~2d * a*b/(a+b) over the surface (a: camera, b: lamp distance). In this bench's
+# camera (f = 1.1 x frame width) a 4.5 cm health code at 116-220 px is 14-27 cm away, a
+# 7 cm waybill code at 270-610 px 8-18 cm; with the lamp 80 cm away that is ~7 code widths
+# per radian for a phone and ~3 for a label.
+GLARE_SLIDE = {"qr": 7.0, "code128": 3.0, "empty": 3.0}
+
+
+def held_under_lamp(spec: Spec, shot: int) -> Spec:
+    """Return the scene as `held` moves it, with the glare of a lamp that stays put.
+
+    `held` moves the glare with the code, as if the lamp were fixed to the phone. A real
+    lamp is fixed to the gate: when the hand turns the code (pitch and yaw) its
+    reflection slides across the code by `GLARE_SLIDE` code widths per radian, and when the
+    hand moves the code sideways the reflection stays where it was in the frame.
+    """
+    moved = held(spec, shot)
+    if shot == 0 or spec.glare <= 0:
+        return moved
+    slide = GLARE_SLIDE[spec.kind]
+    turn = np.radians([moved.yaw - spec.yaw, moved.pitch - spec.pitch])
+    return replace(
+        moved,
+        glare_shift=(float(slide * turn[0]), float(slide * turn[1])),
+        glare_pan=(spec.centre[0] - moved.centre[0], spec.centre[1] - moved.centre[1]),
     )
 
 
