@@ -158,7 +158,8 @@ class DistrictUplink:
                 m = self.inbox.get(timeout=wait) if wait else self.inbox.get_nowait()
             except queue.Empty:
                 break
-            wait = 0.0
+            if wait:
+                wait, now = 0.0, self.clock()   # it came while this pass waited
             try:
                 self._handle(db, cfg, desk, m, now)
             except Exception as exc:  # a bug or a broken message: kept, never the end
@@ -166,6 +167,7 @@ class DistrictUplink:
                 _quarantine(db, m, f"not handled: {type(exc).__name__}: {exc}", now)
             if m.ack is not None:
                 m.ack()
+        now = self.clock()
         if now - self.state.checked_at > 3600:
             self.state.checked_at = now
             district_feed.forget(db, now - self.config.forget_acked_days * 86400)
