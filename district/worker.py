@@ -41,6 +41,7 @@ class WorkerConfig:
 
 @dataclass
 class Totals:
+    polls: int = 0           # fetches asked for, answered or not
     batches: int = 0
     messages: int = 0
     stored: int = 0
@@ -71,22 +72,22 @@ class Worker:
 
     async def run(self) -> Totals:
         import nats
+        import nats.errors
         cfg = self.config
         nc = await nats.connect(servers=cfg.nats_urls, name=f"district-{cfg.name}",
                                 max_reconnect_attempts=-1, reconnect_time_wait=0.5)
         sender = asyncio.create_task(orders.send_loop(cfg.dsn, nc, self._stop)) \
             if cfg.send_orders else None
+        conn: psycopg.Connection | None = None
+        sub = None
         try:
-            sub = await nc.jetstream().pull_subscribe_bind(CONSUMER, STREAM)
-            log.info("%s: worker ready", cfg.name)
-            conn: psycopg.Connection | None = None
             while not self._stop.is_set():
                 try:
+                    if sub is None:
+                        sub = await nc.jetstream().pull_subscribe_bind(CONSUMER, STREAM)
+                        log.info("%s: worker ready", cfg.name)
                     if conn is None or conn.closed:
-                        conn = await asyncio.to_thread(connect, cfg.dsn)
-                        self._zone = await asyncio.to_thread(schema.zone_of, conn)
-                        self._days = int(await asyncio.to_thread(
-                            schema.setting, conn, "retention_days", "0")) or None
+                        conn = await asyncio.to_thread(self._connect)
                     await self._one_batch(nc, sub, conn)
                 except psycopg.OperationalError as exc:
                     # PostgreSQL away: nothing of the batch was acked; it comes again.
@@ -96,20 +97,36 @@ class Worker:
                         conn.close()
                     conn = None
                     await self._sleep(1.0)
-            if conn is not None:
-                conn.close()
+                except nats.errors.Error as exc:
+                    # A node gone, a stream leader being elected, the stream not made
+                    # yet: whatever was fetched and not acked comes again; so do we.
+                    log.warning("%s: broker: %s: %s; retrying", cfg.name,
+                                type(exc).__name__, exc)
+                    self.totals.errors += 1
+                    await self._sleep(1.0)
         finally:
             self._stop.set()
+            if conn is not None:
+                conn.close()
             if sender is not None:
                 await asyncio.gather(sender, return_exceptions=True)
             # Not drain(): it waits on the pull subscription's open fetch for 30 s.
             # Everything of ours is acked and published; flush and go.
-            await nc.flush()
+            if nc.is_connected:
+                await nc.flush()
             await nc.close()
         return self.totals
 
+    def _connect(self) -> psycopg.Connection:
+        """A database connection, and what the workers read from it (zone, retention)."""
+        conn = connect(self.config.dsn)
+        self._zone = schema.zone_of(conn)
+        self._days = int(schema.setting(conn, "retention_days", "0")) or None
+        return conn
+
     async def _one_batch(self, nc, sub, conn: psycopg.Connection) -> None:
         import nats.errors
+        self.totals.polls += 1
         try:
             msgs = await sub.fetch(self.config.batch, timeout=self.config.fetch_wait)
         except (nats.errors.TimeoutError, asyncio.TimeoutError):

@@ -154,3 +154,28 @@ def test_a_worker_killed_mid_stream_loses_and_doubles_nothing(district_dsn, nats
         assert gaps(conn, "c1") == []
         assert conn.execute("select first, last from compound_ranges").fetchall() == \
             [(1, total)]
+
+
+def test_a_worker_started_before_the_stream_waits_for_it(district_dsn, nats_url):
+    """Three machines start in any order: a worker up before `district broker stream`
+    keeps trying instead of exiting."""
+    from tests.district_fixtures import fresh_stream
+
+    async def go() -> int:
+        nc = await nats.connect(nats_url)
+        await nc.jetstream().delete_stream(STREAM)
+        worker = Worker(WorkerConfig(dsn=district_dsn, nats_urls=[nats_url],
+                                     send_orders=False, fetch_wait=0.2))
+        task = asyncio.create_task(worker.run())
+        while worker.totals.polls < 3:   # it has asked the missing stream, and goes on
+            await asyncio.sleep(0.05)
+        assert not task.done()
+        await asyncio.to_thread(fresh_stream, nats_url, 1, 3)
+        await nc.jetstream().publish(subject_up("c1", "feed"), batches("c1", 1, 4)[0])
+        while worker.totals.stored < 4:
+            await asyncio.sleep(0.05)
+        worker.stop()
+        await task
+        await nc.close()
+        return worker.totals.stored
+    assert asyncio.run(go()) == 4
