@@ -14,6 +14,7 @@ import os
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from gatehouse.district_wire import COMPOUND_ID
 from gatehouse.processes import LOOPBACK, Process, port_open, wait_until
@@ -27,6 +28,22 @@ CLUSTER_NAME = "district"
 # Nats-Msg-Id it saw within this window. Feed dedup is the database's job anyway.
 DUPLICATE_WINDOW_S = 120
 MAX_PAYLOAD = 4 * 1024 * 1024   # a FeedBatch is at most 1 MiB (events.MAX_MESSAGE_BYTES)
+
+
+def connect_options(urls: list[str]) -> dict:
+    """nats.connect() keywords for URLs carrying the login (nats://user:pw@host:port).
+
+    The login goes as user/password, not inside the URLs: the client also connects to
+    servers the cluster tells it about, and those come without one ("Authorization
+    Violation" on every reconnect after a node's loss)."""
+    servers, user, password = [], None, None
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.username:
+            user, password = unquote(parts.username), unquote(parts.password or "")
+        host = parts.hostname or LOOPBACK
+        servers.append(f"{parts.scheme}://{host}:{parts.port or 4222}")
+    return {"servers": servers, "user": user, "password": password}
 
 
 def subject_up(cid: str, leaf: str) -> str:

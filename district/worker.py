@@ -20,7 +20,7 @@ import psycopg
 from district import orders, schema
 from district.db import connect
 from district.ingest import Incoming, Stored, store
-from district.nats_local import CONSUMER, STREAM, subject_down
+from district.nats_local import CONSUMER, STREAM, connect_options, subject_down
 from gatehouse.district_wire import FeedAck
 from gatehouse.events import dump
 
@@ -74,8 +74,9 @@ class Worker:
         import nats
         import nats.errors
         cfg = self.config
-        nc = await nats.connect(servers=cfg.nats_urls, name=f"district-{cfg.name}",
-                                max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+        nc = await nats.connect(**connect_options(cfg.nats_urls),
+                                name=f"district-{cfg.name}", max_reconnect_attempts=-1,
+                                reconnect_time_wait=0.5)
         sender = asyncio.create_task(orders.send_loop(cfg.dsn, nc, self._stop)) \
             if cfg.send_orders else None
         conn: psycopg.Connection | None = None

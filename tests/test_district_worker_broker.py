@@ -173,3 +173,10 @@ def test_a_bridge_over_tls(tmp_path):
     finally:
         bridge.stop()
         node.stop()
+
+
+def test_the_login_goes_beside_the_urls_not_in_them():
+    from district.nats_local import connect_options
+    assert connect_options(["nats://district:p%40ss@10.0.0.1:4222", "nats://10.0.0.2"]) == {
+        "servers": ["nats://10.0.0.1:4222", "nats://10.0.0.2:4222"],
+        "user": "district", "password": "p@ss"}
