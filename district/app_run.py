@@ -20,7 +20,7 @@ from pathlib import Path
 from district import retention, schema
 from district.db import connect
 from district.home import DistrictHome
-from district.nats_local import NatsNode, NodeConfig, ensure_stream
+from district.nats_local import NatsNode, NodeConfig, connect_options, ensure_stream
 from district.pg_local import PgCluster
 from gatehouse.processes import Process
 
@@ -119,7 +119,7 @@ class District:
 
 async def _stream(urls: list[str]) -> None:
     import nats
-    nc = await nats.connect(servers=urls)
+    nc = await nats.connect(**connect_options(urls))
     try:
         await ensure_stream(nc, replicas=1)
     finally:

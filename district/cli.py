@@ -176,11 +176,11 @@ def gaps_cmd(home, dsn, compound_id) -> None:
 def status_cmd(home, dsn, nats_urls) -> None:
     """Compounds online, the stream's backlog, gaps: the district at a glance (JSON)."""
     import nats
-    from district.nats_local import CONSUMER, STREAM
+    from district.nats_local import CONSUMER, STREAM, connect_options
     urls = list(nats_urls) or _home(home).nats_urls()
 
     async def backlog() -> dict:
-        nc = await nats.connect(servers=urls)
+        nc = await nats.connect(**connect_options(urls))
         try:
             js = nc.jetstream()
             info = await js.consumer_info(STREAM, CONSUMER)

@@ -9,7 +9,14 @@ import click
 
 from district import app_run
 from district.cli_common import click_fail, home_option, load_home
-from district.nats_local import NodeConfig, Peer, ensure_stream, reload_running, write_config
+from district.nats_local import (
+    NodeConfig,
+    Peer,
+    connect_options,
+    ensure_stream,
+    reload_running,
+    write_config,
+)
 
 
 @click.group("broker")
@@ -54,7 +61,7 @@ def broker_stream(home, nats_urls, replicas) -> None:
     urls = list(nats_urls) or load_home(home).nats_urls()
 
     async def go() -> None:
-        nc = await nats.connect(servers=urls)
+        nc = await nats.connect(**connect_options(urls))
         try:
             await ensure_stream(nc, replicas)
         finally:

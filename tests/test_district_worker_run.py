@@ -2,6 +2,7 @@
 order sender), a compound joining while it runs, and a clean stop on SIGTERM."""
 from __future__ import annotations
 
+import json
 import signal
 import sys
 import uuid
@@ -83,6 +84,9 @@ def test_district_run_on_one_machine(district_home, tmp_path):
                                        district_home.secrets()["compounds"]["c2"], []))
         clients[1].publish("district/c2/gatehouse/hub/district/feed", feed("c2", 3), qos=1)
         wait_until(lambda: stored(dsn, "c2") == 3, 30, 0.1, "c2's events stored")
+        status = json.loads(cli("status", "--home", home))
+        assert (status["compounds"], status["online"], status["gaps"]) == (2, 0, {})
+        assert set(status["stream"]) == {"waiting", "unacked"}
     finally:
         for c in clients:
             c.loop_stop()
