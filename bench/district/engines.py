@@ -175,6 +175,7 @@ class Bench:
         if kill_after:
             time.sleep(kill_after)
             killed = cluster.leader()
+            cpu0[killed.name] -= cpu_seconds(killed.pid())   # its CPU until the kill
             cluster.kill9(killed)
             r.faults["killed"] = killed.name
             r.faults["killed_at_s"] = round(time.time() - t_go, 2)
@@ -228,18 +229,34 @@ class Bench:
         f = {"pubacked_but_lost": acked_lost, "unacked_not_stored": unacked_missing,
              "reconnects": sum(x["reconnects"] for x in results),
              "pubacked": sum(len(v["acked"]) for x in results for v in x["compounds"].values()) * per}
-        # As the hub: what the district has not committed (its FeedAck) is sent again.
-        if resend:
-            path = self.root / f"resend-{tag}.json"
+        # As the hub: what the district has not committed (its FeedAck) is sent again,
+        # round after round (the hub's resend timer), at most 5 rounds here.
+        f["resent_events"] = 0
+        for k in range(5):
+            if not resend:
+                break
+            path = self.root / f"resend-{tag}-{k}.json"
             path.write_text(json.dumps(resend))
-            go = self.root / f"go-resend-{tag}"
-            pubs = self.publishers(cluster, run_id, go, f"{tag}-resend", resend=path)
-            time.sleep(3)
-            go.touch()
-            for p, _ in pubs:
-                p.proc.wait(900)
+            go = self.root / f"go-resend-{tag}-{k}"
+            pubs = self.publishers(cluster, run_id, go, f"{tag}-resend{k}", resend=path)
+            try:
+                time.sleep(3)
+                go.touch()
+                for p, _ in pubs:
+                    p.proc.wait(900)
+            finally:
+                for p, _ in pubs:
+                    p.stop()
+            f["resent_events"] += sum(len(v) for v in resend.values()) * per
             self.wait_count(r.events, quiet=20)
-            f["resent_events"] = sum(len(v) for v in resend.values()) * per
+            f["resend_rounds"] = k + 1
+            have = {}
+            for cid, cseq in self.q("SELECT compound, cseq FROM events"):
+                have.setdefault(cid, set()).add(cseq)
+            resend = {cid: [first for first in firsts
+                            if any(s not in have.get(cid, ()) for s in range(first, first + per))]
+                      for cid, firsts in resend.items()}
+            resend = {cid: v for cid, v in resend.items() if v}
         rows, distinct = self.q("SELECT count(*), count(DISTINCT (compound, cseq)) FROM events")[0]
         f["lost_end_to_end"] = r.events - distinct
         f["doubled_in_table"] = rows - distinct
@@ -275,7 +292,7 @@ def table(runs: list[Run]) -> str:
 
 def fault_table(runs: list[Run]) -> str:
     out = ["| Engine | Killed (-9) | At (s) / committed then | PUBACKed | PUBACKed but lost | "
-           "Not PUBACKed, not stored | Sent again | Lost end to end | Doubled in table | "
+           "Not PUBACKed, not stored | Sent again (rounds) | Lost end to end | Doubled in table | "
            "Redelivered (absorbed by the key) | Bridge reconnects |",
            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in runs:
@@ -285,23 +302,25 @@ def fault_table(runs: list[Run]) -> str:
         out.append(f"| {r.engine} x{r.nodes}, {r.workers} workers | {f['killed']} (leader) | "
                    f"{f['killed_at_s']} / {f['committed_at_kill']:,} | {f['pubacked']:,} | "
                    f"**{f['pubacked_but_lost']:,}** | {f['unacked_not_stored']:,} | "
-                   f"{f.get('resent_events', 0):,} | **{f['lost_end_to_end']:,}** | "
+                   f"{f.get('resent_events', 0):,} ({f.get('resend_rounds', 0)}) | **{f['lost_end_to_end']:,}** | "
                    f"{f['doubled_in_table']:,} | {f['redelivered_absorbed']:,} | {f['reconnects']} |")
     return "\n".join(out)
 
 
-def bench_engine(kind: str, b: Bench, root: Path, runs: list[Run], log) -> None:
-    for size in (1, 3):
+def bench_engine(kind: str, b: Bench, root: Path, runs: list[Run], log,
+                 kill_only: bool = False) -> None:
+    for size in ((3,) if kill_only else (1, 3)):
         c = start(kind, root, size)
         log(f"{kind} x{size} started in {c.started_s:.1f} s, idle RSS {c.idle_mib} MiB")
         try:
-            for w in (1, 2, 4):
+            for w in ((2,) if kill_only else (1, 2, 4)):
                 runs.append(b.run(c, w, "burst"))
                 log(table(runs[-1:]).splitlines()[-1])
             if size == 3:
                 # paced: each compound one batch every 5 s (2,000 events/s for 200 compounds)
-                runs.append(b.run(c, 2, "paced", interval=5.0, batches=3 if b.quick else 4))
-                log(table(runs[-1:]).splitlines()[-1])
+                if not kill_only:
+                    runs.append(b.run(c, 2, "paced", interval=5.0, batches=3 if b.quick else 4))
+                    log(table(runs[-1:]).splitlines()[-1])
                 burst2 = next(r for r in runs if r.engine == kind and r.nodes == 3
                               and r.workers == 2 and r.kind == "burst")
                 kill_after = max(0.5, 0.4 * burst2.publish_s)
@@ -317,6 +336,8 @@ def main() -> None:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="50 compounds x 4 batches (10,000 events a run)")
     p.add_argument("--engine", choices=("nats", "rabbitmq"), action="append")
+    p.add_argument("--kill-only", action="store_true",
+                   help="three nodes only: one burst with 2 workers, then the kill -9 run")
     p.add_argument("--out", type=Path, default=Path("bench/out"))
     a = p.parse_args()
     summary = Summary("district-engines", "quick" if a.quick else "full")
@@ -331,7 +352,7 @@ def main() -> None:
             pg.schema([DAY])
             b = Bench(root, pg, a.quick)
             for kind in engines:
-                bench_engine(kind, b, root, runs, lambda s: print(s, flush=True))
+                bench_engine(kind, b, root, runs, lambda s: print(s, flush=True), a.kill_only)
         finally:
             pg.stop()
     text = (f"load at start {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}, at end "
@@ -339,8 +360,9 @@ def main() -> None:
             + fault_table(runs))
     print(text)
     a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / "district-engines.md").write_text(text + "\n")
-    (a.out / "district-engines.json").write_text(json.dumps([asdict(r) for r in runs]))
+    name = "district-engines" + ("-kill" if a.kill_only else "") + "-" + "-".join(engines)
+    (a.out / f"{name}.md").write_text(text + "\n")
+    (a.out / f"{name}.json").write_text(json.dumps([asdict(r) for r in runs]))
     best = {}
     for r in runs:
         if r.kind == "burst":

@@ -106,8 +106,11 @@ def main() -> None:
     bridges = [Bridge(compound_id(i), hosts, i) for i in range(a.first, a.first + a.count)]
     for b in bridges:
         b.connect()
+    # Up to a minute for all to connect; the rest publish into paho's queue meanwhile
+    # (as a bridge queues while its district link is down).
+    deadline = time.monotonic() + 60
     for b in bridges:
-        b.connected.wait(60)
+        b.connected.wait(max(0.0, deadline - time.monotonic()))
     plan: dict[str, list[int]]
     if a.resend:
         wanted = json.loads(a.resend.read_text())
