@@ -29,12 +29,15 @@ COMPOUNDS = {"c1": "pw-c1", "c2": "pw-c2", "c3": "pw-c3"}
 _numbers = itertools.count(1)
 
 
-def _shared_dir(prefix: str) -> Path:
+def shared_dir(prefix: str) -> Path:
     """A directory the `postgres` user can reach when tests run as root (pytest's own
-    temporary directories are 0700 root's)."""
+    temporary directories are 0700 root's). The caller removes it."""
     path = Path(tempfile.mkdtemp(prefix=prefix))
     path.chmod(0o711)
     return path
+
+
+_shared_dir = shared_dir   # the name tests/test_district_faults.py imports
 
 
 def _need(binary: str) -> None:
