@@ -180,3 +180,33 @@ def test_the_login_goes_beside_the_urls_not_in_them():
     assert connect_options(["nats://district:p%40ss@10.0.0.1:4222", "nats://10.0.0.2"]) == {
         "servers": ["nats://10.0.0.1:4222", "nats://10.0.0.2:4222"],
         "user": "district", "password": "p@ss"}
+
+
+def test_a_compound_reads_its_own_down_only(nats_node, nats_url):
+    got: list[tuple[str, bytes]] = []
+    acked: list[int] = []
+    c2 = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="c2-direct")
+    c2.username_pw_set("c2", nats_node.cfg.compounds["c2"])
+    c2.on_message = lambda c, u, m: got.append((m.topic, m.payload))
+    c2.on_subscribe = lambda c, u, mid, codes, props: acked.append(mid)
+    c2.connect(LOOPBACK, nats_node.cfg.mqtt_port)
+    c2.loop_start()
+    try:
+        topics = ("district/c1/down/#", "district/+/down/#", "#", "$MQTT/sub/#",
+                  "district/c2/down/#")
+        for topic in topics:
+            c2.subscribe(topic, 1)
+        wait_until(lambda: len(acked) == len(topics), 10, message="the SUBACKs")
+
+        async def down() -> None:
+            nc = await nats.connect(nats_url)
+            # In this order on one connection: had c1's been let through, it came first.
+            await nc.publish("district.c1.down.orders", b"for-c1")
+            await nc.publish("district.c2.down.orders", b"for-c2")
+            await nc.close()
+        asyncio.run(down())
+        wait_until(lambda: any(p == b"for-c2" for _, p in got), 10, message="c2's own")
+        assert all(p != b"for-c1" for _, p in got), got
+    finally:
+        c2.loop_stop()
+        c2.disconnect()
