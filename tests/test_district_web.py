@@ -362,3 +362,20 @@ def test_district_web_serves_its_names_only_under_waitress(district_home, distri
         assert (district_home.root / "web.secret").stat().st_mode & 0o077 == 0
     finally:
         proc.stop()
+
+
+def test_a_password_change_ends_the_session_and_login_sends_nowhere_else(app, as_user):
+    client = as_user("observer")
+    form = {"csrf": client.csrf, "old": PASSWORD, "new": "another long one", "again":
+            "another long one"}
+    assert client.post("/account/password", data={**form, "old": "wrong"}).status_code == 200
+    assert client.post("/account/password", data=form).status_code == 302
+    assert client.get("/").status_code == 302                       # signed out
+    assert login(client, "observer").status_code == 401
+    stranger = app.test_client()
+    token = csrf_of(stranger.get("/login").get_data(as_text=True))
+    for target in ("//evil.example/", "/\\evil.example", "https://evil.example/"):
+        resp = stranger.post(f"/login?next={target}", data={
+            "username": "admin", "password": PASSWORD, "csrf": token})
+        assert resp.headers["Location"] == "/", target
+        token = csrf_of(stranger.get("/").get_data(as_text=True))
