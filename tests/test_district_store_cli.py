@@ -2,6 +2,7 @@
 init writes a home the rest can read."""
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -12,11 +13,16 @@ import click
 from click.testing import CliRunner
 
 from district.cli import main
+from district.db import connect
 from district.home import DistrictHome
+from gatehouse.district_wire import open_order
+from gatehouse.policy import Policy
 
 DOC = (Path(__file__).parent.parent / "docs" / "district.md").read_text()
 # The page's commands are documented in its own section (H-WEB's part of the doc).
 PAGE = {"district web", "district user"}
+
+pytest_plugins = ["tests.district_fixtures"]
 
 
 def commands(group: click.Group, prefix: str):
@@ -71,3 +77,31 @@ def test_broker_conf_writes_three_nodes_nats_server_accepts(tmp_path):
             checked = subprocess.run(["nats-server", "-t", "-c", str(out)],
                                      capture_output=True, text=True)
             assert checked.returncode == 0, checked.stderr + checked.stdout
+
+
+def test_orders_gaps_and_retention_from_the_command_line(district_home, district_dsn,
+                                                        tmp_path):
+    cfg = district_home.config()
+    cfg.dsn = district_dsn
+    district_home.save(cfg)
+    home = ["--home", str(district_home.root)]
+    runner = CliRunner()
+    policy = tmp_path / "winter.json"
+    policy.write_text(Policy(visitors="refuse").model_dump_json())
+    made = runner.invoke(main, ["order", "policy", str(policy), "c1", "c2", *home,
+                                "--by", "街道办"])
+    assert made.exit_code == 0, made.output
+    assert [(o["compound"], o["seq"]) for o in json.loads(made.output)] == \
+        [("c1", 1), ("c2", 1)]
+    sealed = runner.invoke(main, ["order", "seal", "c1", "7", *home])
+    assert json.loads(sealed.output)[0]["seq"] == 2
+    with connect(district_dsn) as conn:
+        signed = conn.execute("select signed from orders where compound = 'c1' and seq = 1"
+                              ).fetchone()[0]
+    order = open_order(signed, district_home.key().trusted("d1", frozenset()))
+    assert (order.issued_by, order.policy["visitors"]) == ("街道办", "refuse")
+    bad = runner.invoke(main, ["order", "seal", "c1", " ", *home])
+    assert bad.exit_code == 1 and "error:" in bad.output
+    assert json.loads(runner.invoke(main, ["gaps", *home]).output) == {"c1": [], "c2": []}
+    dropped = runner.invoke(main, ["retention", *home, "--days", "3"])
+    assert dropped.exit_code == 0 and "dropped 0 day(s)" in dropped.output
