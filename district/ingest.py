@@ -144,14 +144,20 @@ def store(conn: psycopg.Connection, messages: list[Incoming], zone: ZoneInfo,
             if leaf == "bad":
                 _quarantine(conn, m, cid, str(body), result)
                 continue
+            counts = (result.stored, result.duplicates, result.expired, result.quarantined)
             try:
                 with conn.transaction():   # a savepoint: a bad message undoes only itself
                     _one(conn, m, cid, leaf, body, cutoff, result)  # type: ignore[arg-type]
             except psycopg.OperationalError:
                 raise   # the database went away: nothing acked, all of it comes again
             except Exception as exc:  # a bug or a bad value must not block the stream
-                _quarantine(conn, m, cid, f"could not store: {type(exc).__name__}: {exc}",
-                            result)
+                (result.stored, result.duplicates, result.expired,
+                 result.quarantined) = counts
+                if isinstance(body, _Feed):
+                    _feed_apart(conn, m, cid, body, cutoff, result)  # type: ignore[arg-type]
+                else:
+                    _quarantine(conn, m, cid,
+                                f"could not store: {type(exc).__name__}: {exc}", result)
         for cid, seqs in result.acks.items():
             _add_ranges(conn, cid, ranges(seqs))
     return result
@@ -190,6 +196,26 @@ def _one(conn: psycopg.Connection, m: Incoming, cid: str, leaf: str, body: objec
             "where compound = %s and seq = %s and status <> 'applied'",
             [body.status.value, _ts(body.at), body.model_dump_json(), cid, body.seq])
         result.reports += 1
+
+
+def _feed_apart(conn: psycopg.Connection, m: Incoming, cid: str, feed: _Feed,
+                cutoff: float, result: Stored) -> None:
+    """A batch whose insert failed (a NUL in a name: PostgreSQL text cannot hold it):
+    each event alone, so one bad value sets aside that event, not its 499 neighbours."""
+    for e in feed.events:
+        try:
+            with conn.transaction():
+                _events(conn, _Feed(cid, [e], []), cutoff, result)
+        except psycopg.OperationalError:
+            raise
+        except Exception as exc:
+            _quarantine(conn, m, cid, f"event {e.cseq}: could not store: "
+                        f"{type(exc).__name__}: {exc}", result, e.model_dump_json().encode())
+            result.acks.setdefault(cid, []).append(e.cseq)   # kept aside, as a bad one
+    for cseq, reason, raw in feed.bad:
+        _quarantine(conn, m, cid, reason, result, raw)
+        if cseq is not None:
+            result.acks.setdefault(cid, []).append(cseq)
 
 
 def _events(conn: psycopg.Connection, feed: _Feed, cutoff: float, result: Stored) -> None:
@@ -253,7 +279,8 @@ def _quarantine(conn: psycopg.Connection, m: Incoming, cid: str | None, reason: 
                 result: Stored, raw: bytes | None = None) -> None:
     conn.execute("insert into quarantine (at, subject, compound, reason, payload) "
                  "values (%s, %s, %s, %s, %s)",
-                 [_ts(m.received_at), m.subject[:200], cid, reason[:500],
+                 [_ts(m.received_at), m.subject[:200], cid,
+                  reason.replace("\x00", "")[:500],   # text cannot hold a NUL
                   bytes((raw or m.data)[:QUARANTINE_KEEP_BYTES])])
     result.quarantined += 1
     log.warning("quarantined a message on %s: %s", m.subject[:120], reason[:200])

@@ -130,3 +130,14 @@ def test_an_event_dated_in_the_future_is_set_aside_not_partitioned(district_db):
     assert sorted(schema.day_partitions(district_db)) == ["events_20261123"]
     assert "more than a day after" in district_db.execute(
         "select reason from quarantine").fetchone()[0]
+
+
+def test_a_value_postgresql_cannot_hold_sets_aside_that_event_only(district_db):
+    events = [event(1), event(2, name="张\x00三"), event(3)]
+    result = store(district_db, [feed("c1", events)], ZONE)
+    assert (result.stored, result.quarantined) == (2, 1)
+    assert result.ack_ranges() == {"c1": [(1, 3)]}
+    assert [r[0] for r in district_db.execute("select cseq from events order by cseq")] == \
+        [1, 3]
+    assert "event 2: could not store" in district_db.execute(
+        "select reason from quarantine").fetchone()[0]
