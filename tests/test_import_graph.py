@@ -8,7 +8,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("gatehouse", "hub", "kiosk")
+PACKAGES = ("gatehouse", "hub", "kiosk", "district")
 
 
 def module_names() -> dict[str, Path]:
@@ -128,3 +128,13 @@ def test_the_hub_imports_project_modules_at_the_top():
     inside = {name: function_level_imports(path, known) for name, path in known.items()
               if name.split(".")[0] == "hub"}
     assert {name: lines for name, lines in inside.items() if lines} == {}
+
+
+def test_the_district_and_the_compound_share_only_gatehouse():
+    """The district runs on other machines than any hub or gate: it imports neither, and
+    neither imports it (docs/architecture.md, "District")."""
+    graph = import_graph()
+    crossing = {(a, b) for a, targets in graph.items() for b in targets
+                if {a.split(".")[0], b.split(".")[0]} in ({"district", "hub"},
+                                                          {"district", "kiosk"})}
+    assert crossing == set()
