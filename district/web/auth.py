@@ -2,7 +2,6 @@
 security headers (the hub's admin page's rules, docs/security.md)."""
 from __future__ import annotations
 
-import hmac
 import secrets
 
 from flask import (
@@ -20,6 +19,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from district.web import accounts, core
 from district.web.accounts import ROLE_LABELS, Perm, Role
+from gatehouse import web_guards
 from gatehouse.signin import DEVICE_DAYS
 
 bp = Blueprint("auth", __name__)
@@ -30,15 +30,12 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def csrf_token() -> str:
-    if "csrf" not in session:
-        session["csrf"] = secrets.token_urlsafe(32)
-    return session["csrf"]
+    return web_guards.csrf_token(session)
 
 
 def _check_csrf() -> None:
     sent = request.form.get("csrf") or request.headers.get("X-CSRF-Token") or ""
-    # Bytes, not str: a non-ASCII token must be a 400, not a 500 (S10).
-    if not sent or not hmac.compare_digest(sent.encode(), session.get("csrf", "").encode()):
+    if not web_guards.csrf_matches(sent, session):
         abort(400, "CSRF 校验失败，请刷新页面后重试 / missing or wrong CSRF token")
 
 
@@ -60,15 +57,8 @@ def _guard():
 
 
 def _headers(resp):
-    resp.headers.setdefault("Content-Security-Policy",
-                            "default-src 'self'; img-src 'self' data:; style-src 'self'; "
-                            "script-src 'self'; frame-ancestors 'none'; form-action 'self'")
-    resp.headers["X-Frame-Options"] = "DENY"
-    resp.headers["X-Content-Type-Options"] = "nosniff"
-    resp.headers["Referrer-Policy"] = "same-origin"
-    if resp.mimetype != "text/css":   # pages and downloads hold personal data
-        resp.headers["Cache-Control"] = "no-store"
-    return resp
+    # Pages and downloads hold personal data: none is kept by the browser.
+    return web_guards.secure_headers(resp, no_store=resp.mimetype != "text/css")
 
 
 def _context() -> dict:

@@ -1,7 +1,6 @@
 """Login, logout and the guards every request passes: session, CSRF, headers."""
 from __future__ import annotations
 
-import hmac
 import secrets
 
 from flask import (
@@ -19,6 +18,7 @@ from flask import (
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from gatehouse import web_guards
 from hub import logins, users
 from hub.users import ROLE_LABELS, Perm, Role
 from hub.web import core
@@ -31,14 +31,12 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def csrf_token() -> str:
-    if "csrf" not in session:
-        session["csrf"] = secrets.token_urlsafe(32)
-    return session["csrf"]
+    return web_guards.csrf_token(session)
 
 
 def _check_csrf() -> None:
     sent = request.form.get("csrf") or request.headers.get("X-CSRF-Token") or ""
-    if not sent or not hmac.compare_digest(sent.encode(), session.get("csrf", "").encode()):
+    if not web_guards.csrf_matches(sent, session):
         abort(400, "CSRF 校验失败，请刷新页面后重试 / missing or wrong CSRF token")
 
 
@@ -60,15 +58,8 @@ def _guard():
 
 
 def _headers(resp):
-    resp.headers.setdefault("Content-Security-Policy",
-                            "default-src 'self'; img-src 'self' data:; style-src 'self'; "
-                            "script-src 'self'; frame-ancestors 'none'; form-action 'self'")
-    resp.headers["X-Frame-Options"] = "DENY"
-    resp.headers["X-Content-Type-Options"] = "nosniff"
-    resp.headers["Referrer-Policy"] = "same-origin"
-    if resp.mimetype in ("text/html", "text/csv", "application/json"):
-        resp.headers["Cache-Control"] = "no-store"
-    return resp
+    return web_guards.secure_headers(
+        resp, no_store=resp.mimetype in ("text/html", "text/csv", "application/json"))
 
 
 def _context() -> dict:
