@@ -285,3 +285,27 @@ def test_kill_9_of_hub_serve_loses_no_feed_event(link):
     assert set(got.values()) == {e.id for e in sent}
     wait_until(lambda: district_feed.backlog(db_of(link.home)) == 0, 20, message="acked")
     hub.stop()
+
+
+def test_a_district_down_for_a_while_gets_everything_when_it_returns(link):
+    """The bridge says 0: the hub stops sending and keeps the backlog; the bridge says 1
+    again: everything goes, in sequence, and is acked."""
+    link.street.acking = True
+    hub = link.hub()
+    send(link.gate, events(1, 10))
+    db = db_of(link.home)
+    wait_until(lambda: district_feed.backlog(db) == 0 and district_feed.last_cseq(db) == 10,
+               20, message="the first events acked")
+    link.district.stop()
+    wait_until(lambda: store.get_meta(db, LINK_META).startswith("down "), 20,
+               message="the hub seeing the link down")
+    send(link.gate, events(11, 40))                       # the compound works on
+    wait_until(lambda: district_feed.last_cseq(db) == 50, 20, message="stored at the hub")
+    assert district_feed.backlog(db) == 40
+    link.district.start()
+    wait_until(lambda: store.get_meta(db, LINK_META).startswith("up "), 30,
+               message="the link up again")
+    wait_until(lambda: district_feed.backlog(db) == 0, 30, message="the backlog acked")
+    got = {e.cseq for e in link.street.feed()}
+    assert got == set(range(1, 51))
+    hub.stop()
