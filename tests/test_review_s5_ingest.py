@@ -72,8 +72,9 @@ DEEP = (b'{"v":1,"compound":"c1","sent_at":1,"events":[' + b"[" * 100_000
         + b"]" * 100_000 + b"]}")
 
 
-@pytest.mark.xfail(strict=True, reason="D1/D2: open until H-STORE (district/ingest.py) "
-                   "and lead (district_wire: cseq/gate_seq without an upper bound) fix it")
+@pytest.mark.xfail(strict=True, reason="D2: open until H-STORE (district/ingest.py: "
+                   "the ranges merged outside the savepoint) or lead (district_wire: cseq "
+                   "without an upper bound) fixes it")
 @pytest.mark.parametrize("poison", [
     pytest.param(feed([ev(2**63, at=T0)]), id="cseq-2**63"),
     pytest.param(feed([{**ev(7), "cseq": 2**63, "at": 5e9}]), id="cseq-2**63-bad-at"),
@@ -111,13 +112,12 @@ def test_a_deeply_nested_message_is_set_aside_and_the_stream_moves_on(district_d
     assert consumer_idle(nats_url)
 
 
-@pytest.mark.xfail(strict=True, reason="D1: open until H-STORE fixes district/ingest.py "
-                   "(acks gathered before the savepoint that failed)")
 def test_one_unstorable_event_does_not_take_the_good_ones_with_it(district_db):
     """D1: one event with gate_seq 2**63 (the wire model has no upper bound) failed the
     batch's one INSERT; the message was quarantined whole ('could not store', payload
     cut at 64 KiB) but every cseq of it was acknowledged: the hub forgets the 499 good
-    events that never reached `events`."""
+    events that never reached `events`. Fixed by H-STORE (2835b27: a failed batch goes
+    in event by event)."""
     good = [ev(i) for i in range(1, 500)]
     result = store(district_db, [Incoming(subject_up("c1", "feed"),
                                           feed(good + [ev(500, gate_seq=2**63)]),
