@@ -90,3 +90,19 @@ def test_a_nul_character_is_a_400_not_a_500_anywhere(app, as_user):  # noqa: F81
         got[url] = admin.post(url, data={**data, "csrf": admin.csrf}).status_code
     assert set(got.values()) == {400}, got
     assert admin.get("/").status_code == 200
+
+
+def test_a_compound_naming_itself_as_its_neighbour_is_told_apart_on_the_orders_page(
+        as_user, db):  # noqa: F811
+    """D6: a compound's name at the district is what its own status says. c2 calling
+    itself '一号社区' (c1's name) gave the policy form two boxes '一号社区' and the
+    versions table two such rows: the office could send c1's template to c2. Every
+    compound is shown by its id beside the name it claims."""
+    db.execute("update compounds set name = '一号社区' where id = 'c2'")
+    page = as_user("admin").get("/orders").get_data(as_text=True)
+    boxes = re.findall(r'<input type="checkbox" name="compound" value="([^"]+)">([^<]*)<',
+                       page)
+    assert sorted(v for v, _ in boxes) == ["c1", "c2"]
+    assert all(f"({cid})" in label for cid, label in boxes), boxes
+    rows = re.findall(r'<tr data-compound="([^"]+)"><td>([^<]*)<', page)
+    assert rows and all(f"({cid})" in label for cid, label in rows), rows
