@@ -208,7 +208,19 @@ class Bench:
         return out
 
     # the fault's counts ----------------------------------------------------------
+    def drained(self, cluster, limit: float = 300) -> None:
+        """Until the engine holds nothing for the workers (a consumer may stall while its
+        leader is elected again: the table alone would count that as lost)."""
+        def empty() -> bool:
+            try:
+                return cluster.backlog() == 0
+            except Exception:  # noqa: BLE001 (a node or leader still missing)
+                return False
+        wait_until(empty, limit, 1.0, "the engine's backlog empty")
+        self.wait_count(10**12, quiet=5)
+
     def faults(self, cluster, results: list[dict], run_id: str, tag: str, r: Run) -> dict:
+        self.drained(cluster)
         have: dict[str, set[int]] = {}
         for cid, cseq in self.q("SELECT compound, cseq FROM events"):
             have.setdefault(cid, set()).add(cseq)
@@ -249,6 +261,7 @@ class Bench:
                     p.stop()
             f["resent_events"] += sum(len(v) for v in resend.values()) * per
             self.wait_count(r.events, quiet=20)
+            self.drained(cluster)
             f["resend_rounds"] = k + 1
             have = {}
             for cid, cseq in self.q("SELECT compound, cseq FROM events"):

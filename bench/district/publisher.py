@@ -24,7 +24,8 @@ INFLIGHT = 20  # a Mosquitto bridge's max_inflight_messages default
 
 
 class Bridge:
-    def __init__(self, cid: str, hosts: list[tuple[str, int]], start: int):
+    def __init__(self, cid: str, hosts: list[tuple[str, int]], start: int,
+                 password_prefix: str | None = None):
         self.cid, self.hosts, self.at = cid, hosts, start
         self.lock = threading.Lock()
         self.pending: dict[int, int] = {}   # mid -> first cseq
@@ -35,11 +36,14 @@ class Bridge:
         self.reconnects = 0
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bridge-{cid}",
                         clean_session=False, protocol=mqtt.MQTTv311)
+        if password_prefix is not None:   # the district's login per compound
+            c.username_pw_set(cid, password_prefix + cid)
         c.max_inflight_messages_set(INFLIGHT)
         c.max_queued_messages_set(0)
         c.reconnect_delay_set(1, 2)
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
+        c.on_connect_fail = self._on_connect_fail
         c.on_publish = self._on_publish
         self.client = c
 
@@ -55,6 +59,11 @@ class Bridge:
         self.at += 1
         host, port = self.hosts[self.at % len(self.hosts)]
         client._host, client._port = host, port
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        # A node that is down refuses the connection: no disconnect callback then.
+        self.at += 1
+        client._host, client._port = self.hosts[self.at % len(self.hosts)]
 
     def _on_publish(self, client, userdata, mid, reason, props) -> None:
         # Never call into paho while holding self.lock: paho runs this callback under
@@ -100,10 +109,12 @@ def main() -> None:
     p.add_argument("--resend", type=Path, help="JSON {cid: [first cseq, ...]}: send only these")
     p.add_argument("--wait", type=float, default=300, help="s to wait for the last PUBACK")
     p.add_argument("--go", type=Path, help="start publishing once this file exists")
+    p.add_argument("--password-prefix", help="log in as the compound, password PREFIX<cid>")
     p.add_argument("--out", type=Path, required=True)
     a = p.parse_args()
     hosts = [(h.rsplit(":", 1)[0], int(h.rsplit(":", 1)[1])) for h in a.hosts.split(",")]
-    bridges = [Bridge(compound_id(i), hosts, i) for i in range(a.first, a.first + a.count)]
+    bridges = [Bridge(compound_id(i), hosts, i, a.password_prefix)
+               for i in range(a.first, a.first + a.count)]
     for b in bridges:
         b.connect()
     # Up to a minute for all to connect; the rest publish into paho's queue meanwhile
