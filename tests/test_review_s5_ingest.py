@@ -153,3 +153,28 @@ def test_held_hostile_envelopes_are_set_aside_once_and_acknowledged(district_db)
     assert result.expired == 1
     # set-aside events are acknowledged (kept in quarantine); an unreadable batch is not
     assert sorted(result.acks["c1"]) == [2, 3, 4, 5, 6]
+
+
+@pytest.mark.xfail(strict=True, reason="D8: open until H-STORE gives each compound a "
+                   "budget at the district (quarantine bytes a day, and the stream's size)")
+def test_junk_from_one_compound_fills_only_its_own_budget(district_dsn, nats_node, nats_url):
+    """D8 (H5 at the district): c2's login sent 200 junk messages of 100 KiB over MQTT;
+    each was kept in `quarantine` (64 KiB each, 28 days): 12.5 MiB of PostgreSQL from one
+    compound in seconds, with no limit but the disk (the stream has none either)."""
+    from tests.test_review_s5_broker import Mqtt
+    c2 = Mqtt(nats_node.cfg.mqtt_port, "c2", nats_node.cfg.compounds["c2"], "junk-c2")
+    junk = b"x" * 100 * 1024
+    infos = [c2.c.publish("district/c2/gatehouse/hub/district/feed", junk, qos=1)
+             for _ in range(200)]
+    for info in infos:
+        info.wait_for_publish(30)
+    c2.close()
+    run_worker(district_dsn, nats_url, [(subject_up("c1", "feed"), feed([ev(1)]))],
+               polls=40)
+    assert cseqs(district_dsn, "c1") == [1]
+    with connect(district_dsn) as conn:
+        kept, rows = conn.execute("select coalesce(sum(length(payload)), 0), count(*) "
+                                  "from quarantine where compound = 'c2' or "
+                                  "subject like 'district.c2.%'").fetchone()
+    assert rows > 0
+    assert kept <= 2 * 1024 * 1024, f"{kept / 2**20:.1f} MiB kept from one compound"
