@@ -106,3 +106,16 @@ def test_a_compound_naming_itself_as_its_neighbour_is_told_apart_on_the_orders_p
     assert all(f"({cid})" in label for cid, label in boxes), boxes
     rows = re.findall(r'<tr data-compound="([^"]+)"><td>([^<]*)<', page)
     assert rows and all(f"({cid})" in label for cid, label in rows), rows
+
+
+
+@pytest.mark.parametrize("text", ['{"a":' * 3000 + "1" + "}" * 3000, "[" * 20000 + "]" * 20000,
+                                  '{"code_skew_seconds": 1e400}', "NaN"])
+def test_a_policy_template_that_cannot_be_read_is_a_message_not_a_500(as_user, db, text):  # noqa: F811
+    """D9: a template of 3,000 nested objects (under the 64 KiB limit) made json.loads
+    raise RecursionError, which is no ValueError: a 500 instead of the form's message."""
+    admin = as_user("admin")
+    r = admin.post("/orders/policy", data={"policy": text, "compound": "c1",
+                                           "csrf": admin.csrf})
+    assert r.status_code == 302
+    assert db.execute("select count(*) from orders").fetchone()["count"] == 0

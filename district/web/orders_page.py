@@ -60,7 +60,7 @@ def policy():
         abort(413)
     try:
         doc = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:   # deep nesting: RecursionError (D9)
         flash(f"策略不是有效的JSON / the policy is not JSON: {exc}", "error")
         return redirect(url_for("orders.index"))
     targets = request.form.getlist("compound")
