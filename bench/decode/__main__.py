@@ -7,7 +7,7 @@ noise each); every time also as a ratio to zxing-cpp's on the same frame; the pi
 stages; the cost of an idle gate. The default seed is the held-out one: the pipeline was
 tuned on seeds 1 and 2 only.
 
---quick is the run for a Raspberry Pi (about a minute on a Pi 4): 48 frames at 640x480,
+--quick is the run for a Raspberry Pi (a minute or two on a Pi 4): 66 frames at 640x480,
 no WeChat peer, no ablation. Both modes end with a one-line summary (bench/summary.py).
 """
 
@@ -72,7 +72,7 @@ def _args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.decode", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
-                        help="for a Raspberry Pi: 48 frames at 640x480, no WeChat peer, no ablation")
+                        help="for a Raspberry Pi: 66 frames at 640x480, no WeChat peer, no ablation")
     parser.add_argument("--seed", type=int, default=20220401,
                         help="scene seed (default: the held-out one; the pipeline was tuned on 1 and 2)")
     parser.add_argument("--out", type=Path, default=Path("bench/out"))

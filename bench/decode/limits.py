@@ -4,7 +4,9 @@ Renders the hard level's codes again with one condition taken away at a time (gl
 light, blur, sensor noise, JPEG, moire, or modules 1.5x larger, as a closer code or a
 sharper camera would give) and counts what the pipeline reads on a single frame. Writes,
 for a few codes read only without glare, the frame as shown and as it would be without
-glare, side by side, to DIR/limits/ (PNG).
+glare, side by side, to DIR/limits/ (PNG), and one glared code held for 3 frames both ways
+the bench holds it: the glare moving with the code, and the glare of a lamp fixed to the
+gate (`scenes.held_under_lamp`).
 """
 
 from __future__ import annotations
@@ -78,6 +80,12 @@ def main() -> None:
         pair = np.hstack([scenes.render(spec, size), scenes.render(_change(spec, CHANGES["no glare"]), size)])
         cv2.imwrite(str(folder / f"{spec.kind}-hard-{i:02d}-glare-vs-none.png"), pair)
     print(f"\n{len(glare_only)} codes read only without glare; {len(examples)} pairs in {folder}/")
+    held = [hard[i] for i in glare_only if hard[i].kind == "qr"][:1]
+    for spec in held:
+        rows = [np.hstack([scenes.render(move(spec, shot), size, shot) for shot in range(3)])
+                for move in (scenes.held, scenes.held_under_lamp)]
+        cv2.imwrite(str(folder / "held-glare-with-code-vs-fixed-lamp.png"), np.vstack(rows))
+        print(f"frames 1-3 of a held code, glare moving with it (top) and of a fixed lamp (bottom): {folder}/")
 
 
 if __name__ == "__main__":
