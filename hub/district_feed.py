@@ -33,9 +33,25 @@ def masked_name(name: Any) -> str | None:
     if not isinstance(name, str) or not name.strip():
         return None
     name = name.strip()
-    if _MASKED.match(name):
-        return name[:64]
-    return mask_name(name.replace("*", ""))[:64] or None
+    masked = name if _MASKED.match(name) else mask_name(name.replace("*", ""))
+    return _few_shown(masked)[:64] or None
+
+
+def _few_shown(masked: str) -> str:
+    """At most two letters shown, and never all (张*丰, J*** S****, 王*). mask_name keeps
+    the first letter of each word, so a name typed with spaces between its characters
+    (欧 阳 建 国), or sent by a gate one letter a word (欧* 阳* 建* 国*), left whole
+    (docs/security.md D10)."""
+    keep = min(2, sum(1 for ch in masked if ch != " ") - 1)
+    out = []
+    for ch in masked:
+        if ch not in "* ":
+            if keep > 0:
+                keep -= 1
+            else:
+                ch = "*"
+        out.append(ch)
+    return "".join(out)
 
 
 def _text(value: Any, limit: int) -> str | None:
