@@ -207,7 +207,7 @@ class Street:
                              (i %% 12 + 1)::text, (i %% 12 + 1) || '-1-**' || (i %% 10),
                              '张*', '{}', false
                       from generate_series(0, %(n)s - 1) i
-                      join bench_people p on p.id = (i * 7919 + %(k)s * 104729) %% %(people)s""",
+                      join bench_people p on p.id = (i::bigint * 7919 + %(k)s * 104729) %% %(people)s""",
                                  {"day": day.isoformat(), "start": start, "k": k,
                                   "people": PEOPLE, "n": self.total})
                 out.append({"day": day.isoformat(), "s": round(time.perf_counter() - t, 1)})
