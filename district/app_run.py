@@ -8,7 +8,6 @@ A worker that dies is started again. SIGTERM stops it all in reverse order.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import signal
 import subprocess
@@ -17,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from district import retention, schema
+from district import aio, retention, schema
 from district.db import connect
 from district.home import DistrictHome
 from district.nats_local import NatsNode, NodeConfig, connect_options, ensure_stream
@@ -79,7 +78,7 @@ class District:
         self.node = NatsNode(node_config(self.home), self.home.nats / "nats.conf",
                              logs / "nats.log").start()
         self.urls = self.home.nats_urls()
-        asyncio.run(_stream(self.urls))
+        aio.run(_stream(self.urls))
         for i in range(self.n_workers):
             self.workers.append(worker_process(self.dsn, self.urls,
                                                logs / f"worker-{i + 1}.log",

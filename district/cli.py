@@ -2,7 +2,6 @@
 parses its options and calls one library function."""
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from district import app_run, cli_broker, cli_web, ingest, orders, retention
+from district import aio, app_run, cli_broker, cli_web, ingest, orders, retention
 from district.cli_common import home_option, load_home
 from district.db import connect
 from district.home import DistrictConfig
@@ -192,7 +191,7 @@ def status_cmd(home, dsn, nats_urls) -> None:
         doc = {"compounds": len(rows), "online": sum(1 for _, on in rows if on),
                "gaps": {cid: g for cid, _ in rows if (g := ingest.gaps(conn, cid))},
                "quarantined": conn.execute("select count(*) from quarantine").fetchone()[0]}
-    doc["stream"] = asyncio.run(backlog())
+    doc["stream"] = aio.run(backlog())
     print_json(doc)
 
 

@@ -2,12 +2,11 @@
 side of the command line (district/cli.py registers them)."""
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import click
 
-from district import app_run
+from district import aio, app_run
 from district.cli_common import click_fail, home_option, load_home
 from district.nats_local import (
     NodeConfig,
@@ -66,7 +65,7 @@ def broker_stream(home, nats_urls, replicas) -> None:
             await ensure_stream(nc, replicas)
         finally:
             await nc.close()
-    asyncio.run(go())
+    aio.run(go())
     click.echo(f"stream GATEHOUSE_UP ready, {replicas} replica(s)")
 
 

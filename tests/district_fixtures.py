@@ -6,7 +6,6 @@ Register with `pytest_plugins = ["tests.district_fixtures"]` (tests/conftest.py)
 """
 from __future__ import annotations
 
-import asyncio
 import itertools
 import shutil
 import tempfile
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from district import schema
+from district import aio, schema
 from district.db import connect
 from district.home import DistrictConfig, DistrictHome
 from district.nats_local import CONSUMER, STREAM, NatsNode, NodeConfig, Peer, ensure_stream
@@ -103,7 +102,7 @@ def fresh_stream(url: str, replicas: int = 1, ack_wait: float = 30) -> None:
             await ensure_stream(nc, replicas, ack_wait=ack_wait)
         finally:
             await nc.close()
-    asyncio.run(go())
+    aio.run(go())
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import nats
 import pytest
 
-from district import orders, retention, schema
+from district import aio, orders, retention, schema
 from district.db import connect
 from district.ingest import Incoming, store
 from district.nats_local import subject_up
@@ -107,7 +107,7 @@ def test_pending_orders_are_sent_until_reported(district_dsn, nats_url):
         await sender
         await nc.close()
         return got
-    sent = asyncio.run(go())
+    sent = aio.run(go())
     seqs = [[open_order(s, KEY.trusted("d", frozenset())).seq for s in ol.orders]
             for ol in sent]
     assert seqs[0] == [1] and seqs[-1] == [1, 2]

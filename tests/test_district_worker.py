@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import nats
 import pytest
 
+from district import aio
 from district.app_run import ENV_DSN, ENV_NATS
 from district.db import connect
 from district.ingest import gaps
@@ -47,7 +48,7 @@ def publish(url: str, messages: list[tuple[str, bytes]]) -> None:
         for subject, data in messages:
             await js.publish(subject, data)
         await nc.close()
-    asyncio.run(go())
+    aio.run(go())
 
 
 def consumer_idle(url: str) -> bool:
@@ -57,7 +58,7 @@ def consumer_idle(url: str) -> bool:
         info = await nc.jetstream().consumer_info(STREAM, CONSUMER)
         await nc.close()
         return info.num_pending == 0 and info.num_ack_pending == 0
-    return asyncio.run(go())
+    return aio.run(go())
 
 
 def counts(dsn: str) -> tuple[int, int]:
@@ -97,7 +98,7 @@ def test_a_worker_commits_acks_and_tells_the_compound(district_dsn, nats_url):
         await nc.close()
         return acks, totals
 
-    acks, totals = asyncio.run(go())
+    acks, totals = aio.run(go())
     assert (totals.stored, totals.duplicates, totals.quarantined) == (17, 17, 1)
     assert counts(district_dsn) == (17, 17)
     acked: dict[str, set[int]] = {}
@@ -178,4 +179,4 @@ def test_a_worker_started_before_the_stream_waits_for_it(district_dsn, nats_url)
         await task
         await nc.close()
         return worker.totals.stored
-    assert asyncio.run(go()) == 4
+    assert aio.run(go()) == 4

@@ -13,6 +13,7 @@ import nats
 import paho.mqtt.client as mqtt
 import pytest
 
+from district import aio
 from district.nats_local import CONSUMER, STREAM, ensure_stream, subject_up
 from gatehouse.processes import LOOPBACK, Process, free_port, port_open, wait_until
 from hub.broker import bridge_conf
@@ -63,7 +64,7 @@ def stream_messages(url: str, want: int, timeout: float = 10) -> list[tuple[str,
                 pass
         await nc.close()
         return out
-    return asyncio.run(go())
+    return aio.run(go())
 
 
 def test_the_bridge_feeds_the_stream_and_the_district_answers_down(bridged):
@@ -79,7 +80,7 @@ def test_the_bridge_feeds_the_stream_and_the_district_answers_down(bridged):
         await nc.publish("district.c1.down.ack", b'{"ack":1}')
         await nc.publish("district.c2.down.ack", b'{"not":"ours"}')
         await nc.close()
-    asyncio.run(down())
+    aio.run(down())
     wait_until(lambda: ("gatehouse/district/ack", b'{"ack":1}') in got, 10,
                message="the ack to come down the bridge")
     assert ("gatehouse/district/ack", b'{"not":"ours"}') not in got
@@ -106,7 +107,7 @@ def test_a_compound_writes_under_its_own_prefix_only(nats_node, nats_url):
         info = await nc.jetstream().stream_info(STREAM)
         await nc.close()
         return info.state.messages
-    assert asyncio.run(left()) == 0
+    assert aio.run(left()) == 0
 
 
 def test_three_nodes_keep_the_stream_on_three_replicas(nats_cluster_factory):
@@ -124,7 +125,7 @@ def test_three_nodes_keep_the_stream_on_three_replicas(nats_cluster_factory):
         await nc.close()
         return info.config.num_replicas, [info.cluster.leader, *[r.name for r in
                                                                  info.cluster.replicas]]
-    replicas, where = asyncio.run(go())
+    replicas, where = aio.run(go())
     assert replicas == 3 and sorted(where) == ["n1", "n2", "n3"]
     # A compound's MQTT publish on node 2 is read from node 3.
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="c1-n2")
@@ -204,7 +205,7 @@ def test_a_compound_reads_its_own_down_only(nats_node, nats_url):
             await nc.publish("district.c1.down.orders", b"for-c1")
             await nc.publish("district.c2.down.orders", b"for-c2")
             await nc.close()
-        asyncio.run(down())
+        aio.run(down())
         wait_until(lambda: any(p == b"for-c2" for _, p in got), 10, message="c2's own")
         assert all(p != b"for-c1" for _, p in got), got
     finally:

@@ -1,0 +1,22 @@
+"""Running a coroutine to its end from plain code: the command line, `district run`,
+the tests' fixtures."""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run, also from a thread whose event loop is already running (Playwright's
+    sync API keeps one running in a test process's main thread): then in a thread of
+    its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
