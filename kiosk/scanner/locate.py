@@ -153,7 +153,8 @@ def _in_line(a: Candidate, b: Candidate) -> bool:
 
 
 def _joined(bars: list[Candidate]) -> list[Candidate]:
-    """Return the bar areas with the parts of one split code joined, best first."""
+    """Return the bar areas (best first) with the parts of one split code joined into the
+    place of its best part."""
     out: list[Candidate] = []
     for b in bars:
         for i, a in enumerate(out):
