@@ -33,6 +33,7 @@ QUARANTINE_KEEP_BYTES = 64 * 1024
 # clock can be wrong, and each new day is a new partition (a compound must not be able
 # to make the district create hundreds of tables with one message).
 FUTURE_S = 86400
+MAX_SEQ = 2**63 - 1   # PostgreSQL's bigint: a larger cseq or gate_seq is set aside
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,12 @@ def _feed(cid: str, data: bytes) -> _Feed:
         named, good, bad = _salvage(data, exc)
     if named != cid:
         raise WireError(f"batch names compound {named!r} on {cid!r}'s subject")
-    return _Feed(cid, good, bad)
+    # The wire model has no upper bound on the sequences; the store has bigint.
+    big = [e for e in good if e.cseq > MAX_SEQ or e.gate_seq > MAX_SEQ]
+    bad.extend((e.cseq if e.cseq <= MAX_SEQ else None,
+                f"event {e.cseq}: a sequence number beyond 2**63-1",
+                e.model_dump_json().encode()) for e in big)
+    return _Feed(cid, [e for e in good if e not in big], bad)
 
 
 def _salvage(data: bytes, exc: WireError) -> tuple[str, list[FeedEvent], list]:
@@ -89,7 +95,7 @@ def _salvage(data: bytes, exc: WireError) -> tuple[str, list[FeedEvent], list]:
         raise exc
     try:
         doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):   # 100,000 nested brackets
         raise exc from None
     if not isinstance(doc, dict) or doc.get("v", WIRE_VERSION) != WIRE_VERSION or \
             not isinstance(doc.get("compound"), str) or \
@@ -99,10 +105,11 @@ def _salvage(data: bytes, exc: WireError) -> tuple[str, list[FeedEvent], list]:
     for raw in doc["events"]:
         try:
             good.append(FeedEvent.model_validate(raw))
-        except ValidationError as err:
-            first = err.errors()[0]
+        except (ValidationError, RecursionError) as err:
+            first = err.errors()[0] if isinstance(err, ValidationError) else \
+                {"loc": (), "msg": "nested too deep"}
             seq = raw.get("cseq") if isinstance(raw, dict) else None
-            ok = isinstance(seq, int) and not isinstance(seq, bool) and seq >= 1
+            ok = isinstance(seq, int) and not isinstance(seq, bool) and 1 <= seq <= MAX_SEQ
             where = ".".join(str(p) for p in first["loc"]) or "event"
             bad.append((seq if ok else None, f"event {seq}: {where}: {first['msg']}",
                         json.dumps(raw, ensure_ascii=False).encode()))
@@ -129,6 +136,8 @@ def store(conn: psycopg.Connection, messages: list[Incoming], zone: ZoneInfo,
             parsed.append((m, cid, leaf, body))
         except WireError as exc:
             parsed.append((m, None, "bad", str(exc)))
+        except Exception as exc:   # noqa: BLE001 (whatever it is, it is not read twice)
+            parsed.append((m, None, "bad", f"could not read: {type(exc).__name__}"))
     cutoff = (datetime.now(UTC) - timedelta(days=retention_days)).timestamp() \
         if retention_days else 0.0
     ensure_partitions(conn, {local_day(e.at, zone) for m, _, leaf, b in parsed

@@ -141,3 +141,16 @@ def test_a_value_postgresql_cannot_hold_sets_aside_that_event_only(district_db):
         [1, 3]
     assert "event 2: could not store" in district_db.execute(
         "select reason from quarantine").fetchone()[0]
+
+
+def test_numbers_beyond_bigint_and_deep_nesting_are_set_aside(district_db):
+    big = feed("c1", [event(1)]).data.replace(b'"cseq":1,', b'"cseq":9223372036854775808,')
+    deep = b'{"v":1,"compound":"c1","sent_at":1,"events":[' + b"[" * 100_000 + \
+        b"]" * 100_000 + b"]}"
+    sub = "district.c1.gatehouse.hub.district.feed"
+    good = feed("c2", [event(1), event(2)])
+    result = store(district_db, [Incoming(sub, big, T0), Incoming(sub, deep, T0), good],
+                   ZONE)
+    assert (result.stored, result.quarantined) == (2, 2)
+    assert result.ack_ranges() == {"c2": [(1, 2)]}   # no cseq beyond bigint acked
+    assert gaps(district_db, "c2") == []
