@@ -54,7 +54,7 @@ class Stored:
     reports: int = 0
 
     def ack_ranges(self) -> dict[str, list[tuple[int, int]]]:
-        return {cid: ranges(seqs) for cid, seqs in self.acks.items()}
+        return {cid: ranges(seqs) for cid, seqs in self.acks.items() if seqs}
 
 
 @dataclass
