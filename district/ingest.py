@@ -29,6 +29,7 @@ from district.schema import ensure_partitions, local_day
 
 log = logging.getLogger(__name__)
 QUARANTINE_KEEP_BYTES = 64 * 1024
+QUARANTINE_BUDGET_BYTES = 1024 * 1024   # a compound's, over the last 24 hours
 # An event dated more than a day after the broker received it is set aside: a gate's
 # clock can be wrong, and each new day is a new partition (a compound must not be able
 # to make the district create hundreds of tables with one message).
@@ -50,6 +51,7 @@ class Stored:
     duplicates: int = 0
     expired: int = 0          # older than the retention: acknowledged, not kept
     quarantined: int = 0
+    over_budget: int = 0      # bad and over its compound's quarantine budget: counted only
     statuses: int = 0
     reports: int = 0
 
@@ -153,15 +155,16 @@ def store(conn: psycopg.Connection, messages: list[Incoming], zone: ZoneInfo,
             if leaf == "bad":
                 _quarantine(conn, m, cid, str(body), result)
                 continue
-            counts = (result.stored, result.duplicates, result.expired, result.quarantined)
+            counts = (result.stored, result.duplicates, result.expired, result.quarantined,
+                      result.over_budget)
             try:
                 with conn.transaction():   # a savepoint: a bad message undoes only itself
                     _one(conn, m, cid, leaf, body, cutoff, result)  # type: ignore[arg-type]
             except psycopg.OperationalError:
                 raise   # the database went away: nothing acked, all of it comes again
             except Exception as exc:  # a bug or a bad value must not block the stream
-                (result.stored, result.duplicates, result.expired,
-                 result.quarantined) = counts
+                (result.stored, result.duplicates, result.expired, result.quarantined,
+                 result.over_budget) = counts
                 if isinstance(body, _Feed):
                     _feed_apart(conn, m, cid, body, cutoff, result)  # type: ignore[arg-type]
                 else:
@@ -255,15 +258,27 @@ def _events(conn: psycopg.Connection, feed: _Feed, cutoff: float, result: Stored
 
 
 def _add_ranges(conn: psycopg.Connection, cid: str, new: list[tuple[int, int]]) -> None:
-    """Merge received ranges into the compound's (its row is locked: no one else is)."""
+    """Merge received ranges into the compound's (its row is locked: no one else is).
+
+    Only the rows a new range touches are rewritten, each found by the primary key: a
+    compound sending every other cseq must not make each batch rewrite all its rows."""
     if not new:
         return
-    low, high = new[0][0], new[-1][1]
-    old = conn.execute("delete from compound_ranges where compound = %s and last >= %s "
-                       "and first <= %s returning first, last",
-                       [cid, low - 1, high + 1]).fetchall()
+    firsts, lasts = [a for a, _ in new], [b for _, b in new]
+    touched = conn.execute(
+        "select distinct r.first, r.last from unnest(%s::bigint[], %s::bigint[]) n(a, b) "
+        "cross join lateral ("
+        " (select first, last from compound_ranges where compound = %s"
+        "  and first between n.a - 1 and n.b + 1)"
+        " union all"
+        " (select first, last from compound_ranges where compound = %s"
+        "  and first < n.a - 1 order by first desc limit 1)) r "
+        "where r.last >= n.a - 1", [firsts, lasts, cid, cid]).fetchall()
+    if touched:
+        conn.execute("delete from compound_ranges where compound = %s and first = any(%s)",
+                     [cid, [a for a, _ in touched]])
     merged: list[tuple[int, int]] = []
-    for a, b in sorted([*old, *new]):
+    for a, b in sorted([*touched, *new]):
         if merged and a <= merged[-1][1] + 1:
             merged[-1] = (merged[-1][0], max(merged[-1][1], b))
         else:
@@ -286,11 +301,27 @@ def gaps(conn: psycopg.Connection, compound: str) -> list[tuple[int, int]]:
 
 def _quarantine(conn: psycopg.Connection, m: Incoming, cid: str | None, reason: str,
                 result: Stored, raw: bytes | None = None) -> None:
+    """Keep a bad message with its reason, within its compound's budget of the last 24
+    hours; over it, only counted (quarantine_overflow), and acknowledged all the same:
+    a compound's login must not be able to fill the district's disk with junk."""
+    kept = bytes((raw or m.data)[:QUARANTINE_KEEP_BYTES])
+    who = cid or (m.subject.split(".")[1][:40] if m.subject.count(".") >= 1 else "?")
+    used = conn.execute("select coalesce(sum(length(payload) + length(reason)), 0) "
+                        "from quarantine where compound = %s and at > %s",
+                        [who, _ts(m.received_at - 86400)]).fetchone()[0]
+    if used + len(kept) > QUARANTINE_BUDGET_BYTES:
+        conn.execute(
+            "insert into quarantine_overflow as o (compound, day, messages, bytes) "
+            "values (%s, %s, 1, %s) on conflict (compound, day) do update set "
+            "messages = o.messages + 1, bytes = o.bytes + excluded.bytes",
+            [who, _ts(m.received_at).date(), len(m.data)])
+        result.over_budget += 1
+        return
     conn.execute("insert into quarantine (at, subject, compound, reason, payload) "
                  "values (%s, %s, %s, %s, %s)",
-                 [_ts(m.received_at), m.subject[:200], cid,
+                 [_ts(m.received_at), m.subject[:200], who,
                   reason.replace("\x00", "")[:500],   # text cannot hold a NUL
-                  bytes((raw or m.data)[:QUARANTINE_KEEP_BYTES])])
+                  kept])
     result.quarantined += 1
     log.warning("quarantined a message on %s: %s", m.subject[:120], reason[:200])
 

@@ -28,6 +28,9 @@ CLUSTER_NAME = "district"
 # Nats-Msg-Id it saw within this window. Feed dedup is the database's job anyway.
 DUPLICATE_WINDOW_S = 120
 MAX_PAYLOAD = 4 * 1024 * 1024   # a FeedBatch is at most 1 MiB (events.MAX_MESSAGE_BYTES)
+# The stream's bound on disk (a street's day is ~300 MB): when full, new messages are
+# refused, not old ones dropped; the hubs keep theirs and send again.
+STREAM_MAX_BYTES = 8 * 1024**3
 
 
 def connect_options(urls: list[str]) -> dict:
@@ -224,8 +227,8 @@ async def ensure_stream(nc, replicas: int, ack_wait: float = 30) -> None:
     """Create (or bring up to date) the stream GATEHOUSE_UP and the consumer `ingest`.
     `ack_wait`: how long a fetched message may stay unacknowledged before it goes to
     another worker (a killed worker's batch comes back after it)."""
-    from nats.js.api import (AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPolicy,
-                             StorageType, StreamConfig)
+    from nats.js.api import (AckPolicy, ConsumerConfig, DeliverPolicy, DiscardPolicy,
+                             RetentionPolicy, StorageType, StreamConfig)
     from nats.js.errors import NotFoundError
 
     js = nc.jetstream()
@@ -233,7 +236,8 @@ async def ensure_stream(nc, replicas: int, ack_wait: float = 30) -> None:
         name=STREAM, subjects=[STREAM_SUBJECTS], storage=StorageType.FILE,
         num_replicas=replicas, duplicate_window=DUPLICATE_WINDOW_S,
         # Work queue: a message is gone once a worker acked it (after its commit).
-        retention=RetentionPolicy.WORK_QUEUE, max_msg_size=MAX_PAYLOAD)
+        retention=RetentionPolicy.WORK_QUEUE, max_msg_size=MAX_PAYLOAD,
+        max_bytes=STREAM_MAX_BYTES, discard=DiscardPolicy.NEW)
     try:
         await js.stream_info(STREAM)
         await js.update_stream(config)

@@ -76,8 +76,18 @@ create trigger audit_no_change before update or delete on audit
   for each statement execute function audit_append_only();
 """
 
+# A compound's budget of quarantine (district/ingest.py): what it sent over it is
+# counted here, not kept.
+M002_QUARANTINE_BUDGET = """
+create index quarantine_compound_at on quarantine (compound, at);
+create table quarantine_overflow (
+  compound text not null, day date not null, messages bigint not null default 0,
+  bytes bigint not null default 0, primary key (compound, day));
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "base", M001_BASE),
+    (2, "quarantine_budget", M002_QUARANTINE_BUDGET),
 ]
 
 

@@ -154,3 +154,17 @@ def test_numbers_beyond_bigint_and_deep_nesting_are_set_aside(district_db):
     assert (result.stored, result.quarantined) == (2, 2)
     assert result.ack_ranges() == {"c2": [(1, 2)]}   # no cseq beyond bigint acked
     assert gaps(district_db, "c2") == []
+
+
+def test_a_compounds_junk_fills_only_its_own_quarantine_budget(district_db):
+    from district.ingest import QUARANTINE_BUDGET_BYTES
+    sub = "district.{}.gatehouse.hub.district.feed"
+    junk = [Incoming(sub.format("c2"), b"x" * 100 * 1024, T0 + i) for i in range(40)]
+    result = store(district_db, [*junk, Incoming(sub.format("c1"), b"not json", T0)], ZONE)
+    kept = dict(district_db.execute("select compound, sum(length(payload)) from quarantine "
+                                    "group by compound").fetchall())
+    assert kept["c1"] == len(b"not json")   # c2's junk did not use up c1's budget
+    assert kept["c2"] <= QUARANTINE_BUDGET_BYTES
+    assert result.quarantined + result.over_budget == 41 and result.over_budget > 20
+    assert district_db.execute("select messages from quarantine_overflow where "
+                               "compound = 'c2'").fetchone()[0] == result.over_budget
