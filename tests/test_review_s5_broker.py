@@ -6,6 +6,7 @@ import asyncio
 
 import nats
 import paho.mqtt.client as mqtt
+import pytest
 
 from gatehouse.processes import LOOPBACK, wait_until
 from tests.test_district_worker_broker import bridged  # noqa: F401  (fixture)
@@ -99,3 +100,42 @@ def test_another_compound_cannot_knock_a_bridge_off(nats_node, bridged):  # noqa
                20, message="the marker or the bridge's fall")
     thief.close()
     assert got[-1] == ("gatehouse/district/ack", b"marker"), got[before:]
+
+
+def retained(url: str) -> tuple[int, int]:
+    """(messages, bytes) the MQTT listener keeps as retained messages."""
+    async def go():
+        nc = await nats.connect(url)
+        try:
+            info = await nc.jetstream().stream_info("$MQTT_rmsgs")
+            return info.state.messages, info.state.bytes
+        except nats.js.errors.NotFoundError:
+            return 0, 0
+        finally:
+            await nc.close()
+    return asyncio.run(go())
+
+
+@pytest.mark.xfail(strict=True, reason="D12: open until H-STORE narrows a compound's publish "
+                   "permission (district/nats_local.py compound_permissions) to its three "
+                   "leaves, district.<cid>.gatehouse.hub.district.{feed,status,reports}")
+def test_a_compound_cannot_fill_the_brokers_disk_with_retained_messages(nats_node, nats_url):
+    """D12: a compound may publish anywhere under `district/<cid>/gatehouse/`; a retained
+    message on each of 30 topics there (1 MiB each) was kept by nats-server for ever in
+    `$MQTT_rmsgs` (43 MB here; three copies on three machines), outside GATEHOUSE_UP's
+    bound and every budget: one topic more per message until the disk is full. Only
+    the three topics a hub sends on may be written: each keeps one retained message."""
+    before = retained(nats_url)
+    c2 = Mqtt(nats_node.cfg.mqtt_port, "c2", nats_node.cfg.compounds["c2"], "retain-c2")
+    big = b"y" * 1024 * 1024
+    infos = [c2.c.publish(f"district/c2/gatehouse/junk/{i}", big, qos=1, retain=True)
+             for i in range(30)]
+    infos += [c2.c.publish(f"district/c2/gatehouse/hub/district/{leaf}", b"{}", qos=1,
+                           retain=True) for leaf in ("feed", "status", "reports")]
+    for info in infos:
+        info.wait_for_publish(30)
+    # Published after the junk on one connection: once it is in the stream, so is the rest.
+    c2.c.publish("district/c2/gatehouse/hub/district/status", b"{}", qos=1).wait_for_publish(30)
+    c2.close()
+    after = retained(nats_url)
+    assert after[0] - before[0] <= 3, (before, after)
