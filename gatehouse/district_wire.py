@@ -20,7 +20,7 @@ from enum import Enum
 from typing import Any
 
 import cbor2
-from pydantic import Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from gatehouse.codes.cose import open_signed, sign1
 from gatehouse.codes.keys import SigningKey, TrustedKey
@@ -37,8 +37,22 @@ _ID = r"^[A-Za-z0-9_-]{1,40}$"
 _REF = r"^[0-9a-f]{24}$"
 _HEX32 = r"^[0-9a-f]{32}$"
 
+# What goes up tolerates keys it does not know: a compound upgraded before its district
+# must not have its whole feed set aside for one field added. What comes down (acks and
+# signed orders) stays strict: a hub refuses an order it cannot fully read, with a
+# reason, rather than apply half of it.
+_LENIENT = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
 
-class FeedEvent(_Wire):
+
+class _UpItem(_Wire):
+    model_config = _LENIENT
+
+
+class _Up(_Versioned):
+    model_config = _LENIENT
+
+
+class FeedEvent(_UpItem):
     """One gate event as it leaves the compound: the tracing facts, masked.
 
     `kind` is kept as text (not gatehouse.events.EventKind): a district must store the
@@ -60,7 +74,7 @@ class FeedEvent(_Wire):
     alert: bool = False                                      # an alerting event at the gate
 
 
-class FeedBatch(_Versioned):
+class FeedBatch(_Up):
     compound: str = Field(pattern=_ID)
     sent_at: float = Field(allow_inf_nan=False)
     events: list[FeedEvent] = Field(min_length=1, max_length=MAX_FEED_EVENTS)
@@ -73,7 +87,7 @@ class FeedAck(_Versioned):
     ranges: list[tuple[int, int]] = Field(max_length=1000)
 
 
-class CompoundStatus(_Versioned):
+class CompoundStatus(_Up):
     compound: str = Field(pattern=_ID)
     name: str = Field("", max_length=80)
     at: float = Field(ge=1.0e9, le=4.0e9)
@@ -130,7 +144,7 @@ class ReportStatus(str, Enum):
     REFUSED = "refused"      # signature, compound or content wrong: reason says
 
 
-class OrderReport(_Versioned):
+class OrderReport(_Up):
     compound: str = Field(pattern=_ID)
     seq: int = Field(ge=0, le=2**53)
     status: ReportStatus
