@@ -72,9 +72,6 @@ DEEP = (b'{"v":1,"compound":"c1","sent_at":1,"events":[' + b"[" * 100_000
         + b"]" * 100_000 + b"]}")
 
 
-@pytest.mark.xfail(strict=True, reason="D2: open until H-STORE (district/ingest.py: "
-                   "the ranges merged outside the savepoint) or lead (district_wire: cseq "
-                   "without an upper bound) fixes it")
 @pytest.mark.parametrize("poison", [
     pytest.param(feed([ev(2**63, at=T0)]), id="cseq-2**63"),
     pytest.param(feed([{**ev(7), "cseq": 2**63, "at": 5e9}]), id="cseq-2**63-bad-at"),
@@ -85,7 +82,7 @@ def test_a_number_beyond_bigint_is_set_aside_and_the_stream_moves_on(
     of a set-aside event, and was merged into compound_ranges outside the message's
     savepoint: 'bigint out of range' rolled the whole batch back, the worker handed it
     back (nak), and got it again, for ever; every message fetched with it went back too
-    (here another compound's good batch was never stored)."""
+    (here another compound's good batch was never stored). Fixed by H-STORE (7acaebb)."""
     good = [ev(i) for i in range(1, 6)]
     totals = run_worker(district_dsn, nats_url, [(subject_up("c2", "feed"),
                                                   feed(good, "c2")),
@@ -96,12 +93,11 @@ def test_a_number_beyond_bigint_is_set_aside_and_the_stream_moves_on(
     assert consumer_idle(nats_url)
 
 
-@pytest.mark.xfail(strict=True, reason="D3: open until H-STORE fixes district/ingest.py "
-                   "(_salvage's json.loads raises RecursionError)")
 def test_a_deeply_nested_message_is_set_aside_and_the_stream_moves_on(district_dsn, nats_url):
     """D3: a 200 KB message of 100,000 nested brackets: the wire model refused it (its
     recursion limit), then the salvage of good events re-read it with json.loads, whose
-    RecursionError is not a ValueError: out of store(), batch handed back, for ever."""
+    RecursionError is not a ValueError: out of store(), batch handed back, for ever.
+    Fixed by H-STORE (7acaebb)."""
     good = [ev(i) for i in range(1, 6)]
     totals = run_worker(district_dsn, nats_url, [(subject_up("c2", "feed"),
                                                   feed(good, "c2")),
@@ -155,12 +151,11 @@ def test_held_hostile_envelopes_are_set_aside_once_and_acknowledged(district_db)
     assert sorted(result.acks["c1"]) == [2, 3, 4, 5, 6]
 
 
-@pytest.mark.xfail(strict=True, reason="D8: open until H-STORE gives each compound a "
-                   "budget at the district (quarantine bytes a day, and the stream's size)")
 def test_junk_from_one_compound_fills_only_its_own_budget(district_dsn, nats_node, nats_url):
     """D8 (H5 at the district): c2's login sent 200 junk messages of 100 KiB over MQTT;
     each was kept in `quarantine` (64 KiB each, 28 days): 12.5 MiB of PostgreSQL from one
-    compound in seconds, with no limit but the disk (the stream has none either)."""
+    compound in seconds, with no limit but the disk (the stream has none either).
+    Fixed by H-STORE (33bd51a: 1 MiB a compound over 24 hours, the stream 8 GiB)."""
     from tests.test_review_s5_broker import Mqtt
     c2 = Mqtt(nats_node.cfg.mqtt_port, "c2", nats_node.cfg.compounds["c2"], "junk-c2")
     junk = b"x" * 100 * 1024
@@ -180,14 +175,12 @@ def test_junk_from_one_compound_fills_only_its_own_budget(district_dsn, nats_nod
     assert kept <= 2 * 1024 * 1024, f"{kept / 2**20:.1f} MiB kept from one compound"
 
 
-@pytest.mark.xfail(strict=True, reason="D11: open until H-STORE bounds a compound's range "
-                   "rows (district/ingest.py _add_ranges rewrites every fragment in a span)")
 def test_a_compound_cannot_make_each_batch_rewrite_all_its_ranges(district_db):
     """D11: c2 sends every other cseq over a wide span, 500 a batch: each batch adds 500
     range rows, and _add_ranges deletes and inserts again every row between its first
     and last cseq. Measured: 162 ms a batch at first, 4.0 s after 200 batches (100,000
     rows), quadratic, on the workers every compound shares. Here: 20 batches; the rows
-    rewritten stay within a few times the events stored."""
+    rewritten stay within a few times the events stored. Fixed by H-STORE (33bd51a)."""
     district_db.execute("create table deleted_ranges (n bigint)")
     district_db.execute(
         "create function count_deleted() returns trigger language plpgsql as "
