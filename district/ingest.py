@@ -34,7 +34,10 @@ QUARANTINE_BUDGET_BYTES = 1024 * 1024   # a compound's, over the last 24 hours
 # clock can be wrong, and each new day is a new partition (a compound must not be able
 # to make the district create hundreds of tables with one message).
 FUTURE_S = 86400
-MAX_SEQ = 2**63 - 1   # PostgreSQL's bigint: a larger cseq or gate_seq is set aside
+# A larger cseq or gate_seq is set aside. Not bigint's 2**63-1: the ranges' merge adds 1
+# to a cseq in SQL, which overflowed at that edge (docs/security.md D13); 2**53 is the
+# wire's bound for every other sequence, and no hub comes near it.
+MAX_SEQ = 2**53
 
 
 @dataclass(frozen=True)

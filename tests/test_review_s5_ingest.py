@@ -75,6 +75,9 @@ DEEP = (b'{"v":1,"compound":"c1","sent_at":1,"events":[' + b"[" * 100_000
 @pytest.mark.parametrize("poison", [
     pytest.param(feed([ev(2**63, at=T0)]), id="cseq-2**63"),
     pytest.param(feed([{**ev(7), "cseq": 2**63, "at": 5e9}]), id="cseq-2**63-bad-at"),
+    # D13: the first fix's bound, bigint's own edge: `cseq + 1` overflowed in the merge.
+    pytest.param(feed([ev(2**63 - 1, at=T0)]), id="cseq-2**63-1"),
+    pytest.param(feed([{**ev(7), "cseq": 2**63 - 1, "at": 5e9}]), id="cseq-2**63-1-bad-at"),
 ])
 def test_a_number_beyond_bigint_is_set_aside_and_the_stream_moves_on(
         district_dsn, nats_url, poison):
