@@ -107,8 +107,11 @@ def _user(name: str, password: str, pub: list[str] | None, sub: list[str] | None
     return f"    {{user: {_q(name)}, password: {_q(password)}{perms}}}"
 
 
+UP_LEAVES = ("feed", "status", "reports")   # gatehouse/hub/district/<leaf> at the hub
+
+
 def compound_permissions(cid: str) -> tuple[list[str], list[str]]:
-    """(publish, subscribe) of a compound's login: its own prefix up, its own down.
+    """(publish, subscribe) of a compound's login: its three subjects up, its own down.
 
     nats-server 2.9 creates the session's streams from its own internal client, but a
     QoS 1 subscription is delivered through a JetStream consumer on `$MQTT.sub.<nuid>`,
@@ -116,8 +119,10 @@ def compound_permissions(cid: str) -> tuple[list[str], list[str]]:
     fails ("Subscription Violation ... $MQTT.sub...") and nothing comes down. MQTT's
     `#` also matches its parent level, so `down/#` is `down.>` and `down` both.
     (tests/test_district_worker_broker.py bridges a real Mosquitto with these.)"""
-    return [f"district.{cid}.gatehouse.>"], [f"district.{cid}.down", f"district.{cid}.down.>",
-                                          "$MQTT.sub.>"]
+    # Publish: the three leaves a hub sends on, nothing else under its prefix: each MQTT
+    # topic may keep a retained message for ever ($MQTT_rmsgs), one topic more a message.
+    return ([subject_up(cid, leaf) for leaf in UP_LEAVES],
+            [f"district.{cid}.down", f"district.{cid}.down.>", "$MQTT.sub.>"])
 
 
 def users_block(service_password: str, compounds: dict[str, str]) -> str:
