@@ -4,7 +4,8 @@ No NATS here (district/worker.py feeds it): raw messages in, rows written, the c
 ranges to acknowledge out. As at the hub (hub/ingest.py): idempotent by (compound,
 event id), a broken message is set aside in `quarantine` with its reason and
 acknowledged (never a crash nor a redelivery loop), one broken event never holds back
-the rest of its batch, and a compound's received cseq ranges are kept so its gaps show.
+the rest of its batch, and a compound's received cseq ranges are kept so its gaps show
+(district/ranges.py).
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from gatehouse.district_wire import (
     OrderReport,
 )
 from gatehouse.events import MAX_MESSAGE_BYTES, WIRE_VERSION, WireError, parse, ranges
+from district.ranges import add_ranges, gaps  # noqa: F401  (gaps: district.ingest.gaps)
 from district.schema import ensure_partitions, local_day
 
 log = logging.getLogger(__name__)
@@ -174,7 +176,7 @@ def store(conn: psycopg.Connection, messages: list[Incoming], zone: ZoneInfo,
                     _quarantine(conn, m, cid,
                                 f"could not store: {type(exc).__name__}: {exc}", result)
         for cid, seqs in result.acks.items():
-            _add_ranges(conn, cid, ranges(seqs))
+            add_ranges(conn, cid, ranges(seqs))
     return result
 
 
@@ -258,48 +260,6 @@ def _events(conn: psycopg.Connection, feed: _Feed, cutoff: float, result: Stored
     result.duplicates += len(keep) - cur.rowcount
     conn.execute("update compounds set last_event_at = greatest(last_event_at, %s) "
                  "where id = %s", [max(_ts(e.at) for e in keep), feed.compound])
-
-
-def _add_ranges(conn: psycopg.Connection, cid: str, new: list[tuple[int, int]]) -> None:
-    """Merge received ranges into the compound's (its row is locked: no one else is).
-
-    Only the rows a new range touches are rewritten, each found by the primary key: a
-    compound sending every other cseq must not make each batch rewrite all its rows."""
-    if not new:
-        return
-    firsts, lasts = [a for a, _ in new], [b for _, b in new]
-    touched = conn.execute(
-        "select distinct r.first, r.last from unnest(%s::bigint[], %s::bigint[]) n(a, b) "
-        "cross join lateral ("
-        " (select first, last from compound_ranges where compound = %s"
-        "  and first between n.a - 1 and n.b + 1)"
-        " union all"
-        " (select first, last from compound_ranges where compound = %s"
-        "  and first < n.a - 1 order by first desc limit 1)) r "
-        "where r.last >= n.a - 1", [firsts, lasts, cid, cid]).fetchall()
-    if touched:
-        conn.execute("delete from compound_ranges where compound = %s and first = any(%s)",
-                     [cid, [a for a, _ in touched]])
-    merged: list[tuple[int, int]] = []
-    for a, b in sorted([*touched, *new]):
-        if merged and a <= merged[-1][1] + 1:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
-        else:
-            merged.append((a, b))
-    conn.cursor().executemany("insert into compound_ranges (compound, first, last) "
-                              "values (%s, %s, %s)", [(cid, a, b) for a, b in merged])
-
-
-def gaps(conn: psycopg.Connection, compound: str) -> list[tuple[int, int]]:
-    """The compound's cseq numbers never received, as ranges (from 1 to the last)."""
-    rows = conn.execute("select first, last from compound_ranges where compound = %s "
-                        "order by first", [compound]).fetchall()
-    out, expected = [], 1
-    for first, last in rows:
-        if first > expected:
-            out.append((expected, first - 1))
-        expected = max(expected, last + 1)
-    return out
 
 
 def _quarantine(conn: psycopg.Connection, m: Incoming, cid: str | None, reason: str,
