@@ -6,7 +6,6 @@ import asyncio
 
 import nats
 import paho.mqtt.client as mqtt
-import pytest
 
 from gatehouse.processes import LOOPBACK, wait_until
 from tests.test_district_worker_broker import bridged  # noqa: F401  (fixture)
@@ -116,15 +115,13 @@ def retained(url: str) -> tuple[int, int]:
     return asyncio.run(go())
 
 
-@pytest.mark.xfail(strict=True, reason="D12: open until H-STORE narrows a compound's publish "
-                   "permission (district/nats_local.py compound_permissions) to its three "
-                   "leaves, district.<cid>.gatehouse.hub.district.{feed,status,reports}")
 def test_a_compound_cannot_fill_the_brokers_disk_with_retained_messages(nats_node, nats_url):
     """D12: a compound may publish anywhere under `district/<cid>/gatehouse/`; a retained
     message on each of 30 topics there (1 MiB each) was kept by nats-server for ever in
     `$MQTT_rmsgs` (43 MB here; three copies on three machines), outside GATEHOUSE_UP's
     bound and every budget: one topic more per message until the disk is full. Only
-    the three topics a hub sends on may be written: each keeps one retained message."""
+    the three topics a hub sends on may be written: each keeps one retained message.
+    Fixed by H-STORE (a4c4c43)."""
     before = retained(nats_url)
     c2 = Mqtt(nats_node.cfg.mqtt_port, "c2", nats_node.cfg.compounds["c2"], "retain-c2")
     big = b"y" * 1024 * 1024
