@@ -7,8 +7,11 @@ import time
 
 import cbor2
 
+import pytest
+
 from gatehouse.codes.cose import sign1
-from gatehouse.district_wire import OrderKind, ReportStatus
+from gatehouse.district_wire import OrderKind, OrderList, ReportStatus
+from gatehouse.events import WireError, dump, parse
 from tests.test_hub_district import DISTRICT, bundle_of, desk_of, linked, order, take
 
 
@@ -78,3 +81,12 @@ def test_held_hostile_contents_signed_by_the_district_are_refused_with_reasons(c
     assert bundle_of(compound).policy.to_json() == current
     [r] = take(desk, order(6, building="<img src=x onerror=alert(1)>"))
     assert r.status is ReportStatus.APPLIED
+
+
+def test_held_an_order_list_of_10000_entries_is_refused_whole(compound):
+    """Held: the wire allows 200 orders a list; 10,000 is one quarantined message at the
+    hub (hub/district_uplink.py parses with the wire model), nothing applied."""
+    big = OrderList.model_construct(v=1, district="street1", compound="c1",
+                                    orders=[order(1)] * 10_000)
+    with pytest.raises(WireError):
+        parse(OrderList, dump(big))
