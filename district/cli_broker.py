@@ -85,9 +85,10 @@ def compound_add(home, compound_id) -> None:
     except ValueError as exc:
         click_fail(str(exc))
     cfg = h.config()
+    reloaded = False
     if (h.nats / "nats.conf").exists():   # the single node of `district run`
         write_config(app_run.node_config(h), h.nats / "nats.conf")
-    reloaded = reload_running(h.nats / "nats.pid")
+        reloaded = reload_running(h.nats / "nats.pid")
     host = cfg.host if cfg.host not in ("0.0.0.0", "::") else "<this machine's address>"
     click.echo(f"compound {compound_id} may log in"
                + (" (the running broker reloaded)" if reloaded else "")
