@@ -90,3 +90,21 @@ def test_held_an_order_list_of_10000_entries_is_refused_whole(compound):
                                     orders=[order(1)] * 10_000)
     with pytest.raises(WireError):
         parse(OrderList, dump(big))
+
+
+def test_an_order_over_the_hubs_size_limit_is_refused_under_its_seq(compound):
+    """Held since D7's fix: the district's page validates a template as a Policy, whose
+    lists have no length limit: 9,000 'pass' in one list make a signed order over the
+    hub's 32 KiB; the hub refuses it under its seq (the district stops sending it), no
+    forged-order alert, and the next order applies."""
+    cfg = linked(compound)
+    desk = desk_of(compound, cfg)
+    current = bundle_of(compound).policy.to_json()
+    huge = {**current, "requirements": {**current["requirements"],
+                                        "resident": {"in": ["pass"] * 9000, "out": ["pass"]}}}
+    text = order(1, OrderKind.POLICY, building=None, policy=huge)
+    assert len(base64.b64decode(text)) > 32 * 1024
+    [r] = take(desk, text)
+    assert (r.seq, r.status) == (1, ReportStatus.REFUSED) and alerts(compound) == []
+    [ok] = take(desk, order(2))
+    assert ok.status is ReportStatus.APPLIED
