@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from psycopg.rows import dict_row
 
 from gatehouse.identity import person_ref
+from gatehouse.name_shown import at_most_two_letters
 from gatehouse.privacy import mask_household, mask_name
 
 DAY = 86400
@@ -151,7 +152,8 @@ def _shown(row: dict) -> dict:
     """A row as every page and export shows it: masked name and household, the reasons
     as one text, the person as a short reference (`unmask` puts the whole one back)."""
     row = dict(row)
-    row["name"] = mask_name(row.get("name"))
+    # An older hub's feed may carry a spaced name whole (docs/security.md D10).
+    row["name"] = at_most_two_letters(mask_name(row.get("name")))
     row["household"] = mask_household(row.get("household"))
     row["reasons"] = " ".join(row.get("reasons") or [])
     row["person"] = short_ref(row.get("person_ref"))

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from gatehouse.db import write_transaction
 from gatehouse.district_wire import MAX_FEED_EVENTS, FeedEvent
+from gatehouse.name_shown import at_most_two_letters
 from gatehouse.privacy import mask_household, mask_name
 
 log = logging.getLogger(__name__)
@@ -34,24 +35,7 @@ def masked_name(name: Any) -> str | None:
         return None
     name = name.strip()
     masked = name if _MASKED.match(name) else mask_name(name.replace("*", ""))
-    return _few_shown(masked)[:64] or None
-
-
-def _few_shown(masked: str) -> str:
-    """At most two letters shown, and never all (张*丰, J*** S****, 王*). mask_name keeps
-    the first letter of each word, so a name typed with spaces between its characters
-    (欧 阳 建 国), or sent by a gate one letter a word (欧* 阳* 建* 国*), left whole
-    (docs/security.md D10)."""
-    keep = min(2, sum(1 for ch in masked if ch != " ") - 1)
-    out = []
-    for ch in masked:
-        if ch not in "* ":
-            if keep > 0:
-                keep -= 1
-            else:
-                ch = "*"
-        out.append(ch)
-    return "".join(out)
+    return at_most_two_letters(masked)[:64] or None   # D10
 
 
 def _text(value: Any, limit: int) -> str | None:

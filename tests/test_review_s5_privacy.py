@@ -1,12 +1,17 @@
 """Review s5: what of a person's name leaves the compound in its district feed (the hub's
-real ingest and feed on real SQLite)."""
+real ingest and feed on real SQLite), and what the district shows of it (real
+PostgreSQL)."""
 from __future__ import annotations
 
 import time
 
+from district import tracing
 from hub import district_feed
 from hub.ingest import ingest
+from tests.test_district_tracing import NOW, REF_A, T, db, event  # noqa: F401  (fixture)
 from tests.test_hub_district import attempt, batch, setup
+
+pytest_plugins = ["tests.district_fixtures"]
 
 FULL = "欧阳建国"
 
@@ -30,3 +35,12 @@ def test_a_name_typed_with_spaces_leaves_masked(compound):
                ), got
     assert got[4:] == ["欧**国", "J*** S****", "张*丰"]      # real masks unchanged
     assert (shown(got[0]), shown(got[1]), shown(got[2])) == ("欧阳", "欧阳", "王")
+
+
+def test_the_district_shows_a_spaced_name_from_an_older_hub_masked(db):  # noqa: F811
+    """D10 at the district: a hub from before the fix sends `欧 阳 建 国`; tracing (the
+    page and both exports read these rows) shows at most two of its letters."""
+    event(db, "c1", "north", T, REF_A, name="欧 阳 建 国")
+    event(db, "c1", "north", T + 60, REF_A, name="欧**国")
+    rows = tracing.timeline(db, REF_A, tracing.Window.last_days(NOW, 14, 28))
+    assert [shown(r["name"]) for r in rows] == ["欧阳", "欧国"]
