@@ -132,3 +132,11 @@ def test_a_formula_typed_as_a_user_name_stays_text_in_the_audit_export(app, as_u
     cells = [c for row in csv.reader(io.StringIO(text.lstrip("\ufeff"))) for c in row]
     assert any("HYPERLINK" in c for c in cells), cells[:40]
     assert not [c for c in cells if c and c[0] in "=+-@\t\r"]
+
+
+def test_a_compounds_page_shows_a_spaced_name_masked(as_user, db):  # noqa: F811
+    """D10 on a compound's page: an alert whose name came whole from an older hub."""
+    from tests.test_district_web import NOW
+    event(db, "c1", "north", NOW - 300, REF_A, name="欧 阳 建 国", alert=True)
+    page = as_user("observer").get("/compound/c1").get_data(as_text=True)
+    assert "欧 阳 * *" in page and "建 国" not in page

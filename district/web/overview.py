@@ -7,6 +7,7 @@ from flask import Blueprint, abort, render_template
 
 from district.web import core
 from district.web.accounts import Perm
+from gatehouse.name_shown import at_most_two_letters
 from gatehouse.privacy import mask_household, mask_name
 
 bp = Blueprint("overview", __name__)
@@ -82,7 +83,9 @@ def compound(cid: str):
         "count(*) filter (where outcome = 'refuse') as refused, max(at) as last_at "
         "from events where compound = %(id)s and at >= %(start)s and at < %(end)s "
         "group by gate order by gate", {"id": cid, **day}))
-    alerts = [{**a, "name": mask_name(a["name"]), "household": mask_household(a["household"])}
+    # As tracing shows names: at most two letters (docs/security.md D10).
+    alerts = [{**a, "name": at_most_two_letters(mask_name(a["name"])),
+               "household": mask_household(a["household"])}
               for a in conn.execute(
         "select at, gate, building, kind, outcome, name, household, reasons from events "
         "where compound = %(id)s and alert and at >= %(start)s and at < %(end)s "
