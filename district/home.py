@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from district.nats_local import SERVICE_USER
 from gatehouse.codes.keys import SigningKey
 from gatehouse.district_wire import COMPOUND_ID
 from gatehouse.home import write_atomic, write_private
@@ -147,6 +148,10 @@ class DistrictHome:
         """A broker login for compound `cid`; its password (the same one if it has one)."""
         if not COMPOUND_ID.match(cid):
             raise ValueError(f"bad compound id {cid!r} (letters, digits, - and _; no '.')")
+        if cid == SERVICE_USER:
+            # Two `district` users: nats-server refuses the whole config, so the broker
+            # would not start again (docs/security.md D14).
+            raise ValueError(f"{cid!r} is the district's own broker login: another id")
         doc = self.secrets()
         password = doc["compounds"].setdefault(cid, secrets.token_urlsafe(18))
         tmp = self.secrets_path.with_suffix(".tmp")
