@@ -39,7 +39,7 @@ deps.ensure()
 
 from bench.district.clusters import cpu_seconds  # noqa: E402
 from bench.district.engines import _tree_cpu  # noqa: E402
-from bench.district.feed import compound_id  # noqa: E402
+from bench.district.feed import PEOPLE, compound_id  # noqa: E402
 from bench.summary import Summary  # noqa: E402
 from district import schema, tracing  # noqa: E402
 from district.app_run import ENV_DSN, ENV_NATS  # noqa: E402
@@ -50,7 +50,6 @@ from gatehouse.processes import LOOPBACK, Process, free_port, wait_until  # noqa
 
 ZONE = "Asia/Shanghai"
 PW = "pw-"
-PEOPLE = 20_000
 PER_BATCH = 500
 PUBLISHER_PROCS = 2
 
@@ -64,7 +63,7 @@ def midnight(day: date, zone: ZoneInfo) -> float:
 
 
 def person_refs() -> list[str]:
-    """The 20,000 people of bench/district/feed.py's events."""
+    """The people of bench/district/feed.py's events."""
     import hashlib
     return [hashlib.blake2b(str(p).encode(), digest_size=12).hexdigest() for p in range(PEOPLE)]
 
@@ -183,7 +182,7 @@ class Street:
                                 ).fetchone()[0]
 
     # 14 days and the tracing query ---------------------------------------------------
-    def older_days(self, dsn: str, days: int = 13) -> list[dict]:
+    def older_days(self, dsn: str, days: int = 13, first: int = 1) -> list[dict]:
         refs = person_refs()
         out = []
         with connect(dsn) as conn:
@@ -191,7 +190,7 @@ class Street:
             with conn.cursor().copy("copy bench_people from stdin") as cp:
                 for i, ref in enumerate(refs):
                     cp.write_row((i, ref))
-            for k in range(1, days + 1):
+            for k in range(first, first + days):
                 day = self.day - timedelta(days=k)
                 schema.ensure_partitions(conn, [day], self.zone)
                 start = schema.day_bounds(day, self.zone)[0]
@@ -248,7 +247,8 @@ def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench.district.street", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="200 compounds x 500 events a day")
-    p.add_argument("--workers", default="1,2,4")
+    p.add_argument("--workers", default="1,2,4",
+                   help='"" for none: the 14 days of tracing data all generated in SQL')
     p.add_argument("--no-trace", action="store_true")
     p.add_argument("--out", type=Path, default=Path("bench/out"))
     a = p.parse_args()
@@ -261,13 +261,18 @@ def main() -> None:
         s = Street(root, a.quick)
         s.start()
         try:
-            for w in (int(x) for x in a.workers.split(",")):
+            for w in (int(x) for x in a.workers.split(",") if x):
                 r = s.ingest(w)
                 results["runs"].append(r)
                 print(json.dumps(r), flush=True)
-            if not a.no_trace:
+            if not a.no_trace and results["runs"]:
                 last = s.pg.dsn(f"street_w{results['runs'][-1]['workers']}")
                 results["older_days"] = s.older_days(last)
+                results["trace"] = s.trace(last)
+                print(json.dumps(results["trace"]), flush=True)
+            elif not a.no_trace:   # --workers "": all 14 days straight into PostgreSQL
+                last = s.fresh_db("street_trace")
+                results["older_days"] = s.older_days(last, 14, first=0)
                 results["trace"] = s.trace(last)
                 print(json.dumps(results["trace"]), flush=True)
         finally:
