@@ -281,12 +281,13 @@ def test_postgresql_crashed_and_restarted_during_a_burst(own_pg, nats_node, tmp_
             c.send(c.record(500))
         own_pg.start()
         catch_up(compounds)
-        committed_after_restart = committed(dsn)
         assert all(p.running() for p in procs), "a worker died with the database"
     finally:
         stop_all(procs, compounds)
+    # The crash met the workers at work: they lost their database and carried on.
+    assert any("database unavailable" in p.output() for p in procs)
+    assert at_crash < 5000
     assert_each_once(dsn, compounds)
-    assert at_crash < 5000 <= committed_after_restart
 
 
 def test_a_compound_offline_for_the_day_catches_up(district_dsn, nats_node, tmp_path):
