@@ -3,6 +3,7 @@ the tests' fixtures."""
 from __future__ import annotations
 
 import asyncio
+from asyncio.runners import run as _asyncio_run   # the original, whatever patches asyncio.run
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -17,6 +18,6 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro)
+        return _asyncio_run(coro)
     with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+        return pool.submit(_asyncio_run, coro).result()

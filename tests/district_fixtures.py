@@ -6,6 +6,7 @@ Register with `pytest_plugins = ["tests.district_fixtures"]` (tests/conftest.py)
 """
 from __future__ import annotations
 
+import asyncio
 import itertools
 import shutil
 import tempfile
@@ -62,7 +63,16 @@ def pg_cluster() -> Iterator[PgCluster]:
 
 
 @pytest.fixture
-def district_dsn(pg_cluster) -> Iterator[str]:
+def asyncio_run_anywhere(monkeypatch) -> None:
+    """`asyncio.run` that also works in a test process whose main thread has a running
+    loop: Playwright's sync API (the session's browser) leaves one there, and every later
+    test file on that xdist worker calling asyncio.run failed ("cannot be called from a
+    running event loop"). Same semantics otherwise (district.aio.run)."""
+    monkeypatch.setattr(asyncio, "run", aio.run)
+
+
+@pytest.fixture
+def district_dsn(pg_cluster, asyncio_run_anywhere) -> Iterator[str]:
     """A fresh migrated database for one test (CREATE DATABASE ... TEMPLATE: ~50 ms)."""
     name = f"t{next(_numbers)}"
     with connect(pg_cluster.dsn()) as conn:
@@ -117,7 +127,7 @@ def nats_node() -> Iterator[NatsNode]:
 
 
 @pytest.fixture
-def nats_url(nats_node) -> str:
+def nats_url(nats_node, asyncio_run_anywhere) -> str:
     """The session's node with an empty GATEHOUSE_UP stream and `ingest` consumer
     (ack wait 3 s, so a killed worker's messages come back within a test)."""
     fresh_stream(nats_node.url, ack_wait=3)
@@ -142,7 +152,7 @@ def start_cluster(root: Path, names: tuple[str, ...] = ("n1", "n2", "n3")) -> li
 
 
 @pytest.fixture
-def nats_cluster_factory(tmp_path):
+def nats_cluster_factory(tmp_path, asyncio_run_anywhere):
     """start() -> three routed nodes (stopped after the test)."""
     started: list[NatsNode] = []
 
@@ -156,7 +166,7 @@ def nats_cluster_factory(tmp_path):
 
 
 @pytest.fixture
-def district_home() -> Iterator[DistrictHome]:
+def district_home(asyncio_run_anywhere) -> Iterator[DistrictHome]:
     """An initialised district home (id `d1`) on free ports, in a directory the postgres
     user can reach."""
     base = _shared_dir("gh-dh-")
