@@ -2,13 +2,13 @@
 its MQTT listener, the logins of tests/district_fixtures.py, a real Mosquitto bridge)."""
 from __future__ import annotations
 
-import asyncio
-
 import nats
 import paho.mqtt.client as mqtt
 
 from gatehouse.processes import LOOPBACK, wait_until
 from tests.test_district_worker_broker import bridged  # noqa: F401  (fixture)
+
+from tests.review_s5_loop import run_async
 
 pytest_plugins = ["tests.district_fixtures"]
 
@@ -58,7 +58,7 @@ def service_publish(url: str, subject: str, data: bytes) -> None:
         await nc.publish(subject, data)
         await nc.flush()
         await nc.close()
-    asyncio.run(go())
+    run_async(go)
 
 
 def test_another_compound_cannot_read_a_neighbours_down_topics(nats_node, nats_url):
@@ -112,7 +112,7 @@ def retained(url: str) -> tuple[int, int]:
             return 0, 0
         finally:
             await nc.close()
-    return asyncio.run(go())
+    return run_async(go)
 
 
 def test_a_compound_cannot_fill_the_brokers_disk_with_retained_messages(nats_node, nats_url):

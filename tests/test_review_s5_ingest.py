@@ -19,6 +19,8 @@ from district.nats_local import subject_up
 from district.worker import Worker, WorkerConfig
 from tests.test_district_worker import consumer_idle
 
+from tests.review_s5_loop import in_thread, run_async
+
 pytest_plugins = ["tests.district_fixtures"]
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -54,7 +56,7 @@ def run_worker(dsn: str, url: str, messages: list[tuple[str, bytes]], polls: int
         totals = await task
         await nc.close()
         return totals
-    return asyncio.run(go())
+    return run_async(go)
 
 
 def cseqs(dsn: str, compound: str) -> list[int]:
@@ -93,7 +95,7 @@ def test_a_number_beyond_bigint_is_set_aside_and_the_stream_moves_on(
     assert cseqs(district_dsn, "c2") == [1, 2, 3, 4, 5]
     assert len(reasons(district_dsn)) == 1
     assert totals.errors == 0
-    assert consumer_idle(nats_url)
+    assert in_thread(consumer_idle, nats_url)
 
 
 def test_a_deeply_nested_message_is_set_aside_and_the_stream_moves_on(district_dsn, nats_url):
@@ -108,7 +110,7 @@ def test_a_deeply_nested_message_is_set_aside_and_the_stream_moves_on(district_d
     assert cseqs(district_dsn, "c2") == [1, 2, 3, 4, 5]
     assert len(reasons(district_dsn)) == 1
     assert totals.errors == 0
-    assert consumer_idle(nats_url)
+    assert in_thread(consumer_idle, nats_url)
 
 
 def test_one_unstorable_event_does_not_take_the_good_ones_with_it(district_db):
