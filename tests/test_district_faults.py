@@ -24,7 +24,7 @@ import nats
 import paho.mqtt.client as mqtt
 import pytest
 
-from district import schema
+from district import aio, schema
 from district.app_run import ENV_DSN, ENV_NATS
 from district.db import connect
 from district.ingest import gaps
@@ -212,7 +212,7 @@ def test_kill9_one_nats_node_of_three_during_a_burst(district_dsn, nats_cluster_
         info = await nc.jetstream().stream_info(STREAM)
         await nc.close()
         return info.cluster.leader
-    leader = asyncio.run(stream_leader())
+    leader = aio.run(stream_leader())   # also after a browser test left a loop running
     victim = next(n for n in nodes if n.cfg.name == leader)
     # Each compound's bridge starts on another node: one of them on the one killed.
     compounds = [Compound(cid, mqtt_hosts(nodes), i).connect()
