@@ -58,10 +58,10 @@ class FeedEvent(_UpItem):
     `kind` is kept as text (not gatehouse.events.EventKind): a district must store the
     kinds of compounds newer than itself rather than refuse their whole batch."""
 
-    cseq: int = Field(ge=1)                       # the compound's gap-free sequence
+    cseq: int = Field(ge=1, le=2**53)             # the compound's gap-free sequence
     id: str = Field(pattern=_HEX32)               # the gate's event id (idempotency key)
     gate: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")
-    gate_seq: int = Field(ge=1)
+    gate_seq: int = Field(ge=1, le=2**53)
     kind: str = Field(pattern=r"^[a-z_]{1,40}$")
     at: float = Field(ge=1.0e9, le=4.0e9)         # when it happened (gate clock, epoch s)
     direction: str | None = Field(None, max_length=10)       # in / out
