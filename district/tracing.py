@@ -20,8 +20,7 @@ from datetime import UTC, datetime, timedelta
 from psycopg.rows import dict_row
 
 from gatehouse.identity import person_ref
-from gatehouse.name_shown import at_most_two_letters
-from gatehouse.privacy import mask_household, mask_name
+from gatehouse.privacy import at_most_two_letters, mask_household, mask_name
 
 DAY = 86400
 TRACE_DAYS = 14

@@ -3,17 +3,34 @@ from __future__ import annotations
 
 
 def mask_name(name: str | None) -> str:
-    """张三丰 -> 张*丰, 张三 -> 张*, John Smith -> J*** S****."""
+    """张三丰 -> 张*丰, 张三 -> 张*, John Smith -> J*** S****; never more than two letters
+    and never all of them, however the name was typed (欧 阳 建 国 -> 欧 阳 * *)."""
     if not name:
         return ""
     name = name.strip()
-    if "*" in name:  # already masked at issue time
-        return name
+    if "*" in name:  # already masked at issue time (or by a gate): still at most two
+        return at_most_two_letters(name)
     if " " in name:
-        return " ".join(w[0] + "*" * (len(w) - 1) for w in name.split())
+        return at_most_two_letters(" ".join(w[0] + "*" * (len(w) - 1) for w in name.split()))
     if len(name) <= 2:
         return name[0] + "*" * (len(name) - 1) if len(name) == 2 else name
     return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+def at_most_two_letters(masked: str) -> str:
+    """`masked` with every letter past the second (or the last one left) starred: a name
+    typed with a space between its characters kept every one of them (docs/security.md
+    D10)."""
+    keep = min(2, sum(1 for ch in masked if ch != " ") - 1)
+    out = []
+    for ch in masked:
+        if ch not in "* ":
+            if keep > 0:
+                keep -= 1
+            else:
+                ch = "*"
+        out.append(ch)
+    return "".join(out)
 
 
 def mask_id(id_number: str) -> str:

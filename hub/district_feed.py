@@ -18,8 +18,7 @@ from pydantic import ValidationError
 
 from gatehouse.db import write_transaction
 from gatehouse.district_wire import MAX_FEED_EVENTS, FeedEvent
-from gatehouse.name_shown import at_most_two_letters
-from gatehouse.privacy import mask_household, mask_name
+from gatehouse.privacy import at_most_two_letters, mask_household, mask_name
 
 log = logging.getLogger(__name__)
 _REF = re.compile(r"^[0-9a-f]{24}$")

@@ -44,3 +44,11 @@ def test_the_district_shows_a_spaced_name_from_an_older_hub_masked(db):  # noqa:
     event(db, "c1", "north", T + 60, REF_A, name="欧**国")
     rows = tracing.timeline(db, REF_A, tracing.Window.last_days(NOW, 14, 28))
     assert [shown(r["name"]) for r in rows] == ["欧阳", "欧国"]
+
+
+def test_the_hubs_and_gates_own_masking_keeps_at_most_two_letters_of_a_spaced_name():
+    """D10 on the compound's own screens and logs too (mask_name, gatehouse/privacy.py)."""
+    from gatehouse.privacy import mask_name
+    assert mask_name("欧 阳 建 国") == "欧 阳 * *"
+    assert mask_name("欧* 阳* 建* 国*") == "欧* 阳* ** **"
+    assert (mask_name("张三丰"), mask_name("John Smith")) == ("张*丰", "J*** S****")

@@ -7,8 +7,7 @@ from flask import Blueprint, abort, render_template
 
 from district.web import core
 from district.web.accounts import Perm
-from gatehouse.name_shown import at_most_two_letters
-from gatehouse.privacy import mask_household, mask_name
+from gatehouse.privacy import at_most_two_letters, mask_household, mask_name
 
 bp = Blueprint("overview", __name__)
 ONLINE_S = 90                 # the contract: online while a status came within 90 s
