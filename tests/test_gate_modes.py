@@ -4,9 +4,7 @@ SQLite log, the compound's signed bundle)."""
 from __future__ import annotations
 
 import json
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -26,12 +24,12 @@ from kiosk.modes.entry import EntryMode
 from kiosk.modes.registry import REGISTERED
 from kiosk.scanner import make_decoder
 from kiosk.screen import snapshot
+from tests.call_walk import bounces, calls_while
 from tests.conftest import ALICE_ID, BOB_ID, HOUR
 from tests.test_import_graph import import_graph
 
 PINS = PinConfig(unlock_seconds=0.3, contact_pin=None)
 SF = "SF1234567890123"
-KIOSK = str(Path(__file__).resolve().parent.parent / "kiosk") + "/"
 
 
 class Drill(Mode):
@@ -106,25 +104,7 @@ def test_a_scan_is_judged_once_with_one_look_at_the_log(kiosk):
 
 
 def kiosk_calls_while(act) -> list[tuple[str, str, list[str]]]:
-    """(module, function, the kiosk modules below it on the stack) of each call into a
-    kiosk module while `act()` runs on this thread."""
-    calls = []
-
-    def profile(frame, event, arg):
-        if event != "call" or not frame.f_code.co_filename.startswith(KIOSK):
-            return
-        below, f = [], frame.f_back
-        while f is not None:
-            if f.f_code.co_filename.startswith(KIOSK):
-                below.append(f.f_code.co_filename[len(KIOSK):])
-            f = f.f_back
-        calls.append((frame.f_code.co_filename[len(KIOSK):], frame.f_code.co_name, below))
-    sys.setprofile(profile)
-    try:
-        act()
-    finally:
-        sys.setprofile(None)
-    return calls
+    return calls_while("kiosk", act)
 
 
 def test_an_entry_attempt_walks_through_the_kiosk_in_one_direction(kiosk):
@@ -134,9 +114,7 @@ def test_an_entry_attempt_walks_through_the_kiosk_in_one_direction(kiosk):
     calls = kiosk_calls_while(lambda: (gate.scan(kiosk.codes["alice_pass"]),
                                        gate.scan(kiosk.codes["alice_green"])))
     assert gate.hardware.door.is_unlocked
-    bounces = [(m, fn) for m, fn, below in calls  # (a lambda handed in is a value)
-               if below and below[0] != m and m in below and fn != "<lambda>"]
-    assert bounces == []
+    assert bounces(calls) == []
     assert [fn for m, fn, below in calls if m == "gate.py" and "gate.py" not in below] == \
         ["scan", "scan"]
 
@@ -152,8 +130,7 @@ def test_a_pickup_walks_through_the_kiosk_in_one_direction(kiosk, home, compound
     calls = kiosk_calls_while(lambda: (area.scan(kiosk.codes["alice_pass"]), area.scan(SF)))
     assert [json.loads(r["detail"])["outcome"] for r in area.store.db.query(
         "select detail from events where kind = 'pickup'")] == ["taken"]
-    assert [(m, fn) for m, fn, below in calls
-            if below and below[0] != m and m in below and fn != "<lambda>"] == []
+    assert bounces(calls) == []
     assert [fn for m, fn, below in calls if m == "gate.py" and "gate.py" not in below] == \
         ["scan", "scan"]
 

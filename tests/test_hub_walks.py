@@ -3,10 +3,8 @@ to a slot on the shelf and into the parcel area's manifest, no hub module calls 
 into one below it on the stack, and ingest imports no feature (docs/architecture.md)."""
 from __future__ import annotations
 
-import sys
 import time
 import uuid
-from pathlib import Path
 
 from gatehouse import topics
 from gatehouse.events import Event, EventBatch, dump
@@ -14,31 +12,7 @@ from hub.ingest import Incoming, ingest
 from hub.parcels import manifest
 from hub.parcels.intake import place_waiting
 from hub.parcels.shelving import Shelf, define_shelf
-
-HUB = str(Path(__file__).resolve().parents[1] / "hub") + "/"
-
-
-def hub_calls_while(act) -> list[tuple[str, str, list[str]]]:
-    """(module, function, the hub modules below it on the stack) of each call into a hub
-    module while `act()` runs on this thread."""
-    calls = []
-
-    def profile(frame, event, arg):
-        if event != "call" or not frame.f_code.co_filename.startswith(HUB):
-            return
-        below, f = [], frame.f_back
-        while f is not None:
-            if f.f_code.co_filename.startswith(HUB):
-                below.append(f.f_code.co_filename[len(HUB):])
-            f = f.f_back
-        calls.append((frame.f_code.co_filename[len(HUB):], frame.f_code.co_name, below))
-    sys.setprofile(profile)
-    try:
-        act()
-    finally:
-        sys.setprofile(None)
-    return calls
-
+from tests.call_walk import bounces, calls_while
 
 def walk_stats(calls) -> dict[str, int]:
     """Module-to-module hops (a call whose caller is another hub module), modules."""
@@ -58,14 +32,12 @@ def test_a_parcel_walks_from_the_gate_to_the_manifest_in_one_direction(compound)
     batch = Incoming(topics.gate_events("north"),
                      dump(EventBatch(gate="north", sent_at=now, events=[e])), now)
 
-    calls = hub_calls_while(lambda: (ingest(db, [batch], policy),
+    calls = calls_while("hub", lambda: (ingest(db, [batch], policy),
                                      place_waiting(db, now + 1),
                                      manifest.build(db, now + 2)))
     shelf = manifest.build(db, now + 2)
     assert [p.waybill for p in shelf.parcels] == ["SF1234567890123"]
-    bounces = [(m, fn) for m, fn, below in calls
-               if below and below[0] != m and m in below and fn != "<lambda>"]
-    assert bounces == []
+    assert bounces(calls) == []
     # the core hands the event to the parcels feature; the feature never calls the core's
     # ingest back
     core = ("ingest.py", "effects.py", "event_handlers.py")
