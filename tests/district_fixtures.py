@@ -40,16 +40,19 @@ def shared_dir(prefix: str) -> Path:
 _shared_dir = shared_dir   # the name tests/test_district_faults.py imports
 
 
-def _need(binary: str) -> None:
+def need(binary: str) -> None:
+    """Fail, never skip, without a program the district needs: scripts/test installs it,
+    and a skip would let a CI machine without it pass (as the hub's tests do for
+    mosquitto)."""
     if shutil.which(binary) is None and not Path(binary).exists():
-        pytest.skip(f"{binary} is not installed (scripts/test's bootstrap installs it)")
+        pytest.fail(f"{binary} is not installed (scripts/test's bootstrap installs it)")
 
 
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[PgCluster]:
     """A PostgreSQL cluster for this test process, with a migrated template database."""
     from district.pg_local import PG_BIN
-    _need(str(PG_BIN / "initdb"))
+    need(str(PG_BIN / "initdb"))
     base = _shared_dir("gh-pg-")
     cluster = PgCluster(base / "pg", durable=False).init()
     with connect(cluster.dsn()) as conn:
@@ -118,7 +121,7 @@ def fresh_stream(url: str, replicas: int = 1, ack_wait: float = 30) -> None:
 @pytest.fixture(scope="session")
 def nats_node() -> Iterator[NatsNode]:
     """One nats-server node (JetStream, MQTT) with logins c1..c3 and the service's."""
-    _need("nats-server")
+    need("nats-server")
     root = _shared_dir("gh-nats-")
     node = NatsNode(node_config(root), root / "n1.conf", root / "n1.log").start()
     yield node
@@ -136,7 +139,7 @@ def nats_url(nats_node, asyncio_run_anywhere) -> str:
 
 def start_cluster(root: Path, names: tuple[str, ...] = ("n1", "n2", "n3")) -> list[NatsNode]:
     """Three nodes on loopback, routed to each other; the caller stops them."""
-    _need("nats-server")
+    need("nats-server")
     peers = [Peer("127.0.0.1", free_port(), free_port(), free_port()) for _ in names]
     nodes = [NatsNode(node_config(root, n, peers, (p.client_port, p.mqtt_port,
                                                    p.cluster_port)),

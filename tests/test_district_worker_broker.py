@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import shutil
 import time
 
 import nats
@@ -24,8 +23,8 @@ pytest_plugins = ["tests.district_fixtures"]
 @pytest.fixture
 def bridged(nats_node, nats_url, tmp_path):
     """A compound's Mosquitto (anonymous, loopback) bridged to the node as c1."""
-    if shutil.which("mosquitto") is None:
-        pytest.skip("mosquitto is not installed")
+    from tests.district_fixtures import need
+    need("mosquitto")
     port = free_port()
     conf = tmp_path / "mosquitto.conf"
     conf.write_text(f"listener {port} {LOOPBACK}\nallow_anonymous true\n"
@@ -142,9 +141,9 @@ def test_a_bridge_over_tls(tmp_path):
     """The MQTT listener with the office's certificate; the bridge checks it (--cafile)."""
     from district.nats_local import NatsNode
     from hub.broker import BrokerFiles, make_tls
-    from tests.district_fixtures import fresh_stream, node_config
-    if shutil.which("mosquitto") is None or shutil.which("nats-server") is None:
-        pytest.skip("mosquitto and nats-server are needed")
+    from tests.district_fixtures import fresh_stream, need, node_config
+    need("mosquitto")
+    need("nats-server")
     files = BrokerFiles.in_folder(tmp_path / "certs")
     make_tls(files, ["127.0.0.1"])
     cfg = node_config(tmp_path)
