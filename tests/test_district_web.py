@@ -379,3 +379,23 @@ def test_a_password_change_ends_the_session_and_login_sends_nowhere_else(app, as
             "username": "admin", "password": PASSWORD, "csrf": token})
         assert resp.headers["Location"] == "/", target
         token = csrf_of(stranger.get("/").get_data(as_text=True))
+
+
+def test_a_foreign_site_posting_with_the_admins_cookie_changes_nothing(as_user, db):  # noqa: F811
+    """A page on another site makes the admin's browser post to the district (the
+    cookie is SameSite=Strict; here the test client sends it anyway): with no token
+    every account route is a 400 and nothing changes: users, passwords, sessions."""
+    admin = as_user("admin")
+    cross = {"Origin": "https://evil.example", "Referer": "https://evil.example/x"}
+    posts = {"/users/add": {"username": "mallory", "password": "x" * 12, "role": "admin"},
+             "/users/observer/disable": {},
+             "/account/password": {"old": PASSWORD, "new": "y" * 12, "again": "y" * 12},
+             "/logout": {},
+             "/login": {"username": "admin", "password": PASSWORD}}
+    before = db.execute("select username, pw_hash, disabled_at from users "
+                        "order by username").fetchall()
+    for url, form in posts.items():
+        assert admin.post(url, data=form, headers=cross).status_code == 400, url
+    assert db.execute("select username, pw_hash, disabled_at from users "
+                      "order by username").fetchall() == before
+    assert admin.get("/users").status_code == 200          # still signed in
