@@ -6,6 +6,8 @@ import hmac
 import secrets
 from collections.abc import MutableMapping
 
+from flask import abort
+
 CSRF_KEY = "csrf"
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "frame-ancestors 'none'; form-action 'self'")
@@ -22,6 +24,14 @@ def csrf_matches(sent: str | None, session: MutableMapping) -> bool:
     """Compared as bytes: a non-ASCII token is a refusal, not a crash (S10)."""
     return bool(sent) and hmac.compare_digest(str(sent).encode(),
                                               str(session.get(CSRF_KEY, "")).encode())
+
+
+def refuse_without_csrf(request, session: MutableMapping) -> None:
+    """A 400 for a change whose form field `csrf` (or header X-CSRF-Token) is not the
+    session's token."""
+    sent = request.form.get("csrf") or request.headers.get("X-CSRF-Token") or ""
+    if not csrf_matches(sent, session):
+        abort(400, "CSRF 校验失败，请刷新页面后重试 / missing or wrong CSRF token")
 
 
 def secure_headers(resp, no_store: bool):

@@ -33,15 +33,9 @@ def csrf_token() -> str:
     return web_guards.csrf_token(session)
 
 
-def _check_csrf() -> None:
-    sent = request.form.get("csrf") or request.headers.get("X-CSRF-Token") or ""
-    if not web_guards.csrf_matches(sent, session):
-        abort(400, "CSRF 校验失败，请刷新页面后重试 / missing or wrong CSRF token")
-
-
 def _guard():
     if request.method not in SAFE_METHODS:
-        _check_csrf()
+        web_guards.refuse_without_csrf(request, session)
     if request.endpoint in OPEN_ENDPOINTS:
         return None
     name = session.get("user")
