@@ -13,7 +13,7 @@ from gatehouse.codes.kinds import Colour
 from gatehouse.home import Home
 from gatehouse.processes import free_port
 from gatehouse.policy import BuildingStatus
-from hub import store, users
+from hub import policy_versions, users
 from hub.authority import TestAuthority
 from hub.compound import Compound
 from hub.gates import add_gate, setup_broker
@@ -132,7 +132,7 @@ def build(root: Path) -> Scenario:
     south.wait(max(0.0, seal_after + 3 - south.seconds)).show(zhang)
     south.wait(max(0.0, north.seconds - south.seconds))   # both loop on the same morning
 
-    zone = store.current_policy(c.db).timezone
+    zone = policy_versions.current_policy(c.db).timezone
     password = secrets.token_urlsafe(9)
     users.add_user(c.db, "admin", password, users.Role.ADMIN, now)
     c.add_volunteer("王阿姨", "2468", now, "lead")

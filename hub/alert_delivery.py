@@ -24,7 +24,7 @@ from pathlib import Path
 import sqlite_utils
 
 from gatehouse.db import write_transaction
-from hub import store
+from hub import meta, policy_versions
 from hub.alert_rules import AlertRoute, AlertRules, AlertRulesError, RouteChannel, alert_body, \
     load_rules
 from hub.alert_senders import DingTalkRobotSender, WeComRobotSender
@@ -66,11 +66,11 @@ def queue_new(db: sqlite_utils.Database, rules: AlertRules, now: float,
     """Queue the alerts raised since the last call for every route that wants them;
     how many alerts were read. One transaction: the cursor moves with the rows."""
     with write_transaction(db):
-        cursor = store.get_meta(db, CURSOR)
+        cursor = meta.get_meta(db, CURSOR)
         if cursor is None:   # the first run: the last ten minutes only, not the backlog
             cursor = db.execute("select coalesce(max(id), 0) from alerts where at < ?",
                                 [now - FIRST_RUN_S]).fetchone()[0]
-            store.set_meta(db, CURSOR, str(cursor))
+            meta.set_meta(db, CURSOR, str(cursor))
         new = list(db.query("select id, at, gate, kind from alerts where id > ? "
                             "order by id limit ?", [int(cursor), BATCH]))
         if not new:
@@ -83,7 +83,7 @@ def queue_new(db: sqlite_utils.Database, rules: AlertRules, now: float,
                     for target, recipient in route.targets():
                         # first wins: the burst's first alert in this batch
                         bursts.setdefault((route.name, target, recipient, a["kind"]), (route, a))
-        zone = store.compound_zone(db)
+        zone = policy_versions.compound_zone(db)
         names = {r["id"]: r["name"] for r in db.query("select id, name from gates")}
         for (name, target, recipient, kind), (route, first) in bursts.items():
             prefix = f"{route_keys(name)}{target}:{kind}:"
@@ -98,7 +98,7 @@ def queue_new(db: sqlite_utils.Database, rules: AlertRules, now: float,
             start = min(now, max(first["at"], now - route.burst_s))
             queue(db, kind=Kind.ALERT, key=key, body=body, at=now, recipient=recipient,
                   building=None, hold=route.due(kind, start, zone) - now)
-        store.set_meta(db, CURSOR, str(top))
+        meta.set_meta(db, CURSOR, str(top))
     return len(new)
 
 
@@ -150,7 +150,7 @@ class AlertDelivery:
     def run(self, db: sqlite_utils.Database, now: float) -> tuple[int, int]:
         """Queue what was raised, send what is due: (sent, failed tries)."""
         self.reload()
-        queue_new(db, self.rules, now, store.get_meta(db, "compound") or "")
+        queue_new(db, self.rules, now, meta.get_meta(db, "compound") or "")
         sent = failed = 0
         for route in self.rules.routes:
             s, f = deliver_due(db, self._senders[route.name], now, keys=route_keys(route.name))

@@ -1,7 +1,7 @@
 """Every kind of alert the office can see, with its label: one enumeration.
 
 Raised by the ingest, the parcel rules and the gates' budget through
-hub.store.add_alert, which takes only an AlertKind; shown by the overview with the
+hub.alert_log.add_alert, which takes only an AlertKind; shown by the overview with the
 label here. The values are what the alerts table has always held, so alerts raised
 before this module existed keep their labels.
 """

@@ -26,7 +26,7 @@ import sqlite_utils
 from pydantic import BaseModel, ConfigDict
 
 from gatehouse import topics
-from hub import store
+from hub import meta
 from hub.alert_kinds import label_of
 from hub.periodic import Periodic
 
@@ -60,11 +60,11 @@ def topic_of(gate: str) -> str:
 def publish_new(db: sqlite_utils.Database, publish: Publish, now: float) -> int:
     """Publish the alerts raised since the last pass, in order; how many went out. The
     cursor moves past each one the client took, and stops at the first it refused."""
-    cursor = store.get_meta(db, CURSOR)
+    cursor = meta.get_meta(db, CURSOR)
     if cursor is None:
         cursor = db.execute("select coalesce(max(id), 0) from alerts where at < ?",
                             [now - FIRST_RUN_S]).fetchone()[0]
-        store.set_meta(db, CURSOR, str(cursor))
+        meta.set_meta(db, CURSOR, str(cursor))
     sent = 0
     for a in db.query("select id, at, gate, kind from alerts where id > ? order by id "
                       "limit ?", [int(cursor), BATCH]):
@@ -72,7 +72,7 @@ def publish_new(db: sqlite_utils.Database, publish: Publish, now: float) -> int:
                              gate=a["gate"] or "", at=a["at"])
         if not publish(topic_of(notice.gate), notice.model_dump_json().encode()):
             break
-        store.set_meta(db, CURSOR, str(a["id"]))
+        meta.set_meta(db, CURSOR, str(a["id"]))
         sent += 1
     return sent
 

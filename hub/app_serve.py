@@ -27,7 +27,8 @@ from zoneinfo import ZoneInfo
 
 from gatehouse.home import Home
 from gatehouse.sdnotify import Notifier
-from hub import alert_topic, audit, ha_discovery, health, notify, presence, retention, schema, store
+from hub import (alert_topic, audit, ha_discovery, health, notify, policy_versions, presence,
+                 retention, schema)
 from hub.compound import Compound
 from hub.district_uplink import DistrictUplink, UplinkConfig, attach
 from hub.gates import read_endpoint
@@ -73,7 +74,8 @@ def run(home: Home, say: Callable[[str], None] = print) -> None:
             workers.append(health.serve_health(c.home, sync, health_port))
         except OSError as exc:
             say(f"health server off: port {health_port}: {exc.strerror}")
-    workers += nightly_jobs(c.home, NightlyConfig.from_env(), store.current_policy(c.db).zone)
+    zone = policy_versions.current_policy(c.db).zone
+    workers += nightly_jobs(c.home, NightlyConfig.from_env(), zone)
     for w in workers:
         w.start()
     say(f"hub serving {c.name}: broker {ep.host}:{ep.port}")

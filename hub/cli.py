@@ -20,7 +20,7 @@ from gatehouse.codes.kinds import Colour, Vaccination, VenueKind
 from gatehouse.policy.diff import diff
 from gatehouse.policy.model import BuildingStatus, Policy
 from gatehouse.timeutil import DEFAULT_ZONE
-from hub import store
+from hub import policy_versions
 from hub.authority import TestAuthority
 from hub.cli_compound import at_time as _at, open_compound as _open
 from hub.cli_deploy import (  # + gate enroll|retire, broker tls|bridge
@@ -203,7 +203,7 @@ def authority_health(home, at, png, person_id, colour, tested_at, vaccination, d
     """Mint a health code."""
     a = _authority(home)
     c = _open(home)
-    zone = store.current_policy(c.db).timezone
+    zone = policy_versions.current_policy(c.db).timezone
     try:
         text = a.health(person_id, Colour[colour.upper()], epoch(at, zone),
                         epoch(tested_at, zone) if tested_at else None,
@@ -275,7 +275,8 @@ def policy() -> None:
 def policy_show(home, version) -> None:
     """Print a policy version (default: current) as JSON."""
     c = _open(home)
-    p = store.policy_version(c.db, version) if version else store.current_policy(c.db)
+    p = (policy_versions.policy_version(c.db, version) if version
+         else policy_versions.current_policy(c.db))
     if p is None:
         fail(f"no policy version {version}")
     click.echo(json.dumps(p.to_json(), ensure_ascii=False, indent=2))
@@ -294,7 +295,7 @@ def policy_set(home, at, file, note) -> None:
         new = Policy.from_json({**doc, "version": 1})
     except (json.JSONDecodeError, ValueError) as exc:
         fail(f"{file.name}: {exc}")
-    old = store.current_policy(c.db)
+    old = policy_versions.current_policy(c.db)
     saved = c.set_policy(new, _at(c, at), "cli", note)
     click.echo(f"policy version {saved.version} saved")
     for change in diff(old, saved):
@@ -308,10 +309,10 @@ def policy_set(home, at, file, note) -> None:
 def policy_diff(home, old, new) -> None:
     """What changed between two versions (default: the last two)."""
     c = _open(home)
-    latest = store.current_policy(c.db).version
+    latest = policy_versions.current_policy(c.db).version
     new = new or latest
     old = old or new - 1
-    a, b = store.policy_version(c.db, old), store.policy_version(c.db, new)
+    a, b = policy_versions.policy_version(c.db, old), policy_versions.policy_version(c.db, new)
     if a is None or b is None:
         fail(f"policy versions run from 1 to {latest}")
     changes = diff(a, b)

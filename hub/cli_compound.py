@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gatehouse.cli_common import epoch, fail, resolve_home
 from gatehouse.timeutil import DEFAULT_ZONE
-from hub import store
+from hub import policy_versions
 from hub.compound import Compound, HubError
 
 
@@ -17,5 +17,5 @@ def open_compound(home: str | None) -> Compound:
 
 def at_time(compound: Compound | None, at: str | None) -> int:
     """`--at` (or now) as a timestamp, in the compound's zone."""
-    zone = store.current_policy(compound.db).timezone if compound else DEFAULT_ZONE
+    zone = policy_versions.current_policy(compound.db).timezone if compound else DEFAULT_ZONE
     return epoch(at, zone)

@@ -9,7 +9,7 @@ import click
 
 from gatehouse.cli_common import fail, home_option, print_json, resolve_home
 from gatehouse.codes.keys import key_id
-from hub import audit, broker, district_config, district_feed, store
+from hub import audit, broker, district_config, district_feed, meta
 from hub.cli_compound import open_compound as _open
 from hub.district_orders import last_applied
 from hub.district_uplink import LINK_META
@@ -74,7 +74,7 @@ def status_cmd(home) -> None:
     """The link as JSON: up or down, the feed's backlog, the last ack, the last order."""
     db = _open(home).db
     cfg = district_config.load(db)
-    link = (store.get_meta(db, LINK_META) or "down 0").split()
+    link = (meta.get_meta(db, LINK_META) or "down 0").split()
     print_json({
         "district": cfg.district,
         "key": key_id(cfg.public_raw).hex() if cfg.public_raw else None,

@@ -23,7 +23,7 @@ from gatehouse.identity import BINDING_KEY_BYTES, person_ref, roster_ref
 from gatehouse.volunteer_pins import hash_pin
 from gatehouse.policy.model import BuildingStatus, Policy
 from gatehouse.privacy import mask_name
-from hub import schema, store
+from hub import building_status, meta, policy_versions, schema
 
 HUB_KINDS = frozenset({CodeKind.PASS, CodeKind.VENUE, CodeKind.COURIER})
 DAY = 86400
@@ -69,8 +69,8 @@ class Compound:
         key.save(home.hub_key)
         write_atomic(home.hub_public, public_pem(key))
         db = schema.open_db(home.hub_db)
-        store.set_meta(db, "compound", name)
-        store.save_policy(db, policy, at, "init", "first policy")
+        meta.set_meta(db, "compound", name)
+        policy_versions.save_policy(db, policy, at, "init", "first policy")
         compound = cls(home, db, key, binding)
         compound.publish(at)
         return compound
@@ -95,7 +95,7 @@ class Compound:
 
     @property
     def name(self) -> str:
-        return store.get_meta(self.db, "compound", "")
+        return meta.get_meta(self.db, "compound", "")
 
     def hub_trusted_key(self) -> TrustedKey:
         return self.key.trusted(self.name, HUB_KINDS)
@@ -150,13 +150,14 @@ class Compound:
 
     def set_building(self, building: str, status: BuildingStatus, at: int,
                      actor: str = "cli", note: str = "") -> bool:
-        changed = store.set_building_status(self.db, str(building), status, at, actor, note)
+        changed = building_status.set_building_status(self.db, str(building), status, at,
+                                                      actor, note)
         if changed:
             self.publish(at)   # parcels follow in the parcel timers (hub/parcels/worker.py)
         return changed
 
     def set_policy(self, policy: Policy, at: int, actor: str = "cli", note: str = "") -> Policy:
-        saved = store.save_policy(self.db, policy, at, actor, note)
+        saved = policy_versions.save_policy(self.db, policy, at, actor, note)
         self.publish(at)
         return saved
 
@@ -192,8 +193,9 @@ class Compound:
                            "select * from issued_codes where kind = 'pass' and roster_ref "
                            "is not null and revoked_at is null and expires_at > ? "
                            "order by roster_ref", [at]))
-        return Bundle(version, at, self.name, store.current_policy(self.db),
-                      store.building_statuses(self.db), revoked, tuple(self.trusted_keys()),
+        return Bundle(version, at, self.name, policy_versions.current_policy(self.db),
+                      building_status.building_statuses(self.db), revoked,
+                      tuple(self.trusted_keys()),
                       volunteers, self.roster_key.hex(), roster)
 
     # Volunteers ---------------------------------------------------------------

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gatehouse.codes.keys import TrustedKey, key_id
 from gatehouse.district_wire import COMPOUND_ID
-from hub import store
+from hub import meta
 
 KEY_DISTRICT, KEY_PUBLIC, KEY_COMPOUND = "district.id", "district.key", "district.compound"
 
@@ -38,10 +38,10 @@ class DistrictConfig:
 
 
 def load(db: sqlite_utils.Database) -> DistrictConfig:
-    raw = store.get_meta(db, KEY_PUBLIC)
-    return DistrictConfig(store.get_meta(db, KEY_DISTRICT),
+    raw = meta.get_meta(db, KEY_PUBLIC)
+    return DistrictConfig(meta.get_meta(db, KEY_DISTRICT),
                           base64.b64decode(raw) if raw else None,
-                          store.get_meta(db, KEY_COMPOUND))
+                          meta.get_meta(db, KEY_COMPOUND))
 
 
 def public_key_bytes(text: bytes) -> bytes:
@@ -73,8 +73,8 @@ def trust(db: sqlite_utils.Database, district: str, public_raw: bytes) -> str:
         raise ValueError(f"bad district id {district!r}")
     if len(public_raw) != 32:
         raise ValueError("an Ed25519 public key is 32 bytes")
-    store.set_meta(db, KEY_DISTRICT, district)
-    store.set_meta(db, KEY_PUBLIC, base64.b64encode(public_raw).decode())
+    meta.set_meta(db, KEY_DISTRICT, district)
+    meta.set_meta(db, KEY_PUBLIC, base64.b64encode(public_raw).decode())
     return key_id(public_raw).hex()
 
 
@@ -82,4 +82,4 @@ def set_compound(db: sqlite_utils.Database, compound: str) -> None:
     """This compound's id at its district (what the bridge carries its topics under)."""
     if not COMPOUND_ID.match(compound):
         raise ValueError(f"bad compound id {compound!r}: letters, digits, - and _ only")
-    store.set_meta(db, KEY_COMPOUND, compound)
+    meta.set_meta(db, KEY_COMPOUND, compound)

@@ -2,12 +2,13 @@
 
 Each order of an OrderList is checked (signed by the district key this hub trusts, for
 this compound, sound content), then applied in `seq` order, only when above the last
-one applied here: a building sealed, controlled or reopened (store.set_building_status)
-or a policy template saved as the compound's own next version (store.save_policy), by
-actor `district:<id>`, audited. The change, its audit row and the order's report are
-written in one transaction; the bundle is signed after (a flag in `meta` says one is
-due, so a hub killed in between publishes it when it starts again). An order seen again
-is answered with the report it got the first time: never applied twice.
+one applied here: a building sealed, controlled or reopened
+(building_status.set_building_status) or a policy template saved as the compound's own
+next version (policy_versions.save_policy), by actor `district:<id>`, audited. The
+change, its audit row and the order's report are written in one transaction; the bundle
+is signed after (a flag in `meta` says one is due, so a hub killed in between publishes
+it when it starts again). An order seen again is answered with the report it got the
+first time: never applied twice.
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ from gatehouse.district_wire import (
 )
 from gatehouse.policy.diff import diff
 from gatehouse.policy.model import BuildingStatus, Policy
-from hub import audit, store
+from hub import alert_log, audit, building_status, meta, policy_versions
 from hub.alert_kinds import AlertKind
 from hub.district_config import DistrictConfig
 
@@ -99,9 +100,9 @@ class OrderDesk:
 
     def finish_bundle(self, at: float) -> None:
         """Sign the bundle an applied order left due (a restart between the two)."""
-        if store.get_meta(self.db, BUNDLE_DUE) == "1":
+        if meta.get_meta(self.db, BUNDLE_DUE) == "1":
             self.publish_bundle(int(at))
-            store.set_meta(self.db, BUNDLE_DUE, "0")
+            meta.set_meta(self.db, BUNDLE_DUE, "0")
 
     def take(self, orders: OrderList, at: float) -> list[OrderReport]:
         """A report for every order of the list, applying those due, in seq order."""
@@ -143,9 +144,9 @@ class OrderDesk:
             reason = f"not signed by district {cfg.district}: {exc}"[:250] + \
                 (f" (claims seq {claimed})" if claimed is not None else "")
             with write_transaction(self.db):
-                store.add_alert(self.db, at, "district", AlertKind.DISTRICT_ORDER_FORGED,
-                                "order:" + hashlib.sha256(text.encode()).hexdigest()[:32],
-                                {"reason": reason})
+                alert_log.add_alert(self.db, at, "district", AlertKind.DISTRICT_ORDER_FORGED,
+                                    "order:" + hashlib.sha256(text.encode()).hexdigest()[:32],
+                                    {"reason": reason})
             log.error("district order refused: %s", reason)
             return None, reason
         if order.district != cfg.district:
@@ -217,7 +218,7 @@ class OrderDesk:
 
     def _policy(self, order: Order) -> Policy:
         """The template as this compound's policy: its own version, its zone if unsaid."""
-        current = store.current_policy(self.db)
+        current = policy_versions.current_policy(self.db)
         doc = {"timezone": current.timezone, **order.policy, "version": current.version}
         return Policy.from_json(doc)
 
@@ -227,24 +228,25 @@ class OrderDesk:
         with write_transaction(self.db):
             if order.kind in STATUS_OF:
                 building, status = order.building.strip(), STATUS_OF[order.kind]
-                before = store.building_statuses(self.db).get(building, BuildingStatus.NORMAL)
-                changed = store.set_building_status(self.db, building, status, int(at),
-                                                    self.actor, note)
+                before = building_status.building_statuses(self.db).get(building,
+                                                                        BuildingStatus.NORMAL)
+                changed = building_status.set_building_status(self.db, building, status,
+                                                              int(at), self.actor, note)
                 if changed:
                     audit.record(self.db, at, self.actor, "district", "building.status",
                                  building, {"status": before.value},
                                  {"status": status.value, "note": note, "order": order.seq})
             else:
-                current = store.current_policy(self.db)
+                current = policy_versions.current_policy(self.db)
                 new = self._policy(order)
                 if diff(current, new):
-                    saved = store.save_policy(self.db, new, int(at), self.actor, note)
+                    saved = policy_versions.save_policy(self.db, new, int(at), self.actor, note)
                     audit.record(self.db, at, self.actor, "district", "policy.save",
                                  saved.version, current.to_json(),
                                  {**saved.to_json(), "order": order.seq})
                     changed = True
             if changed:
-                store.set_meta(self.db, BUNDLE_DUE, "1")
+                meta.set_meta(self.db, BUNDLE_DUE, "1")
             report = self._record(order, ReportStatus.APPLIED, "" if changed else "unchanged",
                                   at)
         if changed:

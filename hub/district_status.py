@@ -8,7 +8,7 @@ import sqlite_utils
 from gatehouse.days import day_start
 from gatehouse.district_wire import CompoundStatus
 from gatehouse.policy.model import BuildingStatus
-from hub import district_feed, store
+from hub import building_status, district_feed, meta, policy_versions
 from hub.district_orders import last_applied, versions
 
 OUTCOMES = ("admit", "refer", "refuse")
@@ -18,16 +18,16 @@ def compound_status(db: sqlite_utils.Database, compound: str, at: float) -> Comp
     v = versions(db)
     gates = db.execute("select count(*), coalesce(sum(online = 1), 0) from gates "
                        "where retired_at is null").fetchone()
-    since = day_start(at, store.compound_zone(db))
+    since = day_start(at, policy_versions.compound_zone(db))
     today = {o: 0 for o in OUTCOMES}
     for outcome, n in db.execute("select outcome, count(*) from passages where at >= ? "
                                  "group by outcome", [since]):
         if outcome in today:
             today[outcome] = n
-    buildings = {b: s.value for b, s in sorted(store.building_statuses(db).items())
+    buildings = {b: s.value for b, s in sorted(building_status.building_statuses(db).items())
                  if s is not BuildingStatus.NORMAL}
     return CompoundStatus(
-        compound=compound, name=(store.get_meta(db, "compound", "") or "")[:80], at=at,
+        compound=compound, name=(meta.get_meta(db, "compound", "") or "")[:80], at=at,
         bundle_version=v.bundle, policy_version=v.policy, order_seq=last_applied(db),
         feed_last=district_feed.last_cseq(db), backlog=district_feed.backlog(db),
         gates_online=min(gates[1], 10_000), gates_total=min(gates[0], 10_000),

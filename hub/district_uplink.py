@@ -44,7 +44,7 @@ from gatehouse.district_wire import (
 )
 from gatehouse.envconfig import read_env
 from gatehouse.events import WireError, dump, parse
-from hub import district_config, district_feed, schema, store
+from hub import district_config, district_feed, meta, schema
 from hub.broker import bridge_state_topic
 from hub.district_orders import OrderDesk
 from hub.district_status import compound_status
@@ -140,7 +140,7 @@ class DistrictUplink:
         db = schema.open_db(self.db_path)
         try:
             if self.state.up:
-                store.set_meta(db, LINK_META, f"down {self.clock():.3f}")
+                meta.set_meta(db, LINK_META, f"down {self.clock():.3f}")
         finally:
             db.close()
 
@@ -205,7 +205,7 @@ class DistrictUplink:
     def _link(self, db, up: bool, now: float) -> None:
         if up != self.state.up:
             log.info("district link %s", "up" if up else "down")
-            store.set_meta(db, LINK_META, f"{'up' if up else 'down'} {now:.3f}")
+            meta.set_meta(db, LINK_META, f"{'up' if up else 'down'} {now:.3f}")
         self.state.up = up
         # Up again: everything unacknowledged goes again, the status and lost reports too.
         self.state.flights, self.state.cursor, self.state.status_key = [], None, None

@@ -24,8 +24,8 @@ from gatehouse.event_payloads import (
 from gatehouse.events import Event, EventKind
 from gatehouse.policy import BuildingStatus, Outcome, Policy
 from hub.alert_kinds import AlertKind
-from hub.store import add_alert as _alert
-from hub.store import building_status_at
+from hub.alert_log import add_alert as _alert
+from hub.building_status import building_status_at
 
 VISITOR_HOURS = 4  # a walk-in's registration is valid this long
 

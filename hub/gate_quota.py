@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from hub.alert_kinds import AlertKind
-from hub.store import add_alert
+from hub.alert_log import add_alert
 
 DAY_S = 86400
 

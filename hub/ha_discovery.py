@@ -29,7 +29,7 @@ from pathlib import Path
 import sqlite_utils
 
 from gatehouse import topics
-from hub import presence, store
+from hub import policy_versions, presence
 from hub.metrics import is_online
 from hub.periodic import Periodic
 
@@ -92,7 +92,7 @@ def configs(gate: str, name: str | None, prefix: str = PREFIX) -> list[tuple[str
 def gate_states(db: sqlite_utils.Database, now: float,
                 offline_after_s: float = 60.0) -> dict[str, dict]:
     """Every gate's state for HA, from the database (the overview's rules)."""
-    zone = store.compound_zone(db)
+    zone = policy_versions.compound_zone(db)
     start = datetime.fromtimestamp(now, zone).replace(hour=0, minute=0, second=0,
                                                       microsecond=0).timestamp()
     today = presence.today_counts(db, start, start + 86400)["per_gate"]

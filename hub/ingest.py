@@ -35,7 +35,7 @@ from gatehouse.policy import Policy
 from hub import effects, event_handlers
 from hub.alert_kinds import AlertKind
 from hub.gate_quota import GateQuota, take_events, take_quarantine
-from hub.store import add_alert as _alert
+from hub.alert_log import add_alert as _alert
 
 log = logging.getLogger(__name__)
 QUARANTINE_KEEP_BYTES = 64 * 1024

@@ -31,7 +31,7 @@ from gatehouse.events import dump
 from gatehouse.filemark import file_mark
 from gatehouse.net import close_client, nodelay
 from gatehouse.parcels import seal_manifest
-from hub import schema, store
+from hub import policy_versions, schema
 from hub.ingest import Incoming, ingest
 from hub.parcels import manifest as parcel_manifest
 
@@ -160,7 +160,7 @@ class HubSync:
                     except queue.Empty:
                         break
                 try:
-                    result = ingest(db, batch, store.current_policy(db))
+                    result = ingest(db, batch, policy_versions.current_policy(db))
                 except Exception:
                     # Locked for long, disk full: acknowledge nothing (the broker and the
                     # gates will deliver it again), keep the batch, try again shortly.

@@ -15,7 +15,7 @@ import sqlite_utils
 
 from gatehouse.policy.model import BuildingStatus, Outcome, Policy
 from gatehouse.policy.reasons import Reason
-from hub.store import building_status_at
+from hub.building_status import building_status_at
 
 _FIXED_REFUSE = {Reason.HEALTH_RED, Reason.SIGNATURE_BAD, Reason.ISSUER_UNTRUSTED,
                  Reason.CODE_INVALID, Reason.EXPIRED, Reason.NOT_YET_VALID,

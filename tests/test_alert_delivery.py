@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from hub import notify, schema, store
+from hub import alert_log, meta, notify, schema
 from hub.alert_delivery import CURSOR, AlertDelivery, config_path, queue_new
 from hub.alert_kinds import AlertKind
 from hub.alert_rules import (
@@ -110,7 +110,7 @@ def robot():
 @pytest.fixture
 def db(tmp_path):
     d = schema.open_db(tmp_path / "hub" / "hub.db")
-    store.set_meta(d, "compound", "测试小区")
+    meta.set_meta(d, "compound", "测试小区")
     d["gates"].insert({"id": "gate-north", "name": "北门", "added_at": T0, "online": 1})
     yield d
     d.close()
@@ -118,7 +118,7 @@ def db(tmp_path):
 
 def raise_alert(db, at, kind=AlertKind.HEALTH_RED, gate="gate-north", n=[0], **detail):
     n[0] += 1
-    store.add_alert(db, at, gate, kind, f"ev{n[0]}", detail)
+    alert_log.add_alert(db, at, gate, kind, f"ev{n[0]}", detail)
 
 
 def routes(robot, **over) -> AlertRules:
@@ -318,7 +318,7 @@ def test_residents_notices_still_go_through_their_own_sender(db, robot, tmp_path
     worker_pass(db, notify.FileSender(sent), alerts, T + 61)
     assert [json.loads(x)["kind"] for x in sent.read_text().splitlines()] == ["pickup"]
     assert len(robot.of("wecom")) == 1 and len(robot.of("dingtalk")) == 1
-    assert store.get_meta(db, CURSOR) is not None
+    assert meta.get_meta(db, CURSOR) is not None
 
 
 def test_dingtalk_signature_matches_the_documented_example():

@@ -9,7 +9,7 @@ import pytest
 
 from gatehouse.policy import Reason
 from hub.alert_kinds import LABELS, AlertKind, label_of
-from hub.store import add_alert
+from hub.alert_log import add_alert
 
 HUB = Path(__file__).parent.parent / "hub"
 

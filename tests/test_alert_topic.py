@@ -13,7 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from gatehouse.endpoint import Endpoint
-from hub import broker, schema, store
+from hub import alert_log, broker, meta, schema
 from hub.alert_kinds import AlertKind
 from hub.alert_topic import ANY, CURSOR, AlertNotice, alert_topic_worker, publish_new, topic_of
 from hub.gates import read_endpoint
@@ -60,11 +60,11 @@ def test_an_alert_reaches_an_automation_as_kind_and_gate_only(compound, broker_p
         interval=0.2).start()
     try:
         now = time.time()
-        store.add_alert(compound.db, now, "gate-north", AlertKind.HEALTH_RED, "e1",
-                        {"name": "张三丰", "household": "7-2-302"})
-        store.add_alert(compound.db, now + 1, "gate-north", AlertKind.DOOR_FORCED, "e2", {})
-        store.add_alert(compound.db, now + 2, "hub", AlertKind.PARCEL_AREA_FULL, "p1",
-                        {"waybill": "SF1234567890"})
+        alert_log.add_alert(compound.db, now, "gate-north", AlertKind.HEALTH_RED, "e1",
+                            {"name": "张三丰", "household": "7-2-302"})
+        alert_log.add_alert(compound.db, now + 1, "gate-north", AlertKind.DOOR_FORCED, "e2", {})
+        alert_log.add_alert(compound.db, now + 2, "hub", AlertKind.PARCEL_AREA_FULL, "p1",
+                            {"waybill": "SF1234567890"})
         wait_until(lambda: len(automation.received) == 3, 10, message="three alerts")
         time.sleep(0.5)
         assert gate.received == []                       # gates read none of it
@@ -86,8 +86,8 @@ def test_an_alert_reaches_an_automation_as_kind_and_gate_only(compound, broker_p
 
 def test_a_refused_publish_is_offered_again_and_the_first_run_skips_the_backlog(tmp_path):
     db = schema.open_db(tmp_path / "hub.db")
-    store.add_alert(db, T0 - 3600, "g1", AlertKind.GATE_OFFLINE, "old", {})   # before
-    store.add_alert(db, T0 - 60, "g1", AlertKind.GATE_OFFLINE, "recent", {})
+    alert_log.add_alert(db, T0 - 3600, "g1", AlertKind.GATE_OFFLINE, "old", {})   # before
+    alert_log.add_alert(db, T0 - 60, "g1", AlertKind.GATE_OFFLINE, "recent", {})
     out: list[tuple[str, dict]] = []
     up = [False]
 
@@ -96,12 +96,12 @@ def test_a_refused_publish_is_offered_again_and_the_first_run_skips_the_backlog(
             out.append((topic, json.loads(raw)))
         return up[0]
     assert publish_new(db, publish, T0) == 0               # broker down: nothing lost
-    store.add_alert(db, T0 + 1, "g/#", AlertKind.DOOR_FORCED, "odd", {})
+    alert_log.add_alert(db, T0 + 1, "g/#", AlertKind.DOOR_FORCED, "odd", {})
     up[0] = True
     assert publish_new(db, publish, T0 + 2) == 2
     assert [(t, d["kind"]) for t, d in out] == [
         ("gatehouse/hub/alerts/g1", "gate_offline"), ("gatehouse/hub/alerts/hub", "door_forced")]
-    assert store.get_meta(db, CURSOR) == "3"
+    assert meta.get_meta(db, CURSOR) == "3"
     assert publish_new(db, publish, T0 + 3) == 0
     assert topic_of("gate-north") == "gatehouse/hub/alerts/gate-north"
     with pytest.raises(ValidationError):

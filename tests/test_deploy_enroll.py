@@ -195,7 +195,7 @@ def test_enroll_by_camera_to_first_accepted_event_then_retire(
 def test_retire_cancels_unused_codes_and_quarantines_what_still_arrives(
         compound, broker_proc, gate_home, enroll_server, tmp_path):
     from hub.ingest import Incoming, ingest
-    from hub.store import current_policy
+    from hub.policy_versions import current_policy
     gate_home("gate-west")
     code = enroll.create_code(compound, "gate-west", enroll_server, int(time.time()))
     assert retire_gate(compound, "gate-west", int(time.time())) is True

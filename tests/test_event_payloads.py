@@ -24,7 +24,7 @@ from gatehouse.event_payloads import (
 from gatehouse.events import WIRE_VERSION, EventKind
 from hub.alert_kinds import AlertKind, label_of
 from hub.ingest import Incoming, ingest
-from hub.store import current_policy
+from hub.policy_versions import current_policy
 from tests.event_recorder import record
 
 V1 = Path(__file__).parent / "data" / "events_v1.jsonl"

@@ -10,7 +10,7 @@ import threading
 import time
 
 from gatehouse import topics
-from hub import broker, store
+from hub import alert_log, broker
 from hub.alert_kinds import AlertKind
 from hub.gates import read_endpoint, retire_gate
 from hub.ha_discovery import ENTITIES, config_topic, ha_worker, node_id, state_topic
@@ -87,7 +87,7 @@ def test_each_gate_is_a_home_assistant_device(compound, broker_proc, gate_home):
         raw = b"".join(got.values()).decode()
         assert "张" not in raw and "7-2-301" not in raw        # no person, no household
         # A forced door: the alarm turns on. A retired gate: its device goes away.
-        store.add_alert(compound.db, NOW, "gate-north", AlertKind.DOOR_FORCED, "d1", {})
+        alert_log.add_alert(compound.db, NOW, "gate-north", AlertKind.DOOR_FORCED, "d1", {})
         wait_until(lambda: json.loads(got[state_topic("gate-north")])["door_problem"] == "ON",
                    10, message="the door alarm")
         worker.stop()

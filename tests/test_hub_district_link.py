@@ -34,7 +34,7 @@ from gatehouse.endpoint import Endpoint
 from gatehouse.events import Event, EventBatch, dump, parse
 from gatehouse.home import Home
 from gatehouse.net import close_client
-from hub import broker, district_config, district_feed, schema, store
+from hub import broker, district_config, district_feed, meta, schema
 from hub.district_uplink import LINK_META
 from hub.gates import add_gate, setup_broker
 from tests.processes import BIN, Broker, Process, free_port, wait_until
@@ -215,9 +215,9 @@ def test_only_the_masked_feed_leaves_and_it_is_sent_again_until_acked(link):
         for form in (name.encode(), json.dumps(name).encode()):
             assert not any(form in p for _, p in up), name
     assert {e.name for e in link.street.feed()} == {"欧**国", "W*** X*******"}
-    assert store.get_meta(db, LINK_META).startswith("up ")
+    assert meta.get_meta(db, LINK_META).startswith("up ")
     hub.stop()
-    assert store.get_meta(db, LINK_META).startswith("down ")      # hub district status
+    assert meta.get_meta(db, LINK_META).startswith("down ")      # hub district status
 
 
 def test_an_order_reaches_the_bundle_once_and_bad_ones_are_reported(link, compound):
@@ -297,13 +297,13 @@ def test_a_district_down_for_a_while_gets_everything_when_it_returns(link):
     wait_until(lambda: district_feed.backlog(db) == 0 and district_feed.last_cseq(db) == 10,
                20, message="the first events acked")
     link.district.stop()
-    wait_until(lambda: store.get_meta(db, LINK_META).startswith("down "), 20,
+    wait_until(lambda: meta.get_meta(db, LINK_META).startswith("down "), 20,
                message="the hub seeing the link down")
     send(link.gate, events(11, 40))                       # the compound works on
     wait_until(lambda: district_feed.last_cseq(db) == 50, 20, message="stored at the hub")
     assert district_feed.backlog(db) == 40
     link.district.start()
-    wait_until(lambda: store.get_meta(db, LINK_META).startswith("up "), 30,
+    wait_until(lambda: meta.get_meta(db, LINK_META).startswith("up "), 30,
                message="the link up again")
     wait_until(lambda: district_feed.backlog(db) == 0, 30, message="the backlog acked")
     got = {e.cseq for e in link.street.feed()}

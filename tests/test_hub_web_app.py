@@ -16,7 +16,7 @@ from gatehouse.identity import person_ref
 from gatehouse.policy import BuildingStatus
 from hub import logins, users
 from hub.ingest import Incoming, ingest
-from hub.store import current_policy
+from hub.policy_versions import current_policy
 from hub.web import WebConfig, create_app
 from kiosk.bundles import load_bundle
 from tests.conftest import ALICE_ID, BOB_ID, HOUR, T0

@@ -22,7 +22,7 @@ from gatehouse.policy import Reason
 from hub import report
 from hub.ingest import Incoming, ingest
 from hub.parcels.shelving import Shelf, define_shelf
-from hub.store import current_policy
+from hub.policy_versions import current_policy
 from tests.conftest import HOUR, ZONE
 from tests.test_hub_web_app import (  # noqa: F401  (fixtures)
     NOW,

@@ -23,7 +23,7 @@ from gatehouse.net import close_client
 from hub.broker import MAX_PACKET_BYTES
 from hub.gate_quota import GateQuota
 from hub.ingest import Incoming, ingest
-from hub.store import current_policy
+from hub.policy_versions import current_policy
 from tests.conftest import T0
 from tests.processes import wait_until
 

@@ -13,7 +13,7 @@ from gatehouse.endpoint import Endpoint
 from gatehouse.events import MAX_MESSAGE_BYTES, EventKind
 from gatehouse.net import close_client
 from gatehouse.policy import BuildingStatus
-from hub import store as hub_store
+from hub.meta import get_meta
 from hub.sync import HubSync, SyncConfig
 from kiosk.attempt_log import AttemptLog
 from kiosk.bundles import BundleCache, hub_key
@@ -151,7 +151,7 @@ def test_heartbeat_and_status_show_the_gate(compound, hub_sync, link):
     wait_until(lambda: next(compound.db.query(
         "select online from gates where id = 'gate-1'"))["online"] == 0, 10,
         message="offline status")
-    assert hub_store.get_meta(compound.db, "compound") == "测试小区"
+    assert get_meta(compound.db, "compound") == "测试小区"
 
 
 def test_the_hub_time_beacon_vouches_for_the_gate_clock(compound, hub_sync, link):

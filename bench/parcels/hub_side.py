@@ -15,7 +15,7 @@ from gatehouse import days, topics
 from gatehouse.db import write_transaction
 from gatehouse.events import EventKind
 from gatehouse.home import Home
-from hub import store
+from hub import policy_versions
 from hub.compound import Compound
 from hub.ingest import Incoming, ingest
 from hub.parcels import intake, settings, shelving
@@ -62,7 +62,7 @@ def prefill(db, payloads: list[dict]) -> None:
     used = {s.id: 0 for s in shelves}
     cold = [s for s in shelves if s.cold]
     cold_capacity = sum(s.capacity for s in cold)
-    zone = store.current_policy(db).zone
+    zone = policy_versions.current_policy(db).zone
     cfg = settings.load(db)
     rows = []
     n = cfg.code_start - 1
@@ -121,7 +121,7 @@ def run_ingest(db, msgs: list[bytes], expected: list[int]) -> tuple[float, list[
     t0 = time.perf_counter()
     for m, n in zip(msgs, expected):
         b0 = time.perf_counter()
-        r = ingest(db, [Incoming(topic, m, time.time())], store.current_policy(db))
+        r = ingest(db, [Incoming(topic, m, time.time())], policy_versions.current_policy(db))
         per_batch.append(time.perf_counter() - b0)
         if r.stored != n or r.quarantined:
             raise AssertionError(f"ingest stored {r.stored} of {n}, quarantined "

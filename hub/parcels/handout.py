@@ -8,7 +8,7 @@ from gatehouse.db import write_transaction
 from gatehouse.event_payloads import PickupPayload
 from hub.alert_kinds import AlertKind as A
 from hub.parcels.states import ParcelError, ParcelState, _event, move
-from hub.store import add_alert as _alert
+from hub.alert_log import add_alert as _alert
 
 S = ParcelState
 

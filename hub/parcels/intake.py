@@ -15,7 +15,7 @@ from gatehouse.db import write_transaction
 from gatehouse.event_payloads import ParcelPayload
 from gatehouse.households import parse_room
 from gatehouse.parcels import carrier_of, valid_waybill
-from hub import store
+from hub import alert_log, policy_versions
 from hub.alert_kinds import AlertKind
 from hub.parcels import notices, settings, shelving
 from hub.parcels.states import ParcelError, ParcelState, _event, move
@@ -83,8 +83,8 @@ def void(db: sqlite_utils.Database, parcel: str, gate: str, at: float, actor: st
     if row is None or row["state"] == S.VOIDED.value:
         return False
     if row["state"] not in VOIDABLE:  # already on a shelf and handed on: not an undo
-        store.add_alert(db, at, gate, AlertKind.PARCEL_VOID_REFUSED, parcel,
-                        {"state": row["state"]})
+        alert_log.add_alert(db, at, gate, AlertKind.PARCEL_VOID_REFUSED, parcel,
+                            {"state": row["state"]})
         return False
     move(db, parcel, S.VOIDED, at, actor, gate)
     return True
@@ -145,10 +145,10 @@ def _slot(db, p: dict, at: float, actor: str, to: ParcelState) -> ParcelState:
     except shelving.ShelfFull as full:
         if p["waiting"] != str(full):
             db["parcels"].update(p["id"], {"waiting": str(full)})
-            store.add_alert(db, at, "hub", AlertKind.PARCEL_AREA_FULL, p["id"],
-                            {"message": str(full)})
+            alert_log.add_alert(db, at, "hub", AlertKind.PARCEL_AREA_FULL, p["id"],
+                                {"message": str(full)})
         return ParcelState(p["state"])
-    zone = store.compound_zone(db)
+    zone = policy_versions.compound_zone(db)
     code = shelving.next_code(db, shelf.id, tier, at, zone, cfg.code_start)
     hold_until = p["hold_until"] if p["hold_until"] else \
         p["received_at"] + cfg.hold_s(bool(p["fresh"]), bool(p["frozen"]))

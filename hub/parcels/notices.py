@@ -10,7 +10,7 @@ import sqlite_utils
 
 from gatehouse.db import write_transaction
 from gatehouse.policy.model import BuildingStatus
-from hub import notify, store
+from hub import building_status, meta, notify
 from hub.parcels import settings
 from hub.parcels.schema import REOPEN_MARK
 
@@ -19,11 +19,11 @@ DOOR_RUN = (BuildingStatus.SEALED, BuildingStatus.CONTROLLED)
 
 def door_run(db: sqlite_utils.Database, building: str | None, at: float) -> bool:
     """Whether this building's parcels go to the door (its residents may not come out)."""
-    return store.building_status_at(db, building, at) in DOOR_RUN
+    return building_status.building_status_at(db, building, at) in DOOR_RUN
 
 
 def _compound(db) -> str:
-    return store.get_meta(db, "compound", "") or ""
+    return meta.get_meta(db, "compound", "") or ""
 
 
 def pickup_ready(db: sqlite_utils.Database, household: str, building: str | None,
@@ -63,7 +63,7 @@ def reopened_since_last(db: sqlite_utils.Database) -> int:
     """Tell the households of every building that reopened since the last pass (the
     parcel timers run this): building changes are the office's, parcels only follow
     them. Returns how many changes were read."""
-    seen = int(store.get_meta(db, REOPEN_MARK, "0") or 0)
+    seen = int(meta.get_meta(db, REOPEN_MARK, "0") or 0)
     changes = list(db.query("select id, building, at from building_events where id > ? "
                             "order by id", [seen]))
     if not changes:
@@ -71,7 +71,7 @@ def reopened_since_last(db: sqlite_utils.Database) -> int:
     with write_transaction(db):
         for c in changes:
             building_reopened(db, c["building"], c["at"])
-        store.set_meta(db, REOPEN_MARK, str(changes[-1]["id"]))
+        meta.set_meta(db, REOPEN_MARK, str(changes[-1]["id"]))
     return len(changes)
 
 

@@ -15,7 +15,7 @@ import sqlite_utils
 from gatehouse.codes.format import CodeError, verify
 from gatehouse.codes.kinds import CodeKind, VenueKind
 from gatehouse.db import write_transaction
-from hub import store
+from hub import policy_versions
 from hub.parcels import settings
 from hub.parcels.notices import door_run
 from hub.parcels.states import ParcelError, ParcelState, move
@@ -32,7 +32,7 @@ def room_order(household: str | None) -> tuple:
 def run_number(db: sqlite_utils.Database, at: float) -> int:
     """Which of the day's runs `at` belongs to: the first whose time is not yet past + 1
     hour of slack, else the last."""
-    zone = store.compound_zone(db)
+    zone = policy_versions.compound_zone(db)
     local = datetime.fromtimestamp(at, zone)
     minutes = local.hour * 60 + local.minute
     times = settings.load(db).run_times
@@ -54,7 +54,7 @@ def buildings_due(db: sqlite_utils.Database, at: float) -> list[dict]:
 
 def make_sheet(db: sqlite_utils.Database, building: str, at: float, actor: str) -> str:
     """The next run's sheet for a building: every released parcel of it now on the shelf."""
-    zone = store.compound_zone(db)
+    zone = policy_versions.compound_zone(db)
     day = datetime.fromtimestamp(at, zone).strftime("%Y-%m-%d")
     with write_transaction(db):
         if not door_run(db, building, at):

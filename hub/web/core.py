@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import abort, current_app, g, request, session
 
 from gatehouse import days
-from hub import audit, store
+from hub import audit, policy_versions
 from hub.compound import Compound
 from hub.users import Perm, can
 
@@ -34,7 +34,7 @@ def now() -> float:
 
 def zone() -> ZoneInfo:
     if "zone" not in g:
-        g.zone = store.current_policy(db()).zone
+        g.zone = policy_versions.current_policy(db()).zone
     return g.zone
 
 

@@ -20,7 +20,7 @@ from flask import (
 )
 
 from gatehouse.privacy import mask_household, mask_name
-from hub import presence, store
+from hub import policy_versions, presence
 from hub.alert_kinds import AlertKind, label_of
 from hub.compound import Compound
 from hub.metrics import is_online
@@ -105,7 +105,7 @@ def snapshot(db) -> dict:
                        for k in ("entries", "exits", "refusals", "referrals")},
             "inside": len(presence.inside_now(db, now)),
             "out": len(presence.out_now(db, now)), "alerts": alerts,
-            "policy_version": store.current_policy(db).version,
+            "policy_version": policy_versions.current_policy(db).version,
             "now": core.local(now, "%H:%M:%S")}
 
 

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from gatehouse.policy.diff import diff
 from gatehouse.policy.model import Policy
-from hub import store, whatif
+from hub import policy_versions, whatif
 from hub.users import Perm
 from hub.web import core
 
@@ -23,7 +23,7 @@ def _errors(exc: ValidationError) -> list[str]:
 @core.require(Perm.VIEW)
 def index():
     db = core.db()
-    current = store.current_policy(db)
+    current = policy_versions.current_policy(db)
     versions = list(db.query("select version, created_at, actor, note from policies "
                              "order by version desc limit 30"))
     return render_template("policy.html", current=current, versions=versions,
@@ -36,7 +36,7 @@ def check():
     """Validate, show the changes and the what-if; saving needs a second, confirmed POST."""
     db, now = core.db(), core.now()
     text, note = request.form.get("doc", ""), request.form.get("note", "").strip()[:300]
-    current = store.current_policy(db)
+    current = policy_versions.current_policy(db)
     try:
         new = Policy.from_json({**json.loads(text), "version": current.version})
     except json.JSONDecodeError as exc:
