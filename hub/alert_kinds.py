@@ -45,8 +45,9 @@ class AlertKind(str, Enum):
     DUPLICATE_ID_CONFLICT = "duplicate_id_conflict"
     SEQ_REUSED = "seq_reused"
     GATE_QUOTA = "gate_quota"
-    # The district link (hub/district_orders.py).
+    # The district link (hub/district_orders.py, hub/district_silence.py).
     DISTRICT_ORDER_FORGED = "district_order_forged"
+    DISTRICT_SILENT = "district_silent"
 
     @property
     def label(self) -> str:
@@ -102,6 +103,8 @@ LABELS: dict[AlertKind, tuple[str, str]] = {
     AlertKind.GATE_QUOTA: ("门岗发送数据超出每日限额", "Gate over its daily data budget"),
     AlertKind.DISTRICT_ORDER_FORGED: ("街道指令签名无效（伪造？）",
                                       "District order with a bad signature"),
+    AlertKind.DISTRICT_SILENT: ("街道平台无回执（数据未送达）",
+                                "District link silent: no acks"),
 }
 
 

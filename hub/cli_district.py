@@ -9,7 +9,7 @@ import click
 
 from gatehouse.cli_common import fail, home_option, print_json, resolve_home
 from gatehouse.codes.keys import key_id
-from hub import audit, broker, district_config, district_feed, meta
+from hub import audit, broker, district_config, district_feed, district_silence, meta
 from hub.cli_compound import open_compound as _open
 from hub.district_orders import last_applied
 from hub.district_uplink import LINK_META
@@ -71,16 +71,20 @@ def link_cmd(home, compound_id, district, username, password, cafile) -> None:
 @district_group.command("status")
 @home_option
 def status_cmd(home) -> None:
-    """The link as JSON: up or down, the feed's backlog, the last ack, the last order."""
+    """The link as JSON: up, silent (up, but no ack for a while: feed pending) or down,
+    the feed's backlog, the last ack, the last order."""
     db = _open(home).db
     cfg = district_config.load(db)
     link = (meta.get_meta(db, LINK_META) or "down 0").split()
+    silent = district_silence.silent_since(db)
+    state = "silent" if link[0] == "up" and silent is not None else link[0]
     print_json({
         "district": cfg.district,
         "key": key_id(cfg.public_raw).hex() if cfg.public_raw else None,
         "compound": cfg.compound,
-        "link": link[0] if cfg.linked else "not linked",
+        "link": state if cfg.linked else "not linked",
         "link_since": float(link[1]) if len(link) > 1 and float(link[1]) else None,
+        "no_ack_since": silent,
         "feed_last": district_feed.last_cseq(db),
         "backlog": district_feed.backlog(db),
         "last_ack_at": district_feed.last_acked_at(db),

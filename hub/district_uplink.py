@@ -11,7 +11,9 @@ district is up (Mosquitto's notification, retained on
 - applies the district's FeedAcks for this compound (another compound's are ignored);
 - publishes CompoundStatus every 30 s and when it changes (hub/district_status.py);
 - takes the district's OrderLists (hub/district_orders.py) and publishes a report for
-  every order.
+  every order;
+- raises an alert when the link is up but silent: feed pending and no FeedAck for
+  `silent_s` (hub/district_silence.py), cleared by the next ack.
 A message that does not parse is kept in the hub's quarantine with its reason and
 acknowledged; nothing a district sends stops the thread. Everything it must not lose is
 in SQLite (the feed, the orders' outcomes): a hub killed at any point resumes from there.
@@ -44,7 +46,7 @@ from gatehouse.district_wire import (
 )
 from gatehouse.envconfig import read_env
 from gatehouse.events import WireError, dump, parse
-from hub import district_config, district_feed, meta, schema
+from hub import district_config, district_feed, district_silence, meta, schema
 from hub.broker import bridge_state_topic
 from hub.district_orders import OrderDesk
 from hub.district_status import compound_status
@@ -65,10 +67,14 @@ class UplinkConfig:
     status_s: float = 30.0
     tick_s: float = 0.2
     forget_acked_days: float = 30.0
+    # Up, feed pending and no ack for this long: the `district_silent` alert. Resends
+    # come every resend_s; ten minutes is twenty of them unanswered.
+    silent_s: float = 600.0
 
     @classmethod
     def from_env(cls, env=None) -> UplinkConfig:
-        """GATEHOUSE_DISTRICT_WINDOW, _RESEND_S, _STATUS_S, _TICK_S, _FORGET_ACKED_DAYS."""
+        """GATEHOUSE_DISTRICT_WINDOW, _RESEND_S, _STATUS_S, _TICK_S, _FORGET_ACKED_DAYS,
+        _SILENT_S."""
         return cls(**read_env(cls, "GATEHOUSE_DISTRICT_", env))
 
 
@@ -99,6 +105,7 @@ class UplinkState:
     status_at: float = 0.0
     checked_at: float = 0.0
     started: bool = False
+    waiting_since: float | None = None   # feed sent and not all acked since then
 
 
 class DistrictUplink:
@@ -174,6 +181,7 @@ class DistrictUplink:
         if not (cfg.linked and self.state.up and self.connected()):
             return
         self._feed(db, cfg.compound, now)
+        self._watch_acks(db, now)
         self._status(db, cfg.compound, now)
 
     def _handle(self, db, cfg, desk: OrderDesk, m: _Incoming, now: float) -> None:
@@ -193,6 +201,7 @@ class DistrictUplink:
                                 cfg.compound)
                     return
                 district_feed.apply_ack(db, ack.ranges, now)
+                self._acked(db, now)
             elif m.topic == topics.DISTRICT_ORDERS:
                 orders = parse(OrderList, m.payload)
                 for report in desk.take(orders, now):
@@ -209,6 +218,7 @@ class DistrictUplink:
         self.state.up = up
         # Up again: everything unacknowledged goes again, the status and lost reports too.
         self.state.flights, self.state.cursor, self.state.status_key = [], None, None
+        self.state.waiting_since = None      # down is not silent; up counts afresh
         if up:
             compound = district_config.load(db).compound
             for row in list(db.query("select * from district_orders where reported_at is "
@@ -250,8 +260,31 @@ class DistrictUplink:
             if not self.publish(topics.HUB_DISTRICT_FEED, dump(batch)):
                 return
             s.flights.append(_Flight(events[0].cseq, events[-1].cseq, len(events), now))
+            if s.waiting_since is None:
+                s.waiting_since = now
             s.cursor = events[-1].cseq
             s.published += len(events)
+
+    # Silence ---------------------------------------------------------------------
+
+    def _acked(self, db, now: float) -> None:
+        """A FeedAck of this compound: the district hears and answers."""
+        pending = district_feed.first_unacked(db) is not None
+        self.state.waiting_since = now if pending else None
+        if district_silence.clear(db, now):
+            log.info("district link: acks again")
+
+    def _watch_acks(self, db, now: float) -> None:
+        s = self.state
+        if s.waiting_since is None:
+            return
+        if district_feed.first_unacked(db) is None:
+            s.waiting_since = None      # acked (or gone) meanwhile
+        elif now - s.waiting_since >= self.config.silent_s and \
+                district_silence.silent_since(db) is None:
+            log.warning("district link up but silent: no ack since %.0f s, %d feed "
+                        "events waiting", now - s.waiting_since, district_feed.backlog(db))
+            district_silence.declare(db, s.waiting_since, now)
 
     # The status -----------------------------------------------------------------
 
