@@ -2,9 +2,11 @@
 
 What it runs, in start order:
 
-1. the MQTT side (hub/sync.py): ingest of the gates' events, the bundle, the time
-   beacon and the shelf manifest;
-2. the parcel timers (hub/parcels/worker.py): holds ending, waiting parcels, overdue;
+1. the MQTT side (hub/sync.py): ingest of the gates' events, the bundle and the time
+   beacon;
+2. the parcels feature: its timers (hub/parcels/worker.py: holds ending, waiting
+   parcels, overdue) and the shelf manifest for parcel-area kiosks
+   (hub/parcels/manifest.py), published on the hub's MQTT client;
 3. the notification sender (hub/notify.py), when notifications are set up;
 4. the nightly jobs: the presence reset and the retention purge (hub/retention.py).
    They run here and nowhere else, so once however many `hub web` processes run;
@@ -25,6 +27,7 @@ import time
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
+from gatehouse import topics
 from gatehouse.home import Home
 from gatehouse.sdnotify import Notifier
 from hub import (alert_topic, audit, ha_discovery, health, notify, policy_versions, presence,
@@ -32,6 +35,7 @@ from hub import (alert_topic, audit, ha_discovery, health, notify, policy_versio
 from hub.compound import Compound
 from hub.district_uplink import DistrictUplink, UplinkConfig, attach
 from hub.gates import read_endpoint
+from hub.parcels.manifest import ShelfManifest
 from hub.parcels.worker import parcel_timers
 from hub.periodic import Periodic
 from hub.retention import NightlyConfig
@@ -50,8 +54,9 @@ def run(home: Home, say: Callable[[str], None] = print) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     uplink = district_link(c, sync)
+    shelf = shelf_manifest(c, sync)
     sync.start()
-    workers = [parcel_timers(c.home.hub_db), uplink.worker()]
+    workers = [parcel_timers(c.home.hub_db), shelf, uplink.worker()]
     try:
         sender = notify.sender_from_config(c.home)
     except notify.NotifyError as exc:  # the gates matter more than the messages
@@ -84,6 +89,16 @@ def run(home: Home, say: Callable[[str], None] = print) -> None:
         w.stop()
     uplink.stopped()
     sync.stop()
+
+
+def shelf_manifest(c: Compound, sync: HubSync) -> Periodic:
+    """The parcel shelves' manifest, published on the hub's MQTT client (retained) when
+    parcels change and on every connect (not started)."""
+    shelf = ShelfManifest(
+        c.key, lambda blob: sync.client.publish(topics.HUB_PARCELS, blob, qos=1, retain=True),
+        sync.connected.is_set)
+    sync.when_connected(shelf.again)
+    return shelf.worker(c.home.hub_db)
 
 
 def district_link(c: Compound, sync: HubSync) -> DistrictUplink:

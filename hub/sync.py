@@ -1,5 +1,11 @@
 """The hub's MQTT side (the only paho import on the hub): ingest, acks, bundle, time.
 
+It names no feature: a feature that needs the hub's one MQTT client is wired to it in
+`hub serve`'s composition root (hub/app_serve.py). It subscribes a topic filter with
+`route` (its messages go to that handler, everything else to ingest) and hears every
+connect through `when_connected` (the parcel shelves' manifest, hub/parcels/manifest.py;
+the district link, hub/district_uplink.py).
+
 Messages are acknowledged to the broker (manual_ack) and to the gate (ack topic)
 only after the hub's SQLite commit, so a hub killed mid-ingest loses nothing: the
 broker redelivers what was never acknowledged, and the gates resend what the hub
@@ -15,6 +21,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,10 +37,8 @@ from gatehouse.codes.keys import SigningKey
 from gatehouse.events import dump
 from gatehouse.filemark import file_mark
 from gatehouse.net import close_client, nodelay
-from gatehouse.parcels import seal_manifest
 from hub import policy_versions, schema
 from hub.ingest import Incoming, ingest
-from hub.parcels import manifest as parcel_manifest
 
 log = logging.getLogger(__name__)
 SESSION_EXPIRY_S = 7 * 86400
@@ -41,7 +46,9 @@ SESSION_EXPIRY_S = 7 * 86400
 # about 1% of a core and takes the hub's share of a bundle's way to the gates to a
 # few ms (at 50 ms it was most of the 100 ms p99; docs/performance-sync.md).
 BUNDLE_POLL_S = 0.005
-MANIFEST_MIN_S = 0.5
+# What a route's handler is given: topic, payload, and the broker's acknowledgement to
+# call once the message is handled (None for QoS 0).
+RouteHandler = Callable[[str, bytes, Callable[[], object] | None], None]
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,13 @@ def bundle_version(blob: bytes) -> int:
         return int(cose.strict_loads(cose.parse1(blob).payload)["version"])
     except (ValueError, KeyError, TypeError):
         return 0
+
+
+@dataclass(frozen=True)
+class Route:
+    topic_filter: str
+    qos: int
+    handler: RouteHandler
 
 
 @dataclass(frozen=True)
@@ -85,11 +99,21 @@ class HubSync:
         self._republish = threading.Event()
         self._threads = [threading.Thread(target=self._write, name="hub-ingest", daemon=True),
                          threading.Thread(target=self._publish, name="hub-publish",
-                                          daemon=True),
-                         threading.Thread(target=self._manifests, name="hub-parcels",
                                           daemon=True)]
-        self._manifest_again = threading.Event()
+        self._routes: list[Route] = []
+        self._connect_hooks: list[Callable[[], None]] = []
         self.client = self._make_client()
+
+    # Wiring (before `start`) -------------------------------------------------
+
+    def route(self, topic_filter: str, qos: int, handler: RouteHandler) -> None:
+        """Send what arrives on `topic_filter` to `handler` instead of ingest; subscribed
+        on every connect. The handler runs on paho's thread: it only queues."""
+        self._routes.append(Route(topic_filter, qos, handler))
+
+    def when_connected(self, hook: Callable[[], None]) -> None:
+        """Call `hook` (on paho's thread) after every connect, once subscribed."""
+        self._connect_hooks.append(hook)
 
     def _make_client(self) -> mqtt.Client:
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="gatehouse-hub",
@@ -101,9 +125,16 @@ class HubSync:
         client.on_socket_open = nodelay
         client.on_connect = self._on_connect
         client.on_disconnect = lambda *a: self.connected.clear()
-        client.on_message = lambda c, u, m: self._inbox.put(
-            Incoming(m.topic, m.payload, time.time(), (m.mid, m.qos)))
+        client.on_message = self._on_message
         return client
+
+    def _on_message(self, client, userdata, m) -> None:
+        for r in self._routes:
+            if mqtt.topic_matches_sub(r.topic_filter, m.topic):
+                mid, qos = m.mid, m.qos
+                r.handler(m.topic, m.payload, (lambda: client.ack(mid, qos)) if qos else None)
+                return
+        self._inbox.put(Incoming(m.topic, m.payload, time.time(), (m.mid, m.qos)))
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
@@ -112,9 +143,12 @@ class HubSync:
         client.publish(topics.HUB_STATUS, topics.ONLINE, qos=1, retain=True)
         client.subscribe([(topics.GATE_ANY_EVENTS, 1), (topics.GATE_ANY_STATUS, 1),
                           (topics.GATE_ANY_HEARTBEAT, 0)])
+        if self._routes:
+            client.subscribe([(r.topic_filter, r.qos) for r in self._routes])
         self.connected.set()
         self._republish.set()
-        self._manifest_again.set()
+        for hook in self._connect_hooks:
+            hook()
 
     def start(self) -> None:
         props = Properties(PacketTypes.CONNECT)
@@ -180,30 +214,6 @@ class HubSync:
                 if result.quarantined or result.conflicts:
                     log.warning("ingest: %d quarantined, %d conflicts", result.quarantined,
                                 result.conflicts)
-        finally:
-            db.close()
-
-    # The shelf manifest -----------------------------------------------------
-
-    def _manifests(self) -> None:
-        """Publish the parcel-area kiosks' manifest when parcels change, at most every
-        MANIFEST_MIN_S (a courier's 40 scans are one publish, not 40)."""
-        db = schema.open_db(self.db_path)
-        published = -1
-        try:
-            while not self._stop.is_set():
-                self._stop.wait(MANIFEST_MIN_S)
-                if not self.connected.is_set():
-                    continue
-                try:
-                    version = parcel_manifest.changes(db)
-                    if version != published or self._manifest_again.is_set():
-                        self._manifest_again.clear()
-                        blob = seal_manifest(parcel_manifest.build(db, time.time()), self.key)
-                        self.client.publish(topics.HUB_PARCELS, blob, qos=1, retain=True)
-                        published = version
-                except Exception:
-                    log.exception("shelf manifest not published; trying again")
         finally:
             db.close()
 

@@ -28,8 +28,8 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_ingest_and_the_core_handlers_import_no_feature():
-    # (hub/sync.py still publishes the parcel shelves' manifest itself: left, issue 13.)
-    for core in ("ingest.py", "effects.py", "compound.py", "store.py"):
+    # (every core module: tests/test_import_graph.py)
+    for core in ("ingest.py", "effects.py", "compound.py", "sync.py"):
         features = {m for m in _imports(HUB / core)
                     if m.startswith(("hub.parcels", "hub.web", "hub.notify"))}
         assert features == set(), f"hub/{core} imports {features}"

@@ -138,3 +138,22 @@ def test_the_district_and_the_compound_share_only_gatehouse():
                 if {a.split(".")[0], b.split(".")[0]} in ({"district", "hub"},
                                                           {"district", "kiosk"})}
     assert crossing == set()
+
+
+# The hub's features, and the modules that put the hub together from its core and them.
+HUB_FEATURES = ("hub.parcels", "hub.web", "hub.district_")
+HUB_ASSEMBLY = {"hub.app_serve", "hub.app_web",      # the composition roots
+                "hub.event_handlers", "hub.schema"}  # the handler table, the migration sets
+
+
+def test_the_hubs_core_never_imports_a_feature():
+    """Ingest, sync, the effects, the compound's state …: no hub module outside a feature
+    imports one, except the composition roots, the CLI and the two lists
+    (docs/architecture.md, "Hub processes"). A feature that needs the MQTT client is wired
+    to hub/sync.py's routes in hub/app_serve.py."""
+    graph = import_graph()
+    core = {m for m in graph if m.startswith("hub.") and not m.startswith(HUB_FEATURES)
+            and not m.startswith("hub.cli") and m not in HUB_ASSEMBLY}
+    assert {"hub.sync", "hub.ingest", "hub.effects", "hub.compound"} <= core
+    reaching = {m: sorted(t for t in graph[m] if t.startswith(HUB_FEATURES)) for m in core}
+    assert {m: ts for m, ts in reaching.items() if ts} == {}
