@@ -31,4 +31,12 @@ class ThreadedServer:
     def close(self) -> None:
         self._closing = True
         self.server.close()
+        # waitress serves while any connection is open: a screen's live stream or a
+        # browser's kept-alive connection held a stopping kiosk for the whole join (5 s,
+        # before its door was locked). Closing them ends the loop; a stream's thread
+        # asleep between keepalives ends at its next write (ClientDisconnected): not
+        # waited for.
+        for channel in list(self.server._map.values()):
+            channel.close()
+        self.server.task_dispatcher.shutdown(cancel_pending=True, timeout=0.2)
         self.thread.join(5)

@@ -54,3 +54,22 @@ def client_state(port: int) -> int:
     status = c.getresponse().status
     c.close()
     return status
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+def test_a_screen_stopped_with_its_live_streams_open_stops_serving(kiosk):  # noqa: F811
+    """A kiosk stopping with the volunteer's page open (its /events stream live) used to
+    wait out the whole 5 s join while waitress still served that stream, and the door
+    was locked only after. Now the server's thread has ended when close() returns and
+    the held stream is cut."""
+    gate = kiosk()
+    gate.call = lambda fn, timeout=5.0: fn()
+    server = ThreadedServer(create_app(gate, token="t"), threads=4, name="screen-stop")
+    c, status = _open(server.port)
+    assert status == 200
+    server.close()
+    assert not server.thread.is_alive(), "the screen's server still serving after close"
+    with pytest.raises((ConnectionRefusedError, OSError)):
+        client_state(server.port)
+    c.close()
