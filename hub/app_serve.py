@@ -109,7 +109,7 @@ def district_link(c: Compound, sync: HubSync) -> DistrictUplink:
         sync.connected.is_set,
         lambda db, at: Compound(c.home, db, c.key, c.binding_key).publish(at).version,
         UplinkConfig.from_env())
-    attach(sync.client, uplink)
+    attach(sync, uplink)
     return uplink
 
 

@@ -51,6 +51,7 @@ from hub.broker import bridge_state_topic
 from hub.district_orders import OrderDesk
 from hub.district_status import compound_status
 from hub.periodic import Periodic
+from hub.sync import HubSync
 
 log = logging.getLogger(__name__)
 STATE_TOPICS = "$SYS/broker/connection/+/state"
@@ -315,22 +316,9 @@ def _quarantine(db, m: _Incoming, reason: str, now: float) -> None:
                                  "payload": bytes(m.payload[:64 * 1024])})
 
 
-def attach(client, uplink: DistrictUplink) -> None:
+def attach(sync: HubSync, uplink: DistrictUplink) -> None:
     """Route the district's topics of the hub's MQTT client to `uplink` (acknowledged to
-    the broker once handled) and subscribe them on every connect. Call before connecting."""
-    inner_message, inner_connect = client.on_message, client.on_connect
-
-    def on_message(c, userdata, m) -> None:
-        if not uplink.wants(m.topic):
-            inner_message(c, userdata, m)
-            return
-        mid, qos = m.mid, m.qos
-        uplink.receive(m.topic, m.payload, (lambda: c.ack(mid, qos)) if qos else None)
-
-    def on_connect(c, userdata, flags, reason_code, properties) -> None:
-        inner_connect(c, userdata, flags, reason_code, properties)
-        if not reason_code.is_failure:
-            c.subscribe(uplink.subscriptions())
-
-    client.on_message = on_message
-    client.on_connect = on_connect
+    the broker once handled); HubSync subscribes them on every connect. Call before
+    connecting."""
+    for topic_filter, qos in uplink.subscriptions():
+        sync.route(topic_filter, qos, uplink.receive)
