@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
+from district import tracing
 from district.web import accounts, core, downloads
 from district.web.accounts import Perm, Role
 
@@ -53,6 +54,11 @@ def _entries(limit: int) -> list[dict]:
         "where (%(action)s = '' or action like %(action)s || '%%') "
         "and (%(actor)s = '' or actor = %(actor)s) order by id desc limit %(limit)s",
         {"action": action, "actor": actor, "limit": limit}).fetchall()
+    if not core.allowed(Perm.UNMASK):
+        # An observer reads who traced whom, not the whole references (the tracing's).
+        for r in rows:
+            if tracing.REF.match(r["target"] or ""):
+                r["target"] = tracing.short_ref(r["target"])
     return rows
 
 
