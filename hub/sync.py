@@ -35,8 +35,8 @@ from gatehouse.bundle import seal_time
 from gatehouse.codes import cose
 from gatehouse.codes.keys import SigningKey
 from gatehouse.events import dump
-from gatehouse.filemark import file_mark
 from gatehouse.net import close_client, nodelay
+from gatehouse.signed_files import file_mark
 from hub import policy_versions, schema
 from hub.ingest import Incoming, ingest
 

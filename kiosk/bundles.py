@@ -8,8 +8,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gatehouse.bundle import Bundle, BundleError, newer, unseal
 from gatehouse.codes.keys import TrustedKey
-from gatehouse.filemark import file_mark
 from gatehouse.home import Home, write_atomic
+from gatehouse.signed_files import SignedFileCache
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,8 @@ def load_bundle(home: Home) -> Bundle:
 
 
 class BundleCache:
-    """The newest valid bundle, re-read only when one of its files changed on disk.
+    """The newest valid bundle, re-read only when one of its files changed on disk
+    (gatehouse/signed_files.py).
 
     The gate asks for it every few hundred milliseconds; a stat() per file is all that
     costs until the hub link (or the hub, in a shared home) writes a new version.
@@ -59,30 +60,18 @@ class BundleCache:
 
     def __init__(self, home: Home):
         self.home = home
-        self._mark: tuple | None = None
-        self._bundle: Bundle | None = None
         self.live = False  # the newest copy is the hub's own (a shared home): current
+        self._files: SignedFileCache[Bundle] = SignedFileCache(
+            (home.kiosk_bundle, home.hub_bundle), lambda: load_bundle(home),
+            newer, (KioskSetupError,), what="bundle",
+            required=True, on_new=lambda _: self._keep_good())
 
-    def _stat(self) -> tuple:
-        return file_mark(self.home.kiosk_bundle), file_mark(self.home.hub_bundle)
+    @property
+    def _bundle(self) -> Bundle | None:
+        return self._files.held
 
     def get(self) -> Bundle:
-        mark = self._stat()
-        if mark != self._mark or self._bundle is None:
-            try:
-                bundle = load_bundle(self.home)
-            except KioskSetupError as exc:
-                if self._bundle is None:
-                    raise
-                # A spoiled copy: keep running on the one we have, say so once (not at
-                # every check), and look again when a file changes.
-                log.error("%s; keeping bundle version %s", exc, self._bundle.version)
-                self._mark = mark
-                return self._bundle
-            if self._bundle is None or newer(bundle, self._bundle):
-                self._bundle = bundle
-                self._keep_good()
-            self._mark = mark
+        if self._files.refresh():
             self.live = self.home.hub_bundle.exists() and \
                 _version_at(self.home.hub_bundle, self.home) == self._bundle.version
         return self._bundle

@@ -6,8 +6,8 @@ import logging
 from pathlib import Path
 
 from gatehouse.codes.keys import TrustedKey
-from gatehouse.filemark import file_mark
 from gatehouse.parcels import Manifest, ManifestError, unseal_manifest
+from gatehouse.signed_files import SignedFileCache
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,8 @@ def manifest_version(path: Path, key: TrustedKey) -> int:
 
 
 class ManifestCache:
-    """The newest valid manifest on disk, re-read only when its file changed.
+    """The newest valid manifest on disk, re-read only when its file changed
+    (gatehouse/signed_files.py).
 
     The gate asks several times a second; a stat() is all that costs until the hub
     link writes a new version. A copy that no longer verifies (a bad SD card) is
@@ -40,23 +41,19 @@ class ManifestCache:
 
     def __init__(self, path: Path, key: TrustedKey):
         self.path, self.key = path, key
-        self._mark: tuple | None = None
-        self._manifest: Manifest | None = None
+        self._files: SignedFileCache[Manifest] = SignedFileCache(
+            (path,), lambda: load_manifest(path, key),
+            lambda new, held: new.version > held.version, (ManifestError, OSError),
+            what="shelf manifest", on_new=_taken)
 
     def get(self) -> Manifest | None:
-        mark = file_mark(self.path)
-        if mark is not None and mark != self._mark:
-            self._mark = mark
-            try:
-                m = load_manifest(self.path, self.key)
-            except (ManifestError, OSError) as exc:
-                log.error("the saved shelf manifest does not verify: %s", exc)
-                return self._manifest
-            if m is not None and (self._manifest is None or m.version > self._manifest.version):
-                self._manifest = m
-                log.info("shelf manifest version %d: %d parcels", m.version, len(m.parcels))
-        return self._manifest
+        return self._files.get()
 
     @property
     def version(self) -> int:
-        return self._manifest.version if self._manifest else 0
+        m = self._files.held
+        return m.version if m else 0
+
+
+def _taken(m: Manifest) -> None:
+    log.info("shelf manifest version %d: %d parcels", m.version, len(m.parcels))
