@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from bench.decode import measure, report, scenes, wechat
+from bench.decode import hand, measure, report, scenes, wechat
 from kiosk.scanner.decoders import ZxingDecoder
 from kiosk.scanner.pipeline import PipelineDecoder, PipelineOptions
 
@@ -33,8 +33,8 @@ def test_held_in_view_counts_first_reads_and_false_reads():
 def test_a_held_frame_moves_the_code_but_keeps_the_scene():
     spec = scenes.Spec(kind="qr", difficulty="medium", truth="GH1:ABC", scene="phone", module_px=3.0,
                        roll=5.0, pitch=5.0, yaw=5.0, centre=(0.5, 0.5), seed=5)
-    assert scenes.held(spec, 0) == spec
-    moved = scenes.held(spec, 1)
+    assert hand.held(spec, 0) == spec
+    moved = hand.held(spec, 1)
     assert moved != spec and (moved.truth, moved.seed, moved.glare) == (spec.truth, spec.seed, spec.glare)
     assert abs(moved.roll - spec.roll) < 8 and abs(moved.centre[0] - 0.5) < 0.05
 
@@ -42,16 +42,16 @@ def test_a_held_frame_moves_the_code_but_keeps_the_scene():
 def test_under_a_fixed_lamp_the_glare_slides_across_a_turned_code():
     spec = scenes.Spec(kind="qr", difficulty="hard", truth="GH1:ABC", scene="phone", module_px=2.5,
                        roll=5.0, pitch=5.0, yaw=5.0, centre=(0.5, 0.5), glare=200.0, seed=5)
-    assert scenes.held_under_lamp(spec, 0) == spec
-    moved, lit = scenes.held(spec, 2), scenes.held_under_lamp(spec, 2)
+    assert hand.held_under_lamp(spec, 0) == spec
+    moved, lit = hand.held(spec, 2), hand.held_under_lamp(spec, 2)
     # The same hand motion; only the glare's place against the code differs.
     assert scenes.variant(lit, glare_shift=(0.0, 0.0), glare_pan=(0.0, 0.0)) == moved
     turn = np.radians([moved.yaw - spec.yaw, moved.pitch - spec.pitch])
-    assert np.allclose(lit.glare_shift, scenes.GLARE_SLIDE["qr"] * turn)
+    assert np.allclose(lit.glare_shift, hand.GLARE_SLIDE["qr"] * turn)
     assert np.allclose(lit.glare_pan, np.subtract(spec.centre, moved.centre))
     # The glare moved in the frame: the brightest spot is somewhere else than where `held` puts it.
     a, b = (scenes.render(s, (640, 480), 2).max(axis=2) for s in (moved, lit))
     assert (a == 255).sum() > 100 and not np.array_equal(a == 255, b == 255)
     # Without glare there is nothing to slide.
     plain = scenes.variant(spec, glare=0.0)
-    assert scenes.held_under_lamp(plain, 2) == scenes.held(plain, 2)
+    assert hand.held_under_lamp(plain, 2) == hand.held(plain, 2)

@@ -4,7 +4,7 @@
 import numpy as np
 import pytest
 
-from bench.decode import scenes  # noqa: E402
+from bench.decode import hand, scenes  # noqa: E402
 from kiosk.scanner.decoders import ZxingDecoder  # noqa: E402
 from kiosk.scanner.pipeline import PipelineDecoder, PipelineOptions  # noqa: E402
 
@@ -80,7 +80,7 @@ def test_empty_and_trap_scenes_yield_nothing_held_or_moved(kind):
         spec = scene(kind="empty", truth=None, scene=kind, roll=roll, blur=0.9, noise=6.0, jpeg=50)
         decoder = pipeline()
         for shot in range(6):
-            assert decoder.decode(scenes.render(scenes.held(spec, shot), (640, 480), shot)) == []
+            assert decoder.decode(scenes.render(hand.held(spec, shot), (640, 480), shot)) == []
 
 
 def test_still_scene_keeps_its_answer_and_a_new_scene_is_decoded_afresh():

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import cv2
 
-from bench.decode import baselines, measure, report, scenes, wechat
+from bench.decode import baselines, hand, measure, report, scenes, wechat
 from bench.summary import Summary
 from kiosk.scanner.decoders import Decoder, PyzbarDecoder, ZxingDecoder
 from kiosk.scanner.pipeline import PipelineDecoder, PipelineOptions
@@ -39,10 +39,10 @@ HELD_FRAMES = 3
 BENCH_OPTIONS = PipelineOptions(deadline_ms=float("inf"))
 
 # Held in view two ways: the glare fixed to the code (as the bench always did), and the glare
-# of a lamp fixed to the gate, sliding across the code as the hand turns it (scenes.py).
+# of a lamp fixed to the gate, sliding across the code as the hand turns it (hand.py).
 HELD_WAYS = (
-    (scenes.held, "glare moving with the code", "held"),
-    (scenes.held_under_lamp, "glare of a fixed lamp", "held-lamp"),
+    (hand.held, "glare moving with the code", "held"),
+    (hand.held_under_lamp, "glare of a fixed lamp", "held-lamp"),
 )
 
 # Each row adds one stage to the one before, to show what the stage buys (single frames).

@@ -6,7 +6,7 @@ sharper camera would give) and counts what the pipeline reads on a single frame.
 for a few codes read only without glare, the frame as shown and as it would be without
 glare, side by side, to DIR/limits/ (PNG), and one glared code held for 3 frames both ways
 the bench holds it: the glare moving with the code, and the glare of a lamp fixed to the
-gate (`scenes.held_under_lamp`).
+gate (`hand.held_under_lamp`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from bench.decode import scenes
+from bench.decode import hand, scenes
 from kiosk.scanner.pipeline import PipelineDecoder, PipelineOptions
 
 CHANGES: dict[str, dict] = {
@@ -83,7 +83,7 @@ def main() -> None:
     held = [hard[i] for i in glare_only if hard[i].kind == "qr"][:1]
     for spec in held:
         rows = [np.hstack([scenes.render(move(spec, shot), size, shot) for shot in range(3)])
-                for move in (scenes.held, scenes.held_under_lamp)]
+                for move in (hand.held, hand.held_under_lamp)]
         cv2.imwrite(str(folder / "held-glare-with-code-vs-fixed-lamp.png"), np.vstack(rows))
         print(f"frames 1-3 of a held code, glare moving with it (top) and of a fixed lamp (bottom): {folder}/")
 

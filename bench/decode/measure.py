@@ -9,7 +9,8 @@ from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
-from bench.decode.scenes import Case, Spec, held, render
+from bench.decode.hand import held
+from bench.decode.scenes import Case, Spec, render
 from kiosk.scanner.decoders import Decoder
 
 REFERENCE = "zxing"  # every time is also stated as a ratio to zxing-cpp's on the same frame
@@ -149,8 +150,8 @@ def held_in_view(
 ) -> list[Held]:
     """Show each scene for `shots` frames (hand motion and fresh noise each); first reads.
 
-    `move` gives the scene on each frame: `scenes.held` (the glare moves with the code) or
-    `scenes.held_under_lamp` (the glare of a lamp that stays put).
+    `move` gives the scene on each frame: `hand.held` (the glare moves with the code) or
+    `hand.held_under_lamp` (the glare of a lamp that stays put).
     """
     out = []
     decoders = {name: factory() for name, factory in factories.items()}
