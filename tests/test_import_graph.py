@@ -157,3 +157,12 @@ def test_the_hubs_core_never_imports_a_feature():
     assert {"hub.sync", "hub.ingest", "hub.effects", "hub.compound"} <= core
     reaching = {m: sorted(t for t in graph[m] if t.startswith(HUB_FEATURES)) for m in core}
     assert {m: ts for m, ts in reaching.items() if ts} == {}
+
+
+def test_the_gate_and_the_hub_share_only_gatehouse():
+    """A gate and its hub are different machines speaking MQTT: kiosk never imports hub,
+    nor hub kiosk (docs/architecture.md, "The packages")."""
+    graph = import_graph()
+    crossing = {(a, b) for a, targets in graph.items() for b in targets
+                if {a.split(".")[0], b.split(".")[0]} == {"hub", "kiosk"}}
+    assert crossing == set()
