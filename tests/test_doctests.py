@@ -9,7 +9,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = sorted(
     ".".join(p.relative_to(ROOT).with_suffix("").parts)
-    for package in ("gatehouse", "hub", "kiosk")
+    for package in ("gatehouse", "hub", "kiosk", "district", "bench", "demo")
     for p in (ROOT / package).rglob("*.py")
     if ">>> " in p.read_text(encoding="utf-8"))
 
