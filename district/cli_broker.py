@@ -1,13 +1,18 @@
-"""`district broker conf|stream` and `district compound add`: the district broker's
-side of the command line (district/cli.py registers them)."""
+"""`district broker conf|stream` and `district compound add|remove`: the district
+broker's side of the command line (district/cli.py registers them)."""
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import click
+import psycopg
 
-from district import aio, app_run
+from district import aio, app_run, compounds
 from district.cli_common import click_fail, home_option, load_home
+from district.db import connect
+from district.home import DistrictHome
 from district.nats_local import (
     NodeConfig,
     Peer,
@@ -85,18 +90,77 @@ def compound_add(home, compound_id) -> None:
     except ValueError as exc:
         click_fail(str(exc))
     cfg = h.config()
-    reloaded = False
-    if (h.nats / "nats.conf").exists():   # the single node of `district run`
-        write_config(app_run.node_config(h), h.nats / "nats.conf")
-        reloaded = reload_running(h.nats / "nats.pid")
+    reloaded = _reload(h)
+    try:   # a compound removed before belongs again (the page, its orders)
+        with connect(_dsn(h, None), connect_timeout=5) as conn:
+            if compounds.restore(conn, compound_id, _actor(), time.time()):
+                click.echo(f"compound {compound_id} was removed: it belongs again")
+    except psycopg.OperationalError:
+        click.echo("(the database is not reachable: if this compound was removed before, "
+                   "run this again once it is, or the page keeps it removed)")
     host = cfg.host if cfg.host not in ("0.0.0.0", "::") else "<this machine's address>"
     click.echo(f"compound {compound_id} may log in"
                + (" (the running broker reloaded)" if reloaded else "")
-               + (".\nOn a three-machine district: `district broker conf` again on each "
-                  "node, then `kill -HUP` its nats-server.\n" if not reloaded else ".\n")
+               + (".\n" + THREE_MACHINES if not reloaded else ".\n")
                + f"At the compound's hub, its technician runs:\n"
                f"  echo {h.public_b64()} > district.pub\n"
                f"  hub district trust --id {cfg.id} --key district.pub\n"
                f"  hub district link --compound-id {compound_id} "
                f"--district {host}:{cfg.mqtt_port}\n"
                f"and types this password at the prompt: {password}")
+
+
+THREE_MACHINES = ("On a three-machine district: `district broker conf` again on each "
+                  "node, then `kill -HUP` its nats-server.\n")
+
+
+def _reload(h: DistrictHome) -> bool:
+    """The single node of `district run` gets the home's logins now; True if a running
+    one was told (SIGHUP)."""
+    if not (h.nats / "nats.conf").exists():
+        return False
+    write_config(app_run.node_config(h), h.nats / "nats.conf")
+    return reload_running(h.nats / "nats.pid")
+
+
+def _dsn(h: DistrictHome, dsn: str | None) -> str:
+    return dsn or os.environ.get(app_run.ENV_DSN) or h.dsn()
+
+
+def _actor() -> str:
+    return os.environ.get("USER", "office")
+
+
+@compound_group.command("remove")
+@home_option
+@click.argument("compound_id")
+@click.option("--dsn", default=None, help="PostgreSQL (default: $GATEHOUSE_DISTRICT_DSN, "
+              "else the home's).")
+@click.option("--by", "by", default=_actor, help="Who removes it (audited).")
+def compound_remove(home, compound_id, dsn, by) -> None:
+    """The compound leaves: its broker login goes, its copies of events stay until the
+    retention drops them, its pending orders are no longer sent; audited."""
+    h = load_home(home)
+    try:   # the database first: nothing changes unless the removal can be audited
+        conn = connect(_dsn(h, dsn), connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        click_fail(f"the database is not reachable ({str(exc).strip()[:200]}): start "
+                   "`district run` or give --dsn; nothing was changed")
+    with conn:
+        had_login = h.remove_compound(compound_id)
+        reloaded = _reload(h) if had_login else False
+        gone = compounds.remove(conn, compound_id, by, time.time(), had_login)
+    if not had_login and not gone.known:
+        click_fail(f"no compound {compound_id} at this district (audited all the same)")
+    days = h.config().retention_days
+    click.echo(
+        f"compound {compound_id} removed: "
+        + ("its broker login is gone" if had_login else "it had no broker login")
+        + (" (the running broker reloaded: its bridge is disconnected)" if reloaded else "")
+        + ".\n" + ("" if reloaded or not had_login else THREE_MACHINES)
+        + f"Kept until the retention ({days} days) drops them: {gone.events} events; "
+        f"{gone.pending_orders} pending order(s) will not be sent.\n"
+        f"At the compound's hub, its technician removes the bridge and restarts the broker:\n"
+        f"  rm <hub home>/hub/broker/conf.d/bridge-{compound_id}.conf\n"
+        f"  systemctl restart gatehouse-broker\n"
+        f"(the hub keeps working on its own; `hub district status` then says down)")

@@ -9,7 +9,10 @@ import psycopg
 from psycopg.rows import dict_row, tuple_row
 
 
-def connect(dsn: str, *, dicts: bool = False) -> psycopg.Connection:
-    """A connection to the district's database; `dicts` gives rows as dicts."""
-    return psycopg.connect(dsn, autocommit=True,
+def connect(dsn: str, *, dicts: bool = False,
+            connect_timeout: int | None = None) -> psycopg.Connection:
+    """A connection to the district's database; `dicts` gives rows as dicts;
+    `connect_timeout` (s) for a command that must not hang on a database that is down."""
+    extra = {"connect_timeout": connect_timeout} if connect_timeout else {}
+    return psycopg.connect(dsn, autocommit=True, **extra,
                            row_factory=dict_row if dicts else tuple_row)  # type: ignore[arg-type]

@@ -154,12 +154,23 @@ class DistrictHome:
             raise ValueError(f"{cid!r} is the district's own broker login: another id")
         doc = self.secrets()
         password = doc["compounds"].setdefault(cid, secrets.token_urlsafe(18))
+        self._write_secrets(doc)
+        return password
+
+    def _write_secrets(self, doc: dict) -> None:
         tmp = self.secrets_path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             json.dump(doc, fh, indent=1)
         os.replace(tmp, self.secrets_path)
-        return password
+
+    def remove_compound(self, cid: str) -> bool:
+        """Its broker login gone; False if it had none."""
+        doc = self.secrets()
+        if doc["compounds"].pop(cid, None) is None:
+            return False
+        self._write_secrets(doc)
+        return True
 
     def dsn(self) -> str:
         from district.pg_local import PgCluster   # the home's own cluster

@@ -87,6 +87,11 @@ def create_many(conn: psycopg.Connection, key: SigningKey, district: str,
         # Sorted, like the workers: two makers lock the compounds in the same order.
         conn.execute("insert into compounds (id) select unnest(%s::text[]) order by 1 "
                      "on conflict (id) do update set id = excluded.id", [cids])
+        removed = [r[0] for r in conn.execute(
+            "select id from compounds where id = any(%s) and removed_at is not null "
+            "order by id", [cids])]
+        if removed:   # no login any more: nothing could reach it
+            raise ValueError(f"removed from the district: {', '.join(removed)}")
         for cid in cids:
             seq = conn.execute("select coalesce(max(seq), 0) + 1 from orders "
                                "where compound = %s", [cid]).fetchone()[0]
@@ -106,8 +111,11 @@ def create_many(conn: psycopg.Connection, key: SigningKey, district: str,
     return made
 
 
-_PENDING = ("select compound, signed from orders where status = 'pending' and "
-            "(%s::text[] is null or compound = any(%s::text[])) order by compound, seq")
+# A removed compound's pending orders stay pending, unsent (it has no login to read them).
+_PENDING = ("select compound, signed from orders o where status = 'pending' and "
+            "(%s::text[] is null or compound = any(%s::text[])) and not exists "
+            "(select 1 from compounds c where c.id = o.compound and c.removed_at is not null) "
+            "order by compound, seq")
 
 
 def _lists(district: str, rows: list[tuple[str, str]]) -> list[OrderList]:

@@ -5,7 +5,8 @@ TABLE: no row-by-row delete, no bloat. The default, 28 days, is what a compound'
 keeps its own passages and gate events (docs/admin.md, `retention_days`): the district
 holds copies, never longer than their owner; 14-day tracing fits inside it. The audit
 is kept whatever the age (append-only: who looked whom up stays on record); the
-quarantine follows the events.
+quarantine follows the events, and so does a removed compound's row
+(district/compounds.py).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
+from district import compounds
 from district.schema import day_partitions, ensure_partitions, set_setting, zone_of
 
 DEFAULT_DAYS = 28
@@ -43,6 +45,7 @@ def drop_old(conn: psycopg.Connection, days: int = DEFAULT_DAYS,
     with conn.transaction():
         conn.execute("delete from quarantine where at < %s",
                      [datetime.combine(first_kept, datetime.min.time(), zone)])
+    compounds.forget_removed(conn, days, at)
     return dropped
 
 

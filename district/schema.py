@@ -85,9 +85,16 @@ create table quarantine_overflow (
   bytes bigint not null default 0, primary key (compound, day));
 """
 
+# A compound removed from the district (`district compound remove`): its login gone,
+# its copies kept until the retention drops them (district/compounds.py).
+M003_COMPOUND_REMOVED = """
+alter table compounds add column removed_at timestamptz;
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "base", M001_BASE),
     (2, "quarantine_budget", M002_QUARANTINE_BUDGET),
+    (3, "compound_removed", M003_COMPOUND_REMOVED),
 ]
 
 

@@ -30,7 +30,7 @@ def index():
         "status->>'policy_version' as policy_version, status->>'order_seq' as order_seq, "
         "(select max(seq) from orders o where o.compound = c.id) as last_seq, "
         "(select count(*) from orders o where o.compound = c.id and o.status = 'pending') "
-        "as pending from compounds c order by id"))
+        "as pending from compounds c where c.removed_at is null order by id"))
     return render_template("orders.html", orders=recent, compounds=compounds,
                            kinds=BUILDING_KINDS)
 

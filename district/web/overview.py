@@ -14,7 +14,7 @@ ONLINE_S = 90                 # the contract: online while a status came within 
 
 # Gaps as district/ingest.py's `gaps` counts them: the holes in 1..last received.
 _COMPOUNDS = """
-select c.id, c.name, c.last_event_at, c.last_status_at,
+select c.id, c.name, c.last_event_at, c.last_status_at, c.removed_at,
        coalesce(c.status, '{{}}'::jsonb) as status,
        coalesce(c.last_status_at > %(online_since)s, false) as online,
        coalesce(r.gaps, 0) as gaps, coalesce(r.missing, 0) as missing, r.received
