@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -15,7 +16,7 @@ import pytest
 
 from district.db import connect
 from district.ingest import Incoming, store
-from district.nats_local import subject_up
+from district.nats_local import CONSUMER, STREAM, subject_up
 from district.worker import Worker, WorkerConfig
 from tests.test_district_worker import consumer_idle
 
@@ -39,9 +40,17 @@ def feed(events: list[dict], named: str = "c1") -> bytes:
     return json.dumps({"v": 1, "compound": named, "sent_at": T0, "events": events}).encode()
 
 
-def run_worker(dsn: str, url: str, messages: list[tuple[str, bytes]], polls: int = 25):
-    """Publish into the stream, run one real worker for `polls` fetches (more than enough
-    to take everything and any redelivery: the nak delay is 2 s, a fetch waits 0.2 s)."""
+def run_worker(dsn: str, url: str, messages: list[tuple[str, bytes]],
+               done: Callable[[], bool], polls: int = 25):
+    """Publish into the stream, run one real worker until `done()` holds with nothing
+    pending or unacknowledged on the consumer (then nothing is left to redeliver), or
+    for `polls` fetches (more than enough to take everything and any redelivery: the nak
+    delay is 2 s, a fetch waits 0.2 s), what a worker stuck on a message ends on."""
+    async def settled(js) -> bool:
+        info = await js.consumer_info(STREAM, CONSUMER)
+        return info.num_pending == 0 and info.num_ack_pending == 0 \
+            and await asyncio.to_thread(done)
+
     async def go():
         nc = await nats.connect(url)
         js = nc.jetstream()
@@ -50,8 +59,8 @@ def run_worker(dsn: str, url: str, messages: list[tuple[str, bytes]], polls: int
         worker = Worker(WorkerConfig(dsn=dsn, nats_urls=[url], send_orders=False,
                                      fetch_wait=0.2, batch=10))
         task = asyncio.create_task(worker.run())
-        while worker.totals.polls < polls and not task.done():
-            await asyncio.sleep(0.05)
+        while worker.totals.polls < polls and not task.done() and not await settled(js):
+            await asyncio.sleep(0.1)
         worker.stop()
         totals = await task
         await nc.close()
@@ -91,7 +100,8 @@ def test_a_number_beyond_bigint_is_set_aside_and_the_stream_moves_on(
     good = [ev(i) for i in range(1, 6)]
     totals = run_worker(district_dsn, nats_url, [(subject_up("c2", "feed"),
                                                   feed(good, "c2")),
-                                                 (subject_up("c1", "feed"), poison)])
+                                                 (subject_up("c1", "feed"), poison)],
+                        done=lambda: cseqs(district_dsn, "c2") and reasons(district_dsn))
     assert cseqs(district_dsn, "c2") == [1, 2, 3, 4, 5]
     assert len(reasons(district_dsn)) == 1
     assert totals.errors == 0
@@ -106,7 +116,8 @@ def test_a_deeply_nested_message_is_set_aside_and_the_stream_moves_on(district_d
     good = [ev(i) for i in range(1, 6)]
     totals = run_worker(district_dsn, nats_url, [(subject_up("c2", "feed"),
                                                   feed(good, "c2")),
-                                                 (subject_up("c1", "feed"), DEEP)])
+                                                 (subject_up("c1", "feed"), DEEP)],
+                        done=lambda: cseqs(district_dsn, "c2") and reasons(district_dsn))
     assert cseqs(district_dsn, "c2") == [1, 2, 3, 4, 5]
     assert len(reasons(district_dsn)) == 1
     assert totals.errors == 0
@@ -187,7 +198,7 @@ def test_junk_from_one_compound_fills_only_its_own_budget(district_dsn, nats_nod
         info.wait_for_publish(30)
     c2.close()
     run_worker(district_dsn, nats_url, [(subject_up("c1", "feed"), feed([ev(1)]))],
-               polls=40)
+               done=lambda: bool(cseqs(district_dsn, "c1")), polls=40)
     assert cseqs(district_dsn, "c1") == [1]
     with connect(district_dsn) as conn:
         kept, rows = conn.execute("select coalesce(sum(length(payload)), 0), count(*) "
