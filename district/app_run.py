@@ -4,7 +4,10 @@ The steps, in order: the home's PostgreSQL cluster (unless the config names a ds
 the migrations and the district's settings, one nats-server node, the stream, N worker
 processes (`district worker`; one of them also sends the orders), the hourly retention
 (and the next day's partition made ahead).
-A worker that dies is started again. SIGTERM stops it all in reverse order.
+A worker that dies is started again; if the broker node or the cluster dies, `district
+run` stops with status 1 (systemd's Restart= starts it all again). Under systemd
+(district/systemd/gatehouse-district.service, Type=notify) it says READY=1 once
+everything runs and WATCHDOG=1 from its loop. SIGTERM stops it all in reverse order.
 """
 from __future__ import annotations
 
@@ -22,11 +25,13 @@ from district.home import DistrictHome
 from district.nats_local import NatsNode, NodeConfig, connect_options, ensure_stream
 from district.pg_local import PgCluster
 from gatehouse.processes import Process
+from gatehouse.sdnotify import Notifier
 
 log = logging.getLogger(__name__)
 ENV_DSN = "GATEHOUSE_DISTRICT_DSN"
 ENV_NATS = "GATEHOUSE_DISTRICT_NATS"
 RETENTION_EVERY_S = 3600
+PARTS_CHECK_S = 10
 
 
 def node_config(home: DistrictHome) -> NodeConfig:
@@ -84,11 +89,19 @@ class District:
                                                logs / f"worker-{i + 1}.log",
                                                f"worker-{i + 1}").start())
 
-    def serve(self) -> None:
+    def serve(self, notifier: Notifier | None = None) -> str | None:
         """Until stop(): keep the workers running; every hour make today's and
-        tomorrow's partitions and drop the days past the retention."""
-        next_retention = 0.0
+        tomorrow's partitions and drop the days past the retention. Returns what died
+        (the broker node or the cluster), None when stopped."""
+        next_retention = next_check = 0.0
         while not self._stop.wait(1.0):
+            if time.monotonic() >= next_check:   # pg_ctl status is a process: not each second
+                next_check = time.monotonic() + PARTS_CHECK_S
+                dead = self.dead_part()
+                if dead:
+                    return dead
+            if notifier is not None:
+                notifier.watchdog()
             for i, w in enumerate(self.workers):
                 if not w.running():
                     log.warning("%s exited (%s); starting it again", w.name, w.stop())
@@ -103,6 +116,15 @@ class District:
                         log.info("retention dropped %s", ", ".join(dropped))
                 except Exception:  # noqa: BLE001 (tried again in an hour)
                     log.exception("retention failed")
+
+        return None
+
+    def dead_part(self) -> str | None:
+        if self.node is not None and not self.node.running():
+            return "nats-server"
+        if self.cluster is not None and not self.cluster.running():
+            return "postgresql"
+        return None
 
     def stop(self) -> None:
         self._stop.set()
@@ -128,6 +150,7 @@ async def _stream(urls: list[str]) -> None:
 def run(home: DistrictHome, workers: int | None = None) -> int:
     """The composition root of `district run`: start, serve until SIGTERM, stop."""
     district = District(home, workers)
+    notifier = Notifier.from_environment()
     signal.signal(signal.SIGTERM, lambda *_: district.stop())
     signal.signal(signal.SIGINT, lambda *_: district.stop())
     try:
@@ -140,10 +163,16 @@ def run(home: DistrictHome, workers: int | None = None) -> int:
         except (OSError, RuntimeError) as exc:   # a directory postgres cannot reach, a port
             print(f"district: {exc}", file=sys.stderr, flush=True)
             return 1
-        print(f"district {district.cfg.id} ready: mqtt {district.cfg.host}:"
-              f"{district.cfg.mqtt_port}, {district.n_workers} workers", flush=True)
-        district.serve()
+        ready = (f"district {district.cfg.id} ready: mqtt {district.cfg.host}:"
+                 f"{district.cfg.mqtt_port}, {district.n_workers} workers")
+        print(ready, flush=True)
+        notifier.ready(status=ready)
+        dead = district.serve(notifier)
+        notifier.stopping()
     finally:
         district.close()
+    if dead:
+        print(f"district stopped: {dead} exited", file=sys.stderr, flush=True)
+        return 1
     print("district stopped", flush=True)
     return 0

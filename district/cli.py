@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from district import aio, app_run, cli_broker, cli_web, ingest, orders, retention
+from district import aio, app_run, cli_broker, cli_web, ingest, orders, retention, units
 from district.cli_common import home_option, load_home
 from district.db import connect
 from district.home import DistrictConfig
@@ -210,6 +210,7 @@ def retention_cmd(home, dsn, days) -> None:
 
 main.add_command(cli_broker.broker_group)
 main.add_command(cli_broker.compound_group)
+main.add_command(units.units_cmd)   # `district units` (district/units.py)
 cli_web.register(main)   # `district web`, `district user add` (district/cli_web.py)
 
 if __name__ == "__main__":
