@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from district.cli import main
 from district.units import UNITS
 from gatehouse.processes import Process, wait_until
+from tests.test_deploy_units import directives
 
 pytest_plugins = ["tests.district_fixtures"]
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,15 +33,6 @@ def render(out: Path, *extra: str) -> dict[str, str]:
                                        "--venv", sys.prefix, *extra])
     assert result.exit_code == 0, result.output
     return {name: (out / name).read_text() for name in UNITS}
-
-
-def directives(text: str) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for line in text.splitlines():
-        if "=" in line and not line.startswith("#"):
-            k, _, v = line.partition("=")
-            out.setdefault(k, []).append(v)
-    return out
 
 
 def test_the_units_pass_systemd_analyze_verify(tmp_path):
