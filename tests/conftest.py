@@ -18,12 +18,24 @@ pytest_plugins = ["tests.gpio_fixtures", "tests.mqtt_fixtures", "tests.browser_f
 # first, so that under ./scripts/test (pytest-xdist, a file per worker, in this order)
 # their workers start on them at once and the rest of the suite runs beside them.
 SLOW_FIRST = ("vm", "aarch64")
+# Then the longest of the other files, longest first (test time here, 2 cores, loaded:
+# docs/performance.md): a long file started last would be the run's tail while the other
+# workers sit idle. A file not named keeps its place after them.
+LONG_FIRST = ("test_demo.py", "test_sync_failures.py", "test_district_faults.py",
+              "test_phone.py", "test_kiosk_process.py", "test_deploy_enroll.py",
+              "test_parcel_day.py", "test_live_overview.py", "test_hub_district_link.py",
+              "test_tls_gates.py", "test_deploy_backup.py")
 
 
 def pytest_collection_modifyitems(config, items):
     def rank(item) -> int:
-        return next((i for i, m in enumerate(SLOW_FIRST) if item.get_closest_marker(m)),
-                    len(SLOW_FIRST))
+        marked = next((i for i, m in enumerate(SLOW_FIRST) if item.get_closest_marker(m)),
+                      None)
+        if marked is not None:
+            return marked
+        name = item.path.name
+        return len(SLOW_FIRST) + (LONG_FIRST.index(name) if name in LONG_FIRST
+                                  else len(LONG_FIRST))
     items.sort(key=rank)
 
 
