@@ -2,7 +2,6 @@
 zone, permissions, and the audit call."""
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -10,12 +9,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
-from flask import abort, current_app, g, request, session
+from flask import current_app, g, request
 from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 
 from district.db import connect
-from district.web.accounts import Perm, can
+from district.web.accounts import can
+from gatehouse import web_roles
 
 
 def config():
@@ -67,28 +67,11 @@ def ts(at: float) -> datetime:
     return datetime.fromtimestamp(at, UTC)
 
 
-def user() -> str:
-    return session.get("user", "")
-
-
-def role() -> str:
-    return session.get("role", "")
-
-
-def allowed(perm: Perm) -> bool:
-    return bool(role()) and can(role(), perm)
-
-
-def require(perm: Perm):
-    """Refuse (403) a user whose role lacks `perm`."""
-    def wrap(view):
-        @functools.wraps(view)
-        def inner(*args, **kwargs):
-            if not allowed(perm):
-                abort(403)
-            return view(*args, **kwargs)
-        return inner
-    return wrap
+# The session's user and role, and the checks over accounts.py's roles (shared with
+# the hub's page: gatehouse/web_roles.py).
+user, role = web_roles.user, web_roles.role
+_checks = web_roles.RoleChecks(can)
+allowed, require = _checks.allowed, _checks.require
 
 
 def record(action: str, target: str = "", detail: dict[str, Any] | None = None) -> None:

@@ -1,54 +1,22 @@
-"""Login, logout and the guards every request passes: session, CSRF, headers."""
+"""Login, logout and the guards every request passes: session, CSRF, headers (the
+rules are the district page's too: gatehouse/web_signin.py)."""
 from __future__ import annotations
 
-import secrets
+from flask import Blueprint, redirect, request, session, url_for
 
-from flask import (
-    Blueprint,
-    abort,
-    current_app,
-    flash,
-    g,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
-
-from itsdangerous import BadSignature, URLSafeTimedSerializer
-
-from gatehouse import web_guards
+from gatehouse import web_guards, web_signin
 from hub import logins, users
 from hub.users import ROLE_LABELS, Perm, Role
 from hub.web import core
 
 bp = Blueprint("auth", __name__)
-OPEN_ENDPOINTS = {"auth.login", "static"}
-DEVICE_COOKIE = "gatehouse_device"   # hub/logins.py: a browser that signed in before
-DEVICE_NAMES = 8                     # users remembered per browser (a shared office PC)
-SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# hub/logins.py: a browser that signed in before is not slowed by a guesser elsewhere.
+DEVICES = web_signin.DeviceCookie("gatehouse_device", salt="gatehouse-device")
 
 
-def csrf_token() -> str:
-    return web_guards.csrf_token(session)
-
-
-def _guard():
-    if request.method not in SAFE_METHODS:
-        web_guards.refuse_without_csrf(request, session)
-    if request.endpoint in OPEN_ENDPOINTS:
-        return None
-    name = session.get("user")
-    u = users.get_user(core.db(), name) if name else None
-    if u is None or u.disabled or u.session_gen != session.get("gen"):
-        if name:                          # a session that is no longer valid ends here
-            session.clear()
-        if request.path.startswith("/api/") or request.accept_mimetypes.best == "text/event-stream":
-            abort(401)
-        return redirect(url_for("auth.login", next=request.full_path))
-    session["role"] = u.role.value   # a changed role takes effect at once (gen moved on)
-    return None
+def _api() -> bool:
+    return request.path.startswith("/api/") or \
+        request.accept_mimetypes.best == "text/event-stream"
 
 
 def _headers(resp):
@@ -57,74 +25,20 @@ def _headers(resp):
 
 
 def _context() -> dict:
-    return {"csrf_token": csrf_token, "me": core.user(), "my_role": core.role(),
-            "can": lambda p: core.allowed(Perm(p)), "local": core.local,
-            "role_labels": ROLE_LABELS, "Role": Role}
-
-
-def _error(exc):
-    code = getattr(exc, "code", 500)
-    return render_template("error.html", code=code, message=getattr(exc, "description", "")), code
+    return web_signin.page_context(core.allowed, Perm, core.local, ROLE_LABELS, Role)
 
 
 def install(app) -> None:
-    app.before_request(_guard)
-    app.after_request(_headers)
-    app.teardown_appcontext(core.close)
-    app.context_processor(_context)
-    for code in (400, 401, 403, 404, 405, 413, 429):
-        app.register_error_handler(code, _error)
+    web_signin.install(app, lambda name: users.get_user(core.db(), name), _api, _headers,
+                       _context, core.close)
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    if request.method == "GET":
-        return render_template("login.html")
-    name = request.form.get("username", "").strip()
-    ip = request.remote_addr or ""
-    devices = _devices()
-    attempt = logins.sign_in(core.db(), name, request.form.get("password", ""), ip,
-                             core.now(), devices.get(name))
-    if attempt.wait:
-        zh, en = (f"{attempt.wait}秒", f"{attempt.wait} s") if attempt.wait < 120 else \
-            (f"{(attempt.wait + 59) // 60}分钟", f"{(attempt.wait + 59) // 60} min")
-        flash(f"尝试次数过多，请{zh}后再试 / Too many attempts: try again in {en}", "error")
-        return render_template("login.html"), 429
-    u = attempt.user
-    if u is None:
-        flash("用户名或密码不正确 / Wrong username or password", "error")
-        return render_template("login.html"), 401
-    session.clear()                       # a fresh session: no fixation
-    session.permanent = True
-    session.update(user=u.username, role=u.role.value, gen=u.session_gen,
-                   csrf=secrets.token_urlsafe(32))
-    g.pop("zone", None)
-    core.record("login", u.username)
-    target = request.args.get("next", "")
-    # Only a path on this site: "//host" and "/\\host" are read by browsers as another site.
-    if not target.startswith("/") or target[1:2] in ("/", "\\"):
-        target = url_for("overview.index")
-    resp = redirect(target)
-    if u.username not in devices:   # this browser is known for this name from now on
-        devices = {u.username: secrets.token_hex(8), **devices}
-        resp.set_cookie(DEVICE_COOKIE, _device_signer().dumps(dict(list(devices.items())[
-            :DEVICE_NAMES])), max_age=logins.DEVICE_DAYS * 86400, httponly=True,
-            samesite="Strict", secure=current_app.config["SESSION_COOKIE_SECURE"])
-    return resp
-
-
-def _device_signer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key, salt="gatehouse-device")
-
-
-def _devices() -> dict[str, str]:
-    """The names this browser signed in as before, each with its device id."""
-    token = request.cookies.get(DEVICE_COOKIE, "")
-    try:
-        data = _device_signer().loads(token, max_age=logins.DEVICE_DAYS * 86400)
-    except BadSignature:
-        return {}
-    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    return web_signin.login(
+        lambda name, password, ip, device: logins.sign_in(core.db(), name, password, ip,
+                                                          core.now(), device),
+        DEVICES, core.record)
 
 
 @bp.route("/logout", methods=["POST"])
@@ -139,21 +53,8 @@ def logout():
 
 @bp.route("/account/password", methods=["GET", "POST"])
 def password():
-    if request.method == "POST":
-        old, new = request.form.get("old", ""), request.form.get("new", "")
-        db = core.db()
-        if users.authenticate(db, core.user(), old, request.remote_addr or "", core.now()) is None:
-            flash("原密码不正确 / The current password is wrong", "error")
-        elif new != request.form.get("again", ""):
-            flash("两次输入的新密码不一致 / The new passwords differ", "error")
-        else:
-            try:
-                users.set_password(db, core.user(), new)
-            except users.UserError as exc:
-                flash(str(exc), "error")
-            else:
-                core.record("user.password", core.user())
-                session.clear()
-                flash("密码已修改，请重新登录 / Password changed: sign in again", "ok")
-                return redirect(url_for("auth.login"))
-    return render_template("password.html")
+    me = core.user()
+    return web_signin.change_password(
+        lambda old: users.authenticate(core.db(), me, old, request.remote_addr or "",
+                                       core.now()) is not None,
+        lambda new: users.set_password(core.db(), me, new), users.UserError, core.record, me)

@@ -1,16 +1,15 @@
 """What every blueprint uses: the compound on `g`, the clock, permissions, the audit call."""
 from __future__ import annotations
 
-import functools
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import abort, current_app, g, request, session
+from flask import current_app, g, request
 
-from gatehouse import days
+from gatehouse import days, web_roles
 from hub import audit, policy_versions
 from hub.compound import Compound
-from hub.users import Perm, can
+from hub.users import can
 
 
 def config():
@@ -60,28 +59,11 @@ def parse_local(text: str) -> float:
     return dt.timestamp()
 
 
-def user() -> str:
-    return session.get("user", "")
-
-
-def role() -> str:
-    return session.get("role", "")
-
-
-def allowed(perm: Perm) -> bool:
-    return bool(role()) and can(role(), perm)
-
-
-def require(perm: Perm):
-    """Refuse (403) a user whose role lacks `perm`."""
-    def wrap(view):
-        @functools.wraps(view)
-        def inner(*args, **kwargs):
-            if not allowed(perm):
-                abort(403)
-            return view(*args, **kwargs)
-        return inner
-    return wrap
+# The session's user and role, and the checks over hub/users.py's roles (shared with
+# the district's page: gatehouse/web_roles.py).
+user, role = web_roles.user, web_roles.role
+_checks = web_roles.RoleChecks(can)
+allowed, require = _checks.allowed, _checks.require
 
 
 def record(action: str, target: str = "", before=None, after=None) -> None:
