@@ -39,8 +39,10 @@ def test_the_wheel_carries_templates_and_static_files(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert not [p for p in PAGES if p not in names]
     # Every template and static file of the checkout, not just the ones named above.
+    # The district's pages and the units `district units` writes from the package.
     for folder in ("hub/web/templates", "hub/web/static", "kiosk/web/templates",
-                   "kiosk/web/static"):
+                   "kiosk/web/static", "district/web/templates", "district/web/static",
+                   "district/systemd"):
         for f in (ROOT / folder).iterdir():
             assert f"{folder}/{f.name}" in names, f"{folder}/{f.name}"
     assert not any(n.startswith(("tests/", "deploy/", "bench/")) for n in names)
