@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Callable
 from enum import Enum
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from flask import (
     abort,
@@ -164,7 +165,12 @@ def next_path() -> str:
     """Where the login goes on: `next` if it is a path on this site ("//host" and
     "/\\host" are read by browsers as another site), else the overview."""
     target = request.args.get("next", "")
-    if not target.startswith("/") or target[1:2] in ("/", "\\"):
+    # Browsers and werkzeug drop tabs and newlines from a URL: "/\t/evil" became
+    # "//evil" in the Location (review R1, session 6), and a newline was a 500 (R2). No
+    # control character, no backslash anywhere, and nothing that names a host.
+    if (not target.startswith("/") or target.startswith("//")
+            or any(c < " " or c in "\\\x7f" for c in target)
+            or urlsplit(target).netloc):
         return url_for(HOME_ENDPOINT)
     return target
 
