@@ -139,7 +139,7 @@ def _actor() -> str:
 @click.option("--by", "by", default=_actor, help="Who removes it (audited).")
 def compound_remove(home, compound_id, dsn, by) -> None:
     """The compound leaves: its broker login goes, its copies of events stay until the
-    retention drops them, its pending orders are no longer sent; audited."""
+    retention drops them, its pending orders are withdrawn; audited."""
     h = load_home(home)
     try:   # the database first: nothing changes unless the removal can be audited
         conn = connect(_dsn(h, dsn), connect_timeout=10)
@@ -159,7 +159,7 @@ def compound_remove(home, compound_id, dsn, by) -> None:
         + (" (the running broker reloaded: its bridge is disconnected)" if reloaded else "")
         + ".\n" + ("" if reloaded or not had_login else THREE_MACHINES)
         + f"Kept until the retention ({days} days) drops them: {gone.events} events; "
-        f"{gone.pending_orders} pending order(s) will not be sent.\n"
+        f"{gone.pending_orders} pending order(s) withdrawn: never sent.\n"
         f"At the compound's hub, its technician removes the bridge and restarts the broker:\n"
         f"  rm <hub home>/hub/broker/conf.d/bridge-{compound_id}.conf\n"
         f"  systemctl restart gatehouse-broker\n"

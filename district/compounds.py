@@ -1,7 +1,8 @@
 """A compound leaving the district (`district compound remove`), in the database.
 
 Its broker login goes first (district/home.py, the command); here the compound is
-marked removed, audited, and its pending orders are no longer sent (district/orders.py).
+marked removed, audited, and its pending orders are withdrawn: never sent, not even if
+it is added again (an old seal would close a building on its return).
 Its copies of gate events stay until the retention drops their day partitions, like
 everyone's: tracing may still need the last 28 days of a compound that just left. The
 retention then forgets the compound itself (its row and received ranges) once it has
@@ -22,7 +23,7 @@ class Removed:
     compound: str
     known: bool               # the district had heard of it (a row in compounds)
     events: int               # its copies still held, until the retention
-    pending_orders: int       # left pending and unsent
+    pending_orders: int       # withdrawn, never sent
 
 
 def remove(conn: psycopg.Connection, cid: str, actor: str, now: float,
@@ -34,8 +35,8 @@ def remove(conn: psycopg.Connection, cid: str, actor: str, now: float,
                              "where id = %s", [at, cid]).rowcount > 0
         events = conn.execute("select count(*) from events where compound = %s",
                               [cid]).fetchone()[0]
-        pending = conn.execute("select count(*) from orders where compound = %s and "
-                               "status = 'pending'", [cid]).fetchone()[0]
+        pending = conn.execute("update orders set status = 'withdrawn' where compound = %s "
+                               "and status = 'pending'", [cid]).rowcount
         conn.execute("insert into audit (at, actor, role, action, target, detail, ip) "
                      "values (%s, %s, 'admin', 'compound.remove', %s, %s, '')",
                      [at, actor, cid, Jsonb({"login_removed": login_removed,

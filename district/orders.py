@@ -111,7 +111,8 @@ def create_many(conn: psycopg.Connection, key: SigningKey, district: str,
     return made
 
 
-# A removed compound's pending orders stay pending, unsent (it has no login to read them).
+# A removed compound's orders were withdrawn when it left (district/compounds.py); this
+# also holds back any made in a race with its removal.
 _PENDING = ("select compound, signed from orders o where status = 'pending' and "
             "(%s::text[] is null or compound = any(%s::text[])) and not exists "
             "(select 1 from compounds c where c.id = o.compound and c.removed_at is not null) "

@@ -91,10 +91,20 @@ M003_COMPOUND_REMOVED = """
 alter table compounds add column removed_at timestamptz;
 """
 
+# A removed compound's pending orders are withdrawn: kept pending, a compound added
+# again (or one the retention forgot, sending again) got weeks-old orders (review R3,
+# session 6). A compound that had applied one before it left may still report it.
+M004_ORDER_WITHDRAWN = """
+alter table orders drop constraint orders_status_check;
+alter table orders add constraint orders_status_check
+  check (status in ('pending', 'applied', 'stale', 'refused', 'withdrawn'));
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "base", M001_BASE),
     (2, "quarantine_budget", M002_QUARANTINE_BUDGET),
     (3, "compound_removed", M003_COMPOUND_REMOVED),
+    (4, "order_withdrawn", M004_ORDER_WITHDRAWN),
 ]
 
 

@@ -71,7 +71,7 @@ def test_a_removed_compound_loses_its_login_and_keeps_its_data_until_retention(
 
         out = cli("compound", "remove", "c1", "--home", home, "--by", "wang")
         assert "broker login is gone" in out and "reloaded" in out
-        assert "10 events" in out and "1 pending order(s)" in out
+        assert "10 events" in out and "1 pending order(s) withdrawn" in out
         assert "bridge-c1.conf" in out and "restart gatehouse-broker" in out
         assert "c1" not in district_home.secrets()["compounds"]
         # Its bridge is cut off and cannot log in again; c2 goes on.
@@ -89,6 +89,8 @@ def test_a_removed_compound_loses_its_login_and_keeps_its_data_until_retention(
             assert conn.execute("select removed_at from compounds where id = 'c1'"
                                 ).fetchone()["removed_at"] is not None
             assert [x.compound for x in orders.pending_lists(conn, "d1")] == []
+            assert conn.execute("select status from orders where compound = 'c1'"
+                                ).fetchone()["status"] == "withdrawn"
             [row] = conn.execute("select actor, role, target, detail from audit "
                                  "where action = 'compound.remove'").fetchall()
             assert (row["actor"], row["target"]) == ("wang", "c1")
