@@ -28,11 +28,16 @@ class Removed:
 
 def remove(conn: psycopg.Connection, cid: str, actor: str, now: float,
            login_removed: bool) -> Removed:
-    """Mark `cid` removed (again: the first time is kept) and audit it in one transaction."""
+    """Mark `cid` removed (again: the first time is kept) and audit it in one transaction.
+    A compound whose login was removed but that never sent anything (added, never
+    linked) gets its row here, marked: else an order could still be made for it, pending
+    for ever, and the page would never say it left (review R4, session 6)."""
     at = datetime.fromtimestamp(now, UTC)
     with conn.transaction():
         known = conn.execute("update compounds set removed_at = coalesce(removed_at, %s) "
                              "where id = %s", [at, cid]).rowcount > 0
+        if not known and login_removed:
+            conn.execute("insert into compounds (id, removed_at) values (%s, %s)", [cid, at])
         events = conn.execute("select count(*) from events where compound = %s",
                               [cid]).fetchone()[0]
         pending = conn.execute("update orders set status = 'withdrawn' where compound = %s "

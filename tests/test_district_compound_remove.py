@@ -148,3 +148,28 @@ def _signed_in(app):
     assert client.post("/login", data={"username": "obs", "password": "correct horse battery",
                                        "csrf": token}).status_code == 302
     return client
+
+
+def test_a_compound_removed_before_it_ever_sent_is_marked_and_takes_no_orders(district_dsn):
+    """Review R4 (session 6): added, never linked, removed: no row in compounds, so it
+    was never marked and an order for it stayed pending for ever."""
+    from district import compounds
+    from gatehouse.codes.keys import SigningKey
+    from gatehouse.district_wire import OrderKind
+    now = T0 + DAY
+    with connect(district_dsn) as conn:
+        gone = compounds.remove(conn, "c9", "wang", now, login_removed=True)
+        assert gone.known is False
+        assert conn.execute("select removed_at is not null from compounds where id = 'c9'"
+                            ).fetchone()[0]
+        try:
+            orders.create_many(conn, SigningKey.generate(), "d1", ["c9"], OrderKind.SEAL,
+                               "office", building="7", now=now)
+        except ValueError as exc:
+            assert "removed" in str(exc)
+        else:
+            raise AssertionError("an order was made for a compound removed from the district")
+        # An id with neither login nor row is only audited: no row is made for it.
+        compounds.remove(conn, "never", "wang", now, login_removed=False)
+        assert conn.execute("select count(*) from compounds where id = 'never'"
+                            ).fetchone()[0] == 0
