@@ -1,5 +1,6 @@
 """Failures with real processes: kill -9 a gate, stop the broker, kill -9 the hub.
 Every event a gate logged reaches the hub exactly once."""
+import re
 import sqlite3
 import time
 import uuid
@@ -17,6 +18,15 @@ from tests.conftest import HOUR, resident_ids
 from tests.processes import hub_process, kiosk_process, wait_until
 
 
+def serving(hub):
+    """The hub once it serves: a new hub's first subscription is not there before, and a
+    gate's first batches sent then wait the link's resend time (20 s) to go again."""
+    wait_until(lambda: "hub serving" in hub.output() or not hub.running(), 30,
+               message="hub serve")
+    assert hub.running(), hub.output()
+    return hub
+
+
 @pytest.fixture
 def world(compound, authority, broker_proc, gate_home, tmp_path):
     """A hub process, a registered gate with a finite burst on its camera."""
@@ -29,7 +39,7 @@ def world(compound, authority, broker_proc, gate_home, tmp_path):
     home = gate_home("gate-1")
     home.kiosk.mkdir(parents=True, exist_ok=True)
     camera = write_frames(tmp_path / "burst", showing(*(texts * 3), frames_each=2, gap=1))
-    hub = hub_process(compound.home, tmp_path / "hub.log").start()
+    hub = serving(hub_process(compound.home, tmp_path / "hub.log").start())
 
     class World:
         pass
@@ -99,15 +109,19 @@ def assert_exactly_once(w) -> None:
 
 
 def burst_done(w, k) -> None:
-    """The camera has played to its end and every attempt is logged."""
+    """The camera has played to its end (the kiosk logs it) and every attempt is logged:
+    none for longer than the attempt window (1 s here), in which a last code waits for
+    its pair."""
+    wait_until(lambda: re.search(r"camera \S+ ended", k.output()), 60, 0.2,
+               "the burst to end")
     last = [-1, time.monotonic()]
 
     def quiet():
         n = kiosk_attempts(w.home)
         if n != last[0]:
             last[:] = [n, time.monotonic()]
-        return time.monotonic() - last[1] > 3
-    wait_until(quiet, 60, 0.2, "the burst to end")
+        return time.monotonic() - last[1] > 1.5
+    wait_until(quiet, 60, 0.2, "the last attempt to be logged")
 
 
 def test_kill_9_a_gate_mid_burst(world):
@@ -153,7 +167,7 @@ def test_back_online_a_gate_refuses_exits_from_a_sealed_building_before_its_back
     # a gate sending its backlog first fails at any size.
     backlog(home, 20_000)
     compound.set_building("7", BuildingStatus.SEALED, now)  # sealed while it was away
-    hub = hub_process(compound.home, tmp_path / "hub.log").start()
+    hub = serving(hub_process(compound.home, tmp_path / "hub.log").start())
     blank = phone_frame(None)
     camera = write_frames(tmp_path / "exit", [blank] * 30 + [phone_frame(pass_text)] * 4
                           + [blank] * 10)
