@@ -175,15 +175,23 @@ def next_path() -> str:
     return target
 
 
-def change_password(check_old: Callable[[str], bool], set_new: Callable[[str], None],
+def change_password(sign_in: Callable[[str, str, str, str | None], Attempt],
+                    devices: DeviceCookie, set_new: Callable[[str], None],
                     refused: type[Exception],
                     record: Callable[[str, str], None], user: str) -> ResponseReturnValue:
-    """The password form: the current one checked, the new one twice; `set_new` raises
-    `refused` with the reason (too short...). A change ends every session (set_new
-    moves the session generation on), this one too."""
+    """The password form: the current one checked by the page's own sign-in, so guesses
+    from a session left open are throttled and recorded as the login form's are (review
+    R5, session 6), then the new one twice; `set_new` raises `refused` with the reason
+    (too short...). A change ends every session (set_new moves the session generation
+    on), this one too."""
     if request.method == "POST":
         new = request.form.get("new", "")
-        if not check_old(request.form.get("old", "")):
+        attempt = sign_in(user, request.form.get("old", ""), request.remote_addr or "",
+                          devices.read().get(user))
+        if attempt.wait:
+            flash(wait_message(attempt.wait), "error")
+            return render_template("password.html"), 429
+        if attempt.user is None:
             flash("原密码不正确 / The current password is wrong", "error")
         elif new != request.form.get("again", ""):
             flash("两次输入的新密码不一致 / The new passwords differ", "error")

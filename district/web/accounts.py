@@ -178,10 +178,3 @@ def sign_in(conn, username: str, password: str, ip: str, now: float,
                  [_ts(now), user.username, user.role.value, user.username,
                   Jsonb({"try": str(try_id)}), ip])
     return Attempt(user)
-
-
-def check_password(conn, username: str, password: str) -> bool:
-    """The current password, for changing it (the session is already signed in)."""
-    row = conn.execute("select pw_hash from users where username = %s", [username]).fetchone()
-    return check_password_hash(row["pw_hash"] if row else DUMMY_HASH, password or "") \
-        and row is not None

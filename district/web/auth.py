@@ -29,12 +29,15 @@ def install(app) -> None:
                        core.close)
 
 
+def _sign_in(name: str, password: str, ip: str, device: str | None) -> accounts.Attempt:
+    """The page's throttled sign-in (the login form, and the current password when
+    changing it)."""
+    return accounts.sign_in(core.db(), name, password, ip, core.now(), device)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    return web_signin.login(
-        lambda name, password, ip, device: accounts.sign_in(core.db(), name, password, ip,
-                                                            core.now(), device),
-        DEVICES, core.record)
+    return web_signin.login(_sign_in, DEVICES, core.record)
 
 
 @bp.route("/logout", methods=["POST"])
@@ -48,7 +51,6 @@ def logout():
 @bp.route("/account/password", methods=["GET", "POST"])
 def password():
     me = core.user()
-    return web_signin.change_password(
-        lambda old: accounts.check_password(core.db(), me, old),
-        lambda new: accounts.set_password(core.db(), me, new), accounts.UserError,
-        core.record, me)
+    return web_signin.change_password(_sign_in, DEVICES,
+                                      lambda new: accounts.set_password(core.db(), me, new),
+                                      accounts.UserError, core.record, me)

@@ -33,12 +33,15 @@ def install(app) -> None:
                        _context, core.close)
 
 
+def _sign_in(name: str, password: str, ip: str, device: str | None) -> logins.Attempt:
+    """The page's throttled sign-in (the login form, and the current password when
+    changing it)."""
+    return logins.sign_in(core.db(), name, password, ip, core.now(), device)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    return web_signin.login(
-        lambda name, password, ip, device: logins.sign_in(core.db(), name, password, ip,
-                                                          core.now(), device),
-        DEVICES, core.record)
+    return web_signin.login(_sign_in, DEVICES, core.record)
 
 
 @bp.route("/logout", methods=["POST"])
@@ -54,7 +57,6 @@ def logout():
 @bp.route("/account/password", methods=["GET", "POST"])
 def password():
     me = core.user()
-    return web_signin.change_password(
-        lambda old: users.authenticate(core.db(), me, old, request.remote_addr or "",
-                                       core.now()) is not None,
-        lambda new: users.set_password(core.db(), me, new), users.UserError, core.record, me)
+    return web_signin.change_password(_sign_in, DEVICES,
+                                      lambda new: users.set_password(core.db(), me, new),
+                                      users.UserError, core.record, me)
