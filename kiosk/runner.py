@@ -201,9 +201,14 @@ def run(home: Home, config: KioskConfig, stop: threading.Event | None = None,
         gate.run(frames, stop, alive=notify.watchdog)
     finally:
         notify.stopping()
+        # The screen and devices stop first (no volunteer's tap may reach a closed gate),
+        # each on its own: one that fails to close must not skip the door's lock below.
         for part in (gun, frames, screen):
             if part is not None:
-                part.close()
+                try:
+                    part.close()
+                except Exception:   # noqa: BLE001 (logged; the door comes next)
+                    log.exception("closing %s failed", type(part).__name__)
         if gate is not None:
             gate.close()          # locks the door, logs the stop
         else:
