@@ -101,6 +101,10 @@ class CompoundStatus(_Up):
     buildings: dict[str, str] = Field(default_factory=dict, max_length=2000)  # not normal
     today: dict[str, int] = Field(default_factory=dict, max_length=20)  # admit/refer/refuse
     alerts_open: int = Field(0, ge=0, le=10**9)
+    # Set while the compound's link is silent: its feed pending and no FeedAck since then
+    # (hub/district_silence.py): what it sends arrives, what the district sends down
+    # does not (a refused `down/#` subscription): its technician restarts its broker.
+    no_ack_since: float | None = Field(None, ge=1.0e9, le=4.0e9)
 
 
 class OrderKind(str, Enum):

@@ -8,7 +8,7 @@ import sqlite_utils
 from gatehouse.days import day_start
 from gatehouse.district_wire import CompoundStatus
 from gatehouse.policy.model import BuildingStatus
-from hub import building_status, district_feed, meta, policy_versions
+from hub import building_status, district_feed, district_silence, meta, policy_versions
 from hub.district_orders import last_applied, versions
 
 OUTCOMES = ("admit", "refer", "refuse")
@@ -33,4 +33,5 @@ def compound_status(db: sqlite_utils.Database, compound: str, at: float) -> Comp
         gates_online=min(gates[1], 10_000), gates_total=min(gates[0], 10_000),
         buildings=dict(list(buildings.items())[:2000]), today=today,
         alerts_open=db.execute("select count(*) from alerts where acked_at is null")
-        .fetchone()[0])
+        .fetchone()[0],
+        no_ack_since=district_silence.silent_since(db))

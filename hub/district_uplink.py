@@ -305,7 +305,7 @@ def _changes(status: CompoundStatus) -> tuple:
     backlog and today's decisions, wait for the 30 s one)."""
     return (status.bundle_version, status.policy_version, status.order_seq,
             status.gates_online, status.gates_total, tuple(sorted(status.buildings.items())),
-            status.alerts_open)
+            status.alerts_open, status.no_ack_since)
 
 
 def _quarantine(db, m: _Incoming, reason: str, now: float) -> None:

@@ -10,7 +10,7 @@ import time
 from click.testing import CliRunner
 
 from gatehouse import topics
-from gatehouse.district_wire import FeedAck, FeedBatch
+from gatehouse.district_wire import CompoundStatus, FeedAck, FeedBatch
 from gatehouse.events import dump, parse
 from hub import district_config, district_feed, schema
 from hub.cli import main
@@ -35,6 +35,10 @@ def status(home) -> dict:
     out = CliRunner().invoke(main, ["district", "status", "--home", str(home.root)])
     assert out.exit_code == 0, out.output
     return json.loads(out.output)
+
+
+def statuses(sent: list[tuple[str, bytes]]) -> list[CompoundStatus]:
+    return [parse(CompoundStatus, p) for t, p in sent if t == topics.HUB_DISTRICT_STATUS]
 
 
 def open_alerts(db) -> list[dict]:
@@ -72,6 +76,9 @@ def test_no_ack_for_ten_minutes_raises_one_alert_and_the_next_ack_clears_it(comp
     assert json.loads(alert["detail"])["backlog"] == 3
     doc = status(compound.home)
     assert doc["link"] == "silent" and doc["no_ack_since"] is not None
+    # The district hears it from the compound's status (the way up still works), at once.
+    tick(1 / 60)
+    assert statuses(sent)[-1].no_ack_since == doc["no_ack_since"]
     for _ in range(5):                 # silent for an hour more: still one alert
         tick(12)
     assert db.execute("select count(*) from alerts where kind = ?", [SILENT]).fetchone()[0] == 1
@@ -80,6 +87,8 @@ def test_no_ack_for_ten_minutes_raises_one_alert_and_the_next_ack_clears_it(comp
     assert open_alerts(db) == [] and status(compound.home)["link"] == "up"
     [done] = db.query("select acked_by from alerts where kind = ?", [SILENT])
     assert done["acked_by"] == "district-link"
+    tick(1 / 60)
+    assert statuses(sent)[-1].no_ack_since is None
     # Nothing pending, no ack for hours: not silent (nothing to acknowledge).
     tick(180)
     assert open_alerts(db) == [] and status(compound.home)["no_ack_since"] is None
@@ -122,6 +131,10 @@ def test_a_refused_down_subscription_is_an_alert_until_the_bridge_reconnects(lin
         db = schema.open_db(link.home.hub_db)
         wait_until(lambda: open_alerts(db), 30, message="the silent alert")
         assert status(link.home)["link"] == "silent"
+        # Its status still goes up the bridge, saying so, for the district's page.
+        wait_until(lambda: any(parse(CompoundStatus, p).no_ack_since
+                               for p in link.street.mqtt.of("/hub/district/status")), 10,
+                   message="the status saying no acks")
         assert district_feed.backlog(db) == 5
         # It goes on resending, unanswered: still one alert.
         resent = len(link.street.feed())

@@ -50,6 +50,8 @@ def _compounds(compound: str | None = None) -> list[dict]:
         r["sealed"] = sorted(b for b, s in buildings.items() if s == "sealed")
         r["controlled"] = sorted(b for b, s in buildings.items() if s == "controlled")
         r["backlog"] = st.get("backlog", 0)
+        # The compound's own word that no ack reaches it (its down path is broken).
+        r["no_ack_since"] = st.get("no_ack_since")
         today = st.get("today") or {}
         r["today"] = {"admitted": today.get("admit", 0), "referred": today.get("refer", 0),
                       "refused": today.get("refuse", 0), "alerts": st.get("alerts_open", 0)}
