@@ -11,7 +11,7 @@ from enum import Enum
 import sqlite_utils
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from gatehouse.signin import DUMMY_HASH, MIN_PASSWORD, USERNAME, password_problem  # noqa: F401
+from gatehouse.signin import MIN_PASSWORD, USERNAME, dummy_hash, password_problem  # noqa: F401
 
 
 class Role(str, Enum):
@@ -147,7 +147,7 @@ def authenticate(db: sqlite_utils.Database, username: str, password: str, ip: st
     """The user when name and password match (and the user is active); every try is logged.
     Sign-in at the login page goes through hub.logins.sign_in (throttled)."""
     row = next(db.query("select * from users where username = ?", [username]), None)
-    ok = check_password_hash(row["pw_hash"] if row else DUMMY_HASH, password or "")
+    ok = check_password_hash(row["pw_hash"] if row else dummy_hash(), password or "")
     ok = ok and row is not None and row["disabled_at"] is None
     db["login_attempts"].insert({"at": now, "username": username[:80], "ip": ip, "ok": int(ok)})
     if not ok:

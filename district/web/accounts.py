@@ -19,10 +19,10 @@ from psycopg.types.json import Jsonb
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from gatehouse.signin import (
-    DUMMY_HASH,
     FAILURE_WINDOW_S,
     USERNAME,
     Failure,
+    dummy_hash,
     password_problem,
     wait_for_name,
     wait_locked,
@@ -169,7 +169,7 @@ def sign_in(conn, username: str, password: str, ip: str, now: float,
             "(%s, '', '', 'login.try', %s, %s, %s) returning id",
             [_ts(now), username, Jsonb({"device": device}), ip]).fetchone()["id"]
     row = conn.execute("select * from users where username = %s", [username]).fetchone()
-    ok = check_password_hash(row["pw_hash"] if row else DUMMY_HASH, password or "")
+    ok = check_password_hash(row["pw_hash"] if row else dummy_hash(), password or "")
     if not (ok and row is not None and row["disabled_at"] is None):
         return Attempt(None)
     user = User(row["username"], Role(row["role"]), row["session_gen"])
