@@ -1,4 +1,5 @@
-"""`hub web`'s composition root: the admin page (hub/web) served by waitress.
+"""`hub web`'s composition root: the admin page (hub/web) served by waitress, with the
+district page's settings (gatehouse/web_serve.py).
 
 It serves requests only: the nightly jobs run in `hub serve` (hub/app_serve.py), so they
 run once however many admin pages are started. The CLI (`hub web`) parses its options
@@ -9,8 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-import waitress
-
+from gatehouse import web_serve
 from gatehouse.home import Home
 from hub import health, users
 from hub.compound import Compound, HubError
@@ -38,19 +38,4 @@ def run(home: Home, port: int, bind: str = "127.0.0.1", threads: int = 16,
                                 health_port).start()
         except OSError as exc:   # a port in use costs the probe, never the page
             say(f"health server off: port {health_port}: {exc.strerror}")
-    # Half-sent requests (slowloris) once filled waitress's 100 connections and kept the
-    # office out: idle ones now go after 30 s and there is room for more. A LAN with
-    # hostile machines still wants a proxy with per-client limits (docs/security.md).
-    waitress.serve(create_app(config), host=bind, port=port, threads=threads,
-                   ident="gatehouse", channel_timeout=30, connection_limit=1000,
-                   **proxy_options(trusted_proxy))
-
-
-def proxy_options(trusted_proxy: str | None) -> dict:
-    """waitress settings for a reverse proxy in front (none: believe no forwarded header)."""
-    if not trusted_proxy:
-        return {}
-    return {"trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
-            "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-host",
-                                      "x-forwarded-proto"},
-            "clear_untrusted_proxy_headers": True}
+    web_serve.serve(create_app(config), bind, port, threads, "gatehouse", trusted_proxy)

@@ -8,9 +8,9 @@ from urllib.parse import urlencode
 
 import pytest
 
+from gatehouse.web_serve import proxy_options
 from gatehouse.webserver import ThreadedServer
 from hub import logins, schema, users
-from hub.app_web import proxy_options
 from hub.web import WebConfig, create_app
 from tests.conftest import T0
 
