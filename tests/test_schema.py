@@ -9,7 +9,7 @@ RELEASED = [
     ("gatehouse.hub", ["m001_foundation", "m002_sync", "m003_volunteers", "m010_web",
                        "m004_roster", "m005_gate_role", "m006_gate_usage",
                        "m007_login_device", "m008_alert_ids_never_reused",
-                       "m009_district_link"]),
+                       "m009_district_link", "m011_district_feed_without_event_index"]),
     ("gatehouse.hub.deploy", ["m001_enrollments"]),
     ("gatehouse.hub.parcels", ["m001_parcels", "m002_shelves", "m003_slot_occupant",
                                "m004_code_index", "m005_reopen_mark"]),
@@ -36,3 +36,25 @@ def test_a_new_database_records_every_migration_and_reopening_applies_none(tmp_p
     again = schema.open_db(tmp_path / "hub.db")
     assert again.execute("select count(*) from _sqlite_migrations").fetchone()[0] == \
         len(recorded)
+
+
+def _gate_event(db, n: int) -> None:
+    db.execute("insert into gate_events (id, gate, seq, kind, at, received_at, payload) "
+               "values (?, 'g1', ?, 'attempt', 1.7e9, 1.7e9, '{}')", [f"e{n}", n])
+
+
+def test_the_district_feed_keeps_its_numbers_without_the_event_index(tmp_path):
+    """m011 rebuilt the feed without its unique index on the event id (it halved the hub's
+    ingest): every gate event still gets the next number, none is given out twice, even
+    after the highest ones were pruned and the table rebuilt."""
+    db = schema.open_db(tmp_path / "hub.db")
+    for n in range(1, 6):
+        _gate_event(db, n)
+    db.execute("delete from district_feed where cseq >= 4")     # pruned once acked
+    db.conn.commit()
+    schema.m011_district_feed_without_event_index(db)           # as on an older database
+    _gate_event(db, 6)
+    rows = db.execute("select cseq, event_id from district_feed order by cseq").fetchall()
+    assert rows == [(1, "e1"), (2, "e2"), (3, "e3"), (6, "e6")]
+    assert not [i for i in db.execute("pragma index_list(district_feed)").fetchall()
+                if i[2]], "a unique index on the feed again"
