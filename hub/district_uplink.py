@@ -106,7 +106,8 @@ class UplinkState:
     status_at: float = 0.0
     checked_at: float = 0.0
     started: bool = False
-    waiting_since: float | None = None   # feed sent and not all acked since then
+    waiting_since: float | None = None   # feed sent and not all acked since then (wall)
+    waiting_for: float = 0.0             # the same moment on the elapsed clock
 
 
 class DistrictUplink:
@@ -117,9 +118,13 @@ class DistrictUplink:
     def __init__(self, db_path: Path, publish: Callable[[str, bytes], bool],
                  connected: Callable[[], bool],
                  publish_bundle: Callable[[sqlite_utils.Database, int], int],
-                 config: UplinkConfig = UplinkConfig(), clock: Callable[[], float] = time.time):
+                 config: UplinkConfig = UplinkConfig(), clock: Callable[[], float] = time.time,
+                 elapsed: Callable[[], float] = time.monotonic):
         self.db_path, self.publish, self.connected = db_path, publish, connected
         self.publish_bundle, self.config, self.clock = publish_bundle, config, clock
+        # Silence is timed on this clock: a hub without a battery clock whose time steps
+        # on its first NTP sync raised a false alert on the wall clock (review R6).
+        self.elapsed = elapsed
         self.inbox: queue.SimpleQueue[_Incoming] = queue.SimpleQueue()
         self.state = UplinkState()
 
@@ -262,7 +267,7 @@ class DistrictUplink:
                 return
             s.flights.append(_Flight(events[0].cseq, events[-1].cseq, len(events), now))
             if s.waiting_since is None:
-                s.waiting_since = now
+                s.waiting_since, s.waiting_for = now, self.elapsed()
             s.cursor = events[-1].cseq
             s.published += len(events)
 
@@ -272,6 +277,7 @@ class DistrictUplink:
         """A FeedAck of this compound: the district hears and answers."""
         pending = district_feed.first_unacked(db) is not None
         self.state.waiting_since = now if pending else None
+        self.state.waiting_for = self.elapsed()
         if district_silence.clear(db, now):
             log.info("district link: acks again")
 
@@ -281,10 +287,11 @@ class DistrictUplink:
             return
         if district_feed.first_unacked(db) is None:
             s.waiting_since = None      # acked (or gone) meanwhile
-        elif now - s.waiting_since >= self.config.silent_s and \
+        elif self.elapsed() - s.waiting_for >= self.config.silent_s and \
                 district_silence.silent_since(db) is None:
-            log.warning("district link up but silent: no ack since %.0f s, %d feed "
-                        "events waiting", now - s.waiting_since, district_feed.backlog(db))
+            log.warning("district link up but silent: no ack for %.0f s, %d feed "
+                        "events waiting", self.elapsed() - s.waiting_for,
+                        district_feed.backlog(db))
             district_silence.declare(db, s.waiting_since, now)
 
     # The status -----------------------------------------------------------------

@@ -57,7 +57,7 @@ def test_no_ack_for_ten_minutes_raises_one_alert_and_the_next_ack_clears_it(comp
     clock = Clock(time.time())
     uplink = DistrictUplink(compound.home.hub_db, lambda t, p: sent.append((t, p)) or True,
                             lambda: True, lambda d, at: 0, UplinkConfig(tick_s=0),
-                            clock=clock)
+                            clock=clock, elapsed=clock)
     assert UplinkConfig().silent_s == 600        # the default: ten minutes
 
     def tick(minutes: float = 0, *messages: tuple[str, bytes]) -> None:
@@ -103,6 +103,32 @@ def test_no_ack_for_ten_minutes_raises_one_alert_and_the_next_ack_clears_it(comp
     tick(0, (state_topic("c1"), b"1"))
     tick(1, (topics.DISTRICT_ACK, dump(FeedAck(compound="c1", ranges=[(4, 4)]))))
     assert open_alerts(db) == [] and status(compound.home)["link"] == "up"
+
+
+def test_the_wall_clock_stepping_an_hour_raises_no_silence(compound):
+    """Review R6 (session 6): a hub without a battery clock steps its time at its first
+    NTP sync, often just as the link comes up with the night's backlog. The silence was
+    timed on the wall clock: the step was an alert at once. It is timed on the elapsed
+    clock now; ten real minutes without an ack still raise it."""
+    db = compound.db
+    db["gates"].insert({"id": "gate-a", "name": "gate-a"})
+    district_config.set_compound(db, "c1")
+    district_config.trust(db, "street1", b"k" * 32)
+    ingest(db, [batch("gate-a", attempt(1))], compound.build_bundle(1, 0).policy)
+    wall, elapsed = Clock(time.time()), Clock(1000.0)
+    uplink = DistrictUplink(compound.home.hub_db, lambda t, p: True, lambda: True,
+                            lambda d, at: 0, UplinkConfig(tick_s=0), clock=wall,
+                            elapsed=elapsed)
+    uplink.receive(state_topic("c1"), b"1", None)
+    uplink.tick(db, wall.t)
+    wall.t += 3600                     # NTP steps the clock an hour on; 2 s pass
+    elapsed.t += 2
+    uplink.tick(db, wall.t)
+    assert open_alerts(db) == [] and status(compound.home)["link"] == "up"
+    elapsed.t += 601                   # ten real minutes without an ack
+    wall.t += 601
+    uplink.tick(db, wall.t)
+    assert len(open_alerts(db)) == 1 and status(compound.home)["link"] == "silent"
 
 
 def test_a_refused_down_subscription_is_an_alert_until_the_bridge_reconnects(link, tmp_path):
