@@ -186,7 +186,7 @@ def test_a_day_of_parcels(day):
                      "fresh": rng.random() < 0.10, "frozen": rng.random() < 0.02,
                      "gate": GATES[i % 3]})
     for c in screens.values():
-        wait_until(lambda c=c: c.state().get("courier") or c is screens["parcels-1"], 20,
+        wait_until(lambda c=c: c.state().get("courier") or c is screens["parcels-1"], 90,
                    0.2, "the courier badge to open the drop-off")
     phase('Early birds')
     # Early birds: a code keyed before the hold ends hands nothing out ------------------
@@ -196,11 +196,11 @@ def test_a_day_of_parcels(day):
                   "frozen": False}
     assert screens["gate-n"].post("/api/courier", fresh_drop)[0] == 200
     wait_until(lambda: db["parcels"].count_where("waybill = ? and code is not null",
-                                                 [fresh_drop["waybill"]]), 20, 0.2,
+                                                 [fresh_drop["waybill"]]), 90, 0.2,
                "the early bird's parcel at the hub")
     early = next(db.query("select code, waybill from parcels where waybill = ?",
                           [fresh_drop["waybill"]]))
-    wait_until(lambda: pickup.post("/api/pickup", {"code": early["code"]})[0] == 200, 15, 0.2,
+    wait_until(lambda: pickup.post("/api/pickup", {"code": early["code"]})[0] == 200, 90, 0.2,
                "the manifest at the parcel-area kiosk")
     status, r = pickup.post("/api/pickup", {"waybill": early["waybill"]})
     hold = next(db.query("select hold_until, received_at from parcels where waybill = ?",
