@@ -27,6 +27,7 @@ def with_district(doc: dict) -> None:
     include = setuptools["packages"]["find"]["include"]
     include.append("district*") if "district*" not in include else None
     setuptools["package-data"]["district.web"] = ["templates/*", "static/*"]
+    setuptools["package-data"]["district"] = ["systemd/*"]
 
 
 def without_district(doc: dict) -> None:
@@ -36,6 +37,7 @@ def without_district(doc: dict) -> None:
     find = setuptools["packages"]["find"]
     find["include"] = [p for p in find["include"] if p != "district*"]
     setuptools["package-data"].pop("district.web", None)
+    setuptools["package-data"].pop("district", None)
 
 
 def test_the_district_extra_script_package_and_its_data_leave_the_key_alone():
