@@ -134,11 +134,6 @@ class DistrictUplink:
     def subscriptions() -> list[tuple[str, int]]:
         return [(topics.DISTRICT_ACK, 1), (topics.DISTRICT_ORDERS, 1), (STATE_TOPICS, 1)]
 
-    @staticmethod
-    def wants(topic: str) -> bool:
-        return topic in (topics.DISTRICT_ACK, topics.DISTRICT_ORDERS) or \
-            topic.startswith("$SYS/broker/connection/")
-
     def receive(self, topic: str, payload: bytes, ack: Callable[[], Any] | None) -> None:
         self.inbox.put(_Incoming(topic, payload, ack))
 
