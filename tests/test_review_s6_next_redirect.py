@@ -14,18 +14,9 @@ import pytest
 from tests import test_district_web as dw
 from tests import test_hub_web_app as hw
 from tests.test_district_tracing import db, street  # noqa: F401 (fixtures)
+from tests.test_district_web_password import district_app, hub_app  # noqa: F401 (fixtures)
 
 pytest_plugins = ["tests.district_fixtures"]
-
-
-@pytest.fixture
-def hub_app(compound):
-    return hw.create_app(hw.web_config.__wrapped__(compound))
-
-
-@pytest.fixture
-def district_app(district_dsn, district_home, street):  # noqa: F811
-    return dw.create_app(dw.web_config.__wrapped__(district_dsn, district_home, street))
 
 
 def _sign_in(app, csrf_of, password, query: str):
