@@ -19,7 +19,8 @@ from hub import backup
 from tests.processes import BIN, hub_process, wait_until
 
 BATCH = 50
-BATCHES = 160
+MIN_BATCHES = 80     # the stream goes on at least this long, and until the backups are made
+BACKUPS = 4          # taken while it streams; --keep 3 keeps the newest three
 
 
 def seqs(db_path) -> list[int]:
@@ -38,7 +39,9 @@ def hub(*args, check=True):
 
 
 class Flood(threading.Thread):
-    """A gate sending BATCHES batches of BATCH events, QoS 1, in order, steadily."""
+    """A gate sending batches of BATCH events, QoS 1, in order, steadily, until `done` is
+    set (and at least MIN_BATCHES): every backup is taken while events stream in, however
+    long a `hub backup` takes to start on a loaded machine."""
 
     def __init__(self, ep: Endpoint):
         super().__init__(daemon=True)
@@ -49,10 +52,12 @@ class Flood(threading.Thread):
         self.c.connect(ep.host, ep.port)
         self.c.loop_start()
         self.sent = 0
+        self.done = threading.Event()
 
     def run(self):
         infos = []
-        for b in range(BATCHES):
+        b = 0
+        while b < MIN_BATCHES or not self.done.is_set():
             events = [Event(seq=b * BATCH + i + 1, id=uuid.uuid4().hex,
                             kind=EventKind.EXIT_REQUEST, at=time.time(), payload={})
                       for i in range(BATCH)]
@@ -60,6 +65,7 @@ class Flood(threading.Thread):
             infos.append(self.c.publish(topics.gate_events("gate-1"),
                                         batch.model_dump_json().encode(), qos=1))
             self.sent += BATCH
+            b += 1
             time.sleep(0.04)
         for info in infos:
             info.wait_for_publish(10)
@@ -86,16 +92,18 @@ def test_backups_under_load_are_consistent_and_restore_exactly(compound, running
     try:
         made = []
         wait_until(lambda: len(seqs(home.hub_db)) > 0, 15, message="first events")
-        while flood.is_alive() and len(made) < 5:
+        while len(made) < BACKUPS:
             made.append(hub("backup", "--home", home.root, "--keep", "3").stdout.strip())
             time.sleep(0.3)
+        flood.done.set()
         flood.join(60)
+        assert not flood.is_alive(), "the stream did not end"
     finally:
+        flood.done.set()
         flood.close()
-    total = BATCH * BATCHES
+    total = flood.sent
     # Nothing lost from the live database while the backups ran.
     wait_until(lambda: len(seqs(home.hub_db)) == total, 30, message="every event at the hub")
-    assert len(made) >= 3
     kept = backup.backups(home.hub / "backups")
     assert [str(p) for p in kept] == made[-3:]      # --keep 3: the newest three
     previous = 0
