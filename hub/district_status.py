@@ -34,4 +34,14 @@ def compound_status(db: sqlite_utils.Database, compound: str, at: float) -> Comp
         buildings=dict(list(buildings.items())[:2000]), today=today,
         alerts_open=db.execute("select count(*) from alerts where acked_at is null")
         .fetchone()[0],
-        no_ack_since=district_silence.silent_since(db))
+        no_ack_since=_on_the_wire(district_silence.silent_since(db)))
+
+
+def _on_the_wire(since: float | None) -> float | None:
+    """A silence declared while the hub's clock was unset (a Pi before NTP: 1970) is
+    not a time the wire takes: sent as unknown, or every status failed to build and the
+    district saw the compound offline (review R6, session 6)."""
+    bounds = CompoundStatus.model_fields["no_ack_since"].metadata
+    low = next(m.ge for m in bounds if hasattr(m, "ge"))
+    high = next(m.le for m in bounds if hasattr(m, "le"))
+    return since if since is not None and low <= since <= high else None
