@@ -37,7 +37,10 @@ def remove(conn: psycopg.Connection, cid: str, actor: str, now: float,
         known = conn.execute("update compounds set removed_at = coalesce(removed_at, %s) "
                              "where id = %s", [at, cid]).rowcount > 0
         if not known and login_removed:
-            conn.execute("insert into compounds (id, removed_at) values (%s, %s)", [cid, at])
+            # Its first event may land between the update and here: then it is marked.
+            conn.execute("insert into compounds (id, removed_at) values (%s, %s) "
+                         "on conflict (id) do update set removed_at = "
+                         "coalesce(compounds.removed_at, excluded.removed_at)", [cid, at])
         events = conn.execute("select count(*) from events where compound = %s",
                               [cid]).fetchone()[0]
         pending = conn.execute("update orders set status = 'withdrawn' where compound = %s "
