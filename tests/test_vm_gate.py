@@ -22,6 +22,7 @@ from tests.vm.provision import LOCKED, UNLOCKED
 pytestmark = pytest.mark.vm
 PULSE_S = 3.0      # the kiosk's default unlock_seconds (kiosk/gpio/config.py)
 TCG_SLACK_S = 4.0  # emulated CPUs: a decision takes longer than on a Pi
+NO_CAMERA = "v4l2:0?width=640&height=480"   # the VM has no video device
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +48,23 @@ def session():
 def gate(session):
     from tests.vm.gate import Gate
     g = Gate(session.vm, session.share)
-    # Read before anything else touches the line in this boot.
-    g.first_boot_probes = [p for p in g.probes() if p[0] == session.vm.boot_id]
+    # The VM came up to basic.target: the door-lock service has run, nothing else of the
+    # project's has touched the line yet.
     g.first_level = g.level()
-    session.update_code()
-    g.wait_kiosk()
+    g.stage("empty")                 # nobody at the door; the scanner gun plugged in
+    session.update_code()            # this tree's code; nothing of the project's runs yet
+    # Every scene's residents' codes, in one process running the hub's own functions,
+    # while nothing else runs in the VM: beside the services' start it once ran past its
+    # limit, and the kiosk's start past its own.
+    t = time.monotonic()
+    g.prepare(7)
+    session.timings["codes for every scene"] = time.monotonic() - t
+    session.start_services()
+    waited, _ = g.wait_kiosk(timeout=300)
+    session.timings["services up, kiosk ready"] = waited
+    session.log(f"codes made in {session.timings['codes for every scene']:.0f} s; kiosk "
+                f"ready {waited:.0f} s after the services' start")
+    g.first_boot_probes = [p for p in g.probes() if p[0] == session.vm.boot_id]
     return g
 
 
@@ -76,10 +89,30 @@ def test_locked_from_boot_before_the_kiosk_starts(session, gate):
 
 
 # 2 -------------------------------------------------------------------------------------
+def test_frozen_gate_loop_is_restarted_by_the_watchdog_and_the_door_stays_locked(gate):
+    if not gate.playing("empty"):   # the kiosk's first start plays nobody at the door
+        gate.play("empty")
+    before = gate.kiosk()
+    watchdog = gate.vm.sh("systemctl show -p WatchdogUSec --value gatehouse-kiosk").strip()
+    log = gate.watch_in_background("frozen", 240)
+    gate.vm.sh(f"kill -STOP {before.pid}")
+    t0 = time.monotonic()
+    waited, state = gate.wait_kiosk(timeout=180, not_pid=before.pid)
+    total = time.monotonic() - t0
+    time.sleep(3)  # the new kiosk has claimed the line by now: any blip would show
+    changes = gate.changes(log)
+    gate.unwatch()
+    assert all(v == LOCKED for _, v in changes), f"the line moved: {changes}"
+    assert state.restarts > before.restarts
+    print(f"watchdog ({watchdog}) restarted the frozen kiosk; back {total:.0f} s after "
+          "SIGSTOP; line locked throughout")
+
+
+# 3 -------------------------------------------------------------------------------------
 def test_an_admitted_person_unlocks_for_the_pulse_and_locks_again(gate):
     (p, h), = gate.issue(1)
     scene = gate.scene("admit-1", [p, h], blank_after=200)  # then ~50 s of nobody
-    log = gate.watch_in_background("admit-1", 150)  # from before the kiosk restarts
+    log = gate.watch_in_background("admit-1", 600)  # from before the kiosk restarts
     gate.play(scene)
 
     def pulse():
@@ -88,10 +121,11 @@ def test_an_admitted_person_unlocks_for_the_pulse_and_locks_again(gate):
         return (ch, opened[0]) if opened and opened[0] + 1 < len(ch) else None
     try:
         changes, i = gate.wait("the door opening and locking again for an admitted resident",
-                               pulse, timeout=60, every=0.5)
+                               pulse, timeout=180, every=0.5)
     except AssertionError as e:
         raise AssertionError(f"{e}; line: {gate.changes(log)}; attempts: "
                              f"{gate.attempts()[-3:]}\n" + gate.journal(30)) from None
+    gate.unwatch()
     held = changes[i + 1][0] - changes[i][0]
     assert PULSE_S - 0.3 <= held <= PULSE_S + 1.0, f"unlocked for {held:.2f} s, configured {PULSE_S} s"
     admits = [a for a in gate.attempts() if a["outcome"] == "admit"]
@@ -100,19 +134,21 @@ def test_an_admitted_person_unlocks_for_the_pulse_and_locks_again(gate):
     print(f"unlocked for {held:.2f} s (pulse {PULSE_S} s), then locked")
 
 
-# 3 -------------------------------------------------------------------------------------
+# 4 -------------------------------------------------------------------------------------
 def test_kill_9_mid_pulse_locks_within_a_second_and_the_kiosk_comes_back(gate):
     from concurrent.futures import ThreadPoolExecutor
     persist = gate.vm.sh("cat /sys/module/gpio_sim/parameters/persist_outputs").strip()
     assert persist == "Y", "gpio-sim does not keep released outputs like a Pi: the check would prove nothing"
     (p, h), = gate.issue(1)
-    scene = gate.scene("admit-kill", [p, h], blank_after=200)
+    gate.unwatch()                   # nothing else polling the line (if scenes above failed)
+    gate.stop()
+    gate.stage(gate.scene("admit-kill", [p, h], blank_after=200))
     with ThreadPoolExecutor(1) as pool:
         # waits for the unlock, kills 0.5 s into the pulse, watches the line
-        job = pool.submit(gate.line, "kill-mid-pulse", str(int(signal.SIGKILL)), "120",
-                          timeout=200)
+        job = pool.submit(gate.line, "kill-mid-pulse", str(int(signal.SIGKILL)), "300",
+                          timeout=400)
         time.sleep(2)
-        gate.play(scene, wait=False)
+        gate.start(wait=False)       # the kiosk on the scene
         seen = job.result()
     assert "error" not in seen, f"{seen.get('error')}\n" + gate.journal(30)
     assert seen["pid"], f"no main process in the kiosk's cgroup at the unlock: {seen}"
@@ -133,28 +169,10 @@ def test_kill_9_mid_pulse_locks_within_a_second_and_the_kiosk_comes_back(gate):
           f"kiosk back and ready {waited:.0f} s later")
 
 
-# 4 -------------------------------------------------------------------------------------
-def test_frozen_gate_loop_is_restarted_by_the_watchdog_and_the_door_stays_locked(gate):
-    gate.play("empty")
-    before = gate.kiosk()
-    watchdog = gate.vm.sh("systemctl show -p WatchdogUSec --value gatehouse-kiosk").strip()
-    log = gate.watch_in_background("frozen", 240)
-    gate.vm.sh(f"kill -STOP {before.pid}")
-    t0 = time.monotonic()
-    waited, state = gate.wait_kiosk(timeout=180, not_pid=before.pid)
-    total = time.monotonic() - t0
-    time.sleep(3)  # the new kiosk has claimed the line by now: any blip would show
-    changes = gate.changes(log)
-    assert all(v == LOCKED for _, v in changes), f"the line moved: {changes}"
-    assert state.restarts > before.restarts
-    print(f"watchdog ({watchdog}) restarted the frozen kiosk; back {total:.0f} s after "
-          "SIGSTOP; line locked throughout")
-
-
 # 5 -------------------------------------------------------------------------------------
 def test_no_camera_at_start_shows_the_screen_keeps_the_door_locked_and_does_not_loop(gate):
-    gate.play("empty", camera="v4l2:0?width=640&height=480", wait=False)
-    waited, state = gate.wait_kiosk(timeout=180, not_pid=gate.kiosk().pid)
+    waited = gate.play("empty", camera=NO_CAMERA)
+    state = gate.kiosk()
     restarts = state.restarts
     seen = gate.line("watch", "30", timeout=90)
     later = gate.kiosk()
@@ -171,82 +189,97 @@ def test_no_camera_at_start_shows_the_screen_keeps_the_door_locked_and_does_not_
 # 6 -------------------------------------------------------------------------------------
 def test_a_scanner_gun_typing_codes_is_read_and_decided(gate):
     import json
-    gate.play("empty", scanner=True)
-    time.sleep(3)
+    # The gun is plugged in from the kiosk's first start, and the scene above left the
+    # kiosk without a camera (the gun is what a volunteer uses then): no restart unless
+    # this scene runs on its own. Without a camera the kiosk decodes no frames, and its
+    # reader keeps up with the gun better on a loaded emulated machine.
+    if not (gate.playing("empty", camera=NO_CAMERA) or gate.playing("empty")):
+        gate.play("empty", camera=NO_CAMERA)
+    gate.wait_scanner()
     (p, h), = gate.issue(1)
     # The gun types a key every 2 ms, like a real one; on a loaded emulated machine the
     # kiosk can fall behind and the kernel drops keys (SYN_DROPPED). Such a read is thrown
-    # away, never decided on, and the volunteer scans again: so may the test, twice.
+    # away, never decided on (no attempt at all, or MISSING_CODE when one of the two codes
+    # was lost), and the volunteer scans again: so may the test, four times.
     t_first = gate.wall_time()
-    for tries in range(1, 4):
+    found: list[dict] = []
+    for tries in range(1, 6):
         t_start = gate.wall_time()
         gate.type_on_scanner(p)
         gate.type_on_scanner(h)
-        found = gate.wait("an attempt from the scanner gun",
-                          lambda: gate.attempts(since=t_start), timeout=60, every=2)
-        if found[-1]["outcome"] == "admit" or \
-                "MISSING_CODE" not in json.loads(found[-1]["reasons"] or "[]"):
+        deadline = time.monotonic() + 45
+        while not (found := gate.attempts(since=t_start)) and time.monotonic() < deadline:
+            time.sleep(2)
+        if found and (found[-1]["outcome"] == "admit" or
+                      "MISSING_CODE" not in json.loads(found[-1]["reasons"] or "[]")):
             break
         time.sleep(6)            # past the gun's 5 s debounce of the same code
+    lost = gate.vm.run("journalctl -b -u gatehouse-kiosk -o cat | grep -c 'lost characters'").out.strip()
+    assert found, f"no attempt from the scanner gun in {tries} scans ({lost} reads lost keys)"
     assert found[-1]["outcome"] == "admit", f"decided {found[-1]['outcome']}: {found[-1]['reasons']}"
     broken = [a for a in gate.attempts(since=t_first)
               if "CODE_INVALID" in json.loads(a["reasons"] or "[]")]
     assert not broken, f"a read that lost keys was decided on as a forged code: {broken}"
-    print(f"scanner gun: admitted on scan {tries}")
+    print(f"scanner gun: admitted on scan {tries} ({lost} reads lost keys)")
 
 
 # 7 -------------------------------------------------------------------------------------
-def test_reboot_locked_at_boot_kiosk_back_and_its_backlog_reaches_the_hub(gate):
-    gate.play("empty")
+def test_power_cut_in_a_burst_with_the_hub_away_then_locked_at_boot_both_databases_whole_and_the_backlog_at_the_hub(session, gate):
+    """The power cut is also the test's reboot (one boot fewer than a clean reboot and a
+    power cut, each booting): the boot after it is a full one, the kiosk's first start in
+    it must find the line locked, and everything the gate logged while the hub was away
+    (its backlog: the burst) must reach the hub once it is back. At the cut the kiosk is
+    writing its log (the burst) and the office the hub's database (passes issued back to
+    back with the hub's own code, since the hub's service is away)."""
     gate.vm.sh("systemctl stop gatehouse-hub")            # the hub away: a backlog builds
     t_start = gate.wall_time()
-    (p, h), = gate.issue(1)
-    scene = gate.scene("admit-reboot", [p, h], blank_after=400)
-    gate.play(scene)
-    backlog = gate.wait("an attempt while the hub is away",
-                        lambda: [a["id"] for a in gate.attempts(since=t_start)], 60, 2)
-    # (boot limits: a loaded machine took over 240 s; they only keep a hung VM short)
-    took = gate.vm.reboot(timeout=420)
-    probes = [x for x in gate.probes() if x[0] == gate.vm.boot_id]
-    assert probes and probes[0][2] == LOCKED, f"at the kiosk's start after reboot: {probes}"
-    waited, _ = gate.wait_kiosk(timeout=180)
-    gate.wait("the backlog at the hub", lambda: gate.hub_has(backlog) == set(backlog) or None,
-              timeout=180, every=3)
-    print(f"reboot {took:.0f} s; locked at kiosk start; {len(backlog)} backlog attempt(s) at the hub")
-
-
-# 8 -------------------------------------------------------------------------------------
-def test_power_cut_in_a_burst_keeps_databases_whole_and_every_opening_logged(session, gate):
     codes = gate.issue(4)
     texts = [t for pair in codes for t in pair]
     # 4 s of nobody after each code: every admit is its own opening (a pulse is 3 s)
     scene = gate.scene("burst", texts, frames_each=2, gap=16)
-    opens_log = session.share / "opens.log"
-    opens_log.unlink(missing_ok=True)
+    churn_log = session.share / "churn.log"
+    churn_log.unlink(missing_ok=True)
+    # The line watched from before the kiosk's start on the burst (its first code comes at
+    # once), every change logged to the host's share at once: it outlives the power cut.
+    opens_log = gate.watch_in_background("opens", 600)
     gate.play(scene, fps=4)
-    # Watch the line in the background, every change logged to the host's share at once.
-    gate.vm.sh("nohup python3 /mnt/run/tools/line.py watch 300 --log /mnt/run/opens.log "
-               ">/dev/null 2>&1 &")
-    deadline = time.monotonic() + 150
+    # (after the kiosk's start, not beside it: on a loaded machine that start ran long)
+    gate.office_writing(400)
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         opens = [ln for ln in opens_log.read_text().splitlines() if ln.endswith(f" {UNLOCKED}")] \
             if opens_log.exists() else []
         if len(opens) >= 2:
             break
         time.sleep(0.5)
-    assert len(opens) >= 2, f"the burst opened the door fewer than twice in 150 s: {opens}"
-    time.sleep(1.2)                      # mid-burst, likely mid-write
+    assert len(opens) >= 2, f"the burst opened the door fewer than twice in 300 s: {opens}"
+    t_opened = time.monotonic()
+    backlog = gate.wait("attempts logged while the hub is away",
+                        lambda: [a["id"] for a in gate.attempts(since=t_start)], 60, 0.5)
+    gate.wait("the office writing passes to the hub's database",
+              lambda: churn_log.exists() and churn_log.read_text().split(), 180, 0.5)
+    time.sleep(max(0.0, t_opened + 1.2 - time.monotonic()))   # mid-burst, likely mid-write
     session.vm.power_cut()
     opened_at = [float(ln.split()[0]) for ln in opens_log.read_text().splitlines()
                  if ln.endswith(f" {UNLOCKED}")]
+    office_passes = len(churn_log.read_text().split())
+    t = time.monotonic()
     session.vm.start()
+    # (a loaded machine took over 240 s here: the boot's limit only keeps a hung VM short)
     session.vm.wait_boot(timeout=420)
+    took = time.monotonic() - t
+    probes = [x for x in gate.probes() if x[0] == gate.vm.boot_id]
+    assert probes and probes[0][2] == LOCKED, f"at the kiosk's start after the power cut: {probes}"
+    gate.wait_kiosk(timeout=180)
     assert gate.integrity("/var/lib/gatehouse/kiosk/kiosk.db") == "ok"
     assert gate.integrity("/var/lib/gatehouse/hub/hub.db") == "ok"
     admits = [a for a in gate.attempts() if a["outcome"] == "admit"]
     missing = [t for t in opened_at if not any(t - 5 <= a["at"] <= t + 0.05 for a in admits)]
     assert not missing, f"door openings with no admitted attempt in the gate's log: {missing}"
     ids = [a["id"] for a in admits if any(t - 5 <= a["at"] <= t + 0.05 for t in opened_at)]
-    gate.wait("every opened attempt at the hub", lambda: gate.hub_has(ids) == set(ids) or None,
-              timeout=180, every=3)
-    print(f"power cut after {len(opened_at)} openings: both databases ok, all logged and at the hub")
+    want = set(ids) | set(backlog)
+    gate.wait("every opened attempt and the backlog at the hub",
+              lambda: gate.hub_has(sorted(want)) == want or None, timeout=180, every=3)
+    print(f"power cut after {len(opened_at)} openings and {office_passes} office passes; "
+          f"boot {took:.0f} s, locked at the kiosk's start; both databases ok; "
+          f"{len(want)} attempt(s) of the backlog at the hub")

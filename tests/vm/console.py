@@ -22,6 +22,7 @@ def serve() -> None:
     s = Session()
     s.up()
     s.update_code()
+    s.start_services()
     print(f"up: {s.run_dir}", flush=True)
     CTL.unlink(missing_ok=True)
     srv = socket.socket(socket.AF_UNIX)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shlex
 import shutil
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,8 @@ SCENE_DROPIN = "/etc/systemd/system/gatehouse-kiosk.service.d/zz-vm-scene.conf"
 KIOSK_DB = f"{HOME}/kiosk/kiosk.db"
 HUB_DB = f"{HOME}/hub/hub.db"
 SCANNER = "evdev:/dev/input/by-id/usb-Gatehouse_VM_Barcode_Scanner-event-kbd"
-HUB = f"runuser -u gatehouse -- env GATEHOUSE_HOME={HOME} {VENV}/bin/hub"
+# The hub's Python as the hub's user: tools/issue.py makes codes with the hub's own code.
+HUB_PYTHON = f"runuser -u gatehouse -- env GATEHOUSE_HOME={HOME} {VENV}/bin/python"
 
 
 @dataclass
@@ -36,9 +38,14 @@ class Gate:
     def __init__(self, vm: Machine, share: Path):
         self.vm, self.share = vm, share
         (share / "tools").mkdir(exist_ok=True)
-        for tool in TOOLS.iterdir():
+        for tool in TOOLS.glob("*.py"):
             shutil.copy(tool, share / "tools" / tool.name)
         self._people = 0
+        self._watchers: list[int] = []                      # pids of watch_in_background
+        self._pool: list[tuple[str, str]] = []
+        self._pool_lock = threading.Lock()
+        self.staged: tuple[str, str, bool] | None = None   # what the kiosk's starts play
+        self._before = 0                                    # the kiosk's pid before stop()
 
     # -- the relay line, from the kernel's side ---------------------------------------
 
@@ -56,10 +63,18 @@ class Gate:
         to a file in the host's share ("<wall time> <level>" lines); returns that file."""
         log = self.share / f"{name}.log"
         log.unlink(missing_ok=True)
-        self.vm.sh(f"nohup python3 /mnt/run/tools/line.py watch {seconds:g} "
-                   f"--log /mnt/run/{name}.log >/dev/null 2>&1 &")
+        pid = self.vm.sh(f"nohup python3 /mnt/run/tools/line.py watch {seconds:g} "
+                         f"--log /mnt/run/{name}.log >/dev/null 2>&1 & echo $!").strip()
+        self._watchers.append(int(pid))
         self.wait(f"the line watcher {name}", log.exists, timeout=60, every=0.2)
         return log
+
+    def unwatch(self) -> None:
+        """Stop the background watchers: each polls every 5 ms, CPU that an emulated VM's
+        next scene (a kill -9 whose lock must come within 1 s) should not lose to them."""
+        if self._watchers:
+            self.vm.run("kill " + " ".join(map(str, self._watchers)))
+            self._watchers.clear()
 
     @staticmethod
     def changes(log: Path) -> list[tuple[float, int]]:
@@ -117,20 +132,36 @@ class Gate:
     # -- what the camera and the scanner gun see --------------------------------------
 
     def issue(self, n: int = 1) -> list[tuple[str, str]]:
-        """n new residents' (pass, green health code) from the VM's hub."""
+        """n new residents' (pass, green health code) from the VM's hub: taken from those
+        made ahead (prepare), else made now."""
+        with self._pool_lock:
+            if len(self._pool) < n:
+                self._pool += self._make(n - len(self._pool))
+            out, self._pool = self._pool[:n], self._pool[n:]
+        return out
+
+    def prepare(self, n: int) -> None:
+        """Make n residents' codes ahead, in one process (tools/issue.py): the scenes then
+        take them without waiting for the hub under emulation."""
+        with self._pool_lock:
+            self._pool += self._make(n)
+
+    def _make(self, n: int) -> list[tuple[str, str]]:
         from tests.conftest import resident_ids
-        self.vm.sh(f"[ -e {HOME}/authority/authority.key ] || {HUB} authority init")
-        codes = []
+        people = []
         for pid in resident_ids(self._people + n)[self._people:]:
             self._people += 1
-            p = self.vm.sh(f"{HUB} issue pass --person-id {pid} --name 居民{self._people} "
-                           f"--building 7 --room {100 + self._people}").strip()
-            # tested three hours ago, in the compound's time (the README's example zone)
-            tested = self.vm.sh("TZ=Asia/Shanghai date -d '-3 hours' +%Y-%m-%dT%H:%M").strip()
-            h = self.vm.sh(f"{HUB} authority health --person-id {pid} --colour green "
-                           f"--tested-at {tested}").strip()
-            codes.append((p, h))
-        return codes
+            people.append([pid, f"居民{self._people}", str(100 + self._people)])
+        out = self.vm.sh(f"{HUB_PYTHON} /mnt/run/tools/issue.py codes "
+                         f"{shlex.quote(json.dumps(people))}", timeout=600)
+        return [(p, h) for p, h in json.loads(out)]
+
+    def office_writing(self, seconds: float) -> None:
+        """The office issuing passes back to back for `seconds` in the background (the
+        hub's database being written, with the hub's own code), one line a pass in
+        churn.log of the share."""
+        self.vm.sh(f"nohup {HUB_PYTHON} /mnt/run/tools/issue.py churn {seconds:g} "
+                   ">/mnt/run/churn.log 2>&1 &")
 
     def scene(self, name: str, texts: list[str], frames_each: int = 3, gap: int = 2,
               blank_after: int = 0) -> str:
@@ -145,10 +176,11 @@ class Gate:
             shutil.copy(empty, folder / f"zz{start + i:05d}.png")
         return name
 
-    def play(self, scene: str, fps: float = 4, loop: bool = True, scanner: bool = False,
-             camera: str | None = None, wait: bool = True) -> float:
-        """Put the scene in the camera's folder and restart the kiosk on it (the file camera
-        reads its folder when it opens). Returns the seconds until it was ready."""
+    def stage(self, scene: str, fps: float = 4, loop: bool = True, scanner: bool = True,
+              camera: str | None = None) -> None:
+        """Put the scene in the camera's folder and the camera (and the scanner gun, plugged
+        in unless scanner=False) in the kiosk's settings: its next start plays them (the
+        file camera reads its folder when it opens)."""
         spec = camera or f"file:{FRAMES}?fps={fps:g}&loop={int(loop)}"
         env = [f"GATEHOUSE_KIOSK_CAMERA={spec}"]
         if scanner:
@@ -157,11 +189,44 @@ class Gate:
         self.vm.put(SCENE_DROPIN, dropin)
         self.vm.sh(f"rm -f {FRAMES}/* && cp /mnt/run/frames/{scene}/* {FRAMES}/ && "
                    f"chown -R gatehouse: {FRAMES} && systemctl daemon-reload")
-        before = self.kiosk().pid
-        self.vm.sh(f"systemctl restart --no-block {UNIT}")
+        self.staged = (scene, spec, scanner)
+
+    def play(self, scene: str, fps: float = 4, loop: bool = True, scanner: bool = True,
+             camera: str | None = None, wait: bool = True) -> float:
+        """stage() the scene and restart the kiosk on it. Returns the seconds until it was
+        ready."""
+        self.stop()
+        self.stage(scene, fps, loop, scanner, camera)
+        return self.start(wait)
+
+    def stop(self) -> None:
+        """Stop the kiosk before its scene changes: a running file camera that loses its
+        frames opens the folder again 3 s later (kiosk/scanner/reconnect.py) and would
+        play the next scene before the test watches (and then decide it twice)."""
+        self._before = self.kiosk().pid
+        self.vm.sh(f"systemctl stop {UNIT}", timeout=180)
+
+    def start(self, wait: bool = True) -> float:
+        """Start the kiosk on what was staged; the seconds until it was ready."""
+        self.vm.sh(f"systemctl start --no-block {UNIT}")
         if not wait:
             return 0.0
-        return self.wait_kiosk(not_pid=before)[0]
+        return self.wait_kiosk(not_pid=self._before)[0]
+
+    def wait_scanner(self, timeout: float = 120) -> None:
+        """Wait until the kiosk's running process has opened the scanner gun (its log
+        says so): keys typed before that are lost, as with a gun plugged in too late."""
+        def opened() -> bool:
+            pid = self.kiosk().pid
+            return bool(pid) and self.vm.run(
+                f"journalctl -b _PID={pid} -o cat | grep -q 'scanner gun .* ok'").ok
+        self.wait("the kiosk opening the scanner gun", opened, timeout=timeout, every=2)
+
+    def playing(self, scene: str, fps: float = 4, loop: bool = True, scanner: bool = True,
+                camera: str | None = None) -> bool:
+        """Whether every start of the kiosk since the last stage() plays exactly this."""
+        return self.staged == (scene, camera or f"file:{FRAMES}?fps={fps:g}&loop={int(loop)}",
+                               scanner)
 
     def type_on_scanner(self, text: str) -> None:
         self.vm.sh(f"printf '%s\\n' {shlex.quote(text)} > /run/gatehouse-vm/scanner.fifo", timeout=30)

@@ -65,8 +65,11 @@ class Machine:
                         str(self.image.disk), str(self.overlay)], check=True,
                        capture_output=True)
 
-    def start(self) -> None:
-        """Power on (the overlay keeps what an earlier power-on wrote)."""
+    def start(self, target: str | None = None) -> None:
+        """Power on (the overlay keeps what an earlier power-on wrote). `target`: boot to
+        this systemd unit instead of the default (multi-user.target), e.g. basic.target:
+        everything up to the services, which `systemctl start multi-user.target` then
+        starts in the order a boot would."""
         if not self.overlay.exists():
             self.create_overlay()
         self.sock_path.unlink(missing_ok=True)
@@ -75,7 +78,8 @@ class Machine:
                "-smp", str(self.cpus), "-m", str(self.memory_mb),
                "-kernel", str(self.image.kernel), "-initrd", str(self.image.initrd),
                "-append", "root=/dev/vda rw console=ttyS0,115200 loglevel=4 "
-                          "systemd.show_status=auto net.ifnames=0",
+                          "systemd.show_status=auto net.ifnames=0"
+                          + (f" systemd.unit={target}" if target else ""),
                # cache=writeback: a guest flush reaches the host file, so killing QEMU is a
                # power cut that loses only what the guest had not flushed (and never
                # corrupts the qcow2 metadata the way cache=unsafe could)
@@ -197,17 +201,6 @@ class Machine:
 
     def put(self, path: str, text: str, mode: str = "0644") -> None:
         self.sh(f"install -D -m {mode} /dev/stdin {shlex.quote(path)}", input=text)
-
-    def reboot(self, timeout: float = 240) -> float:
-        """A clean reboot (systemctl reboot); returns the seconds until systemd settled."""
-        previous = self.boot_id
-        t0 = time.monotonic()
-        try:
-            self.run("systemctl reboot", timeout=10)
-        except VMError:
-            pass  # the agent may go before it answers
-        self.wait_boot(timeout, previous=previous)
-        return time.monotonic() - t0
 
     def power_cut(self) -> None:
         """Kill QEMU outright: the guest's page cache and unflushed writes are lost."""
