@@ -30,8 +30,8 @@ from zoneinfo import ZoneInfo
 from gatehouse import topics
 from gatehouse.home import Home
 from gatehouse.sdnotify import Notifier
-from hub import (alert_topic, audit, ha_discovery, health, notify, policy_versions, presence,
-                 retention, schema)
+from hub import (alert_topic, audit, features, ha_discovery, health, notify, policy_versions,
+                 presence, retention, schema)
 from hub.compound import Compound
 from hub.district_uplink import DistrictUplink, UplinkConfig, attach
 from hub.gates import read_endpoint
@@ -49,7 +49,7 @@ def run(home: Home, say: Callable[[str], None] = print) -> None:
     c = Compound.open(home)
     ep = read_endpoint(c.home.hub_mqtt)
     sync = HubSync(SyncConfig(ep.host, ep.port, ep.password, ep.username), c.home.hub_db,
-                   c.home.hub_bundle, c.key)
+                   c.home.hub_bundle, c.key, features.event_handlers())
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -10,7 +10,7 @@ import click
 
 from gatehouse.cli_common import fail, home_option, print_json, resolve_home
 from gatehouse.home import Home
-from hub import broker, policy_versions
+from hub import broker, features, policy_versions
 from hub.cli_compound import open_compound as _open
 from hub.compound import HubError
 from hub.gates import ROLES, add_gate, set_role, setup_broker
@@ -112,7 +112,8 @@ def gate_reapply(home) -> None:
     """Apply again the gate events whose effects failed at ingest (their alerts say
     event_not_applied), e.g. after an upgrade that fixes the cause."""
     c = _open(home)
-    applied, failing = reapply(c.db, policy_versions.current_policy(c.db), time.time())
+    applied, failing = reapply(c.db, policy_versions.current_policy(c.db),
+                               features.event_handlers(), time.time())
     print_json({"applied": applied, "still_failing": failing})
     if failing:
         sys.exit(1)

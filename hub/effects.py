@@ -1,49 +1,29 @@
 """What a stored gate event changes on the passages side: alerts, conflicts between
-gates, visitors, volunteers' decisions. One handler per event kind (`CORE`).
+gates, visitors, volunteers' decisions. One handler per event kind (`register`).
 
 hub/ingest.py stores each event and its passage, then calls the handler of its kind
-(hub/event_handlers.py) with the payload already read through its kind's model
-(gatehouse/event_payloads.py), inside a savepoint: an exception there leaves the event
+(hub/event_handlers.py, filled at start by hub/features.py) with the payload already
+read through its kind's model (gatehouse/event_payloads.py), inside a savepoint: an exception there leaves the event
 stored and raises `event_not_applied`.
 """
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
-
-import sqlite_utils
 
 from gatehouse.event_payloads import (
     AttemptPayload,
-    EventPayload,
     OverridePayload,
     StartedPayload,
     VisitorPayload,
 )
-from gatehouse.events import Event, EventKind
+from gatehouse.events import EventKind
 from gatehouse.policy import BuildingStatus, Outcome, Policy
 from hub.alert_kinds import AlertKind
 from hub.alert_log import add_alert as _alert
 from hub.building_status import building_status_at
+from hub.event_handlers import EventHandlers, Stored
 
 VISITOR_HOURS = 4  # a walk-in's registration is valid this long
-
-
-@dataclass(frozen=True)
-class Stored:
-    """One event just stored, as its handler gets it (`payload`: read through its kind's
-    model). A handler returns the conflicts between gates it found."""
-
-    db: sqlite_utils.Database
-    gate: str
-    event: Event
-    payload: EventPayload
-    received_at: float
-    policy: Policy
-
-
-Handler = Callable[[Stored], int]
 
 
 def on_attempt(s: Stored) -> int:
@@ -89,16 +69,17 @@ def on_override(s: Stored) -> int:
     return 0
 
 
-# What the passages side of the hub does per event kind; features add their own
-# (hub/event_handlers.py puts the table together).
-CORE: dict[EventKind, Handler] = {
-    EventKind.ATTEMPT: on_attempt,
-    EventKind.DOOR_FORCED: on_door_alarm,
-    EventKind.DOOR_HELD: on_door_alarm,
-    EventKind.STARTED: on_started,
-    EventKind.VISITOR: on_visitor,
-    EventKind.OVERRIDE: on_override,
-}
+def register(handlers: EventHandlers) -> None:
+    """What the passages side of the hub does per event kind (hub/features.py)."""
+    handlers.handle(EventKind.ATTEMPT, on_attempt)
+    handlers.handle(EventKind.DOOR_FORCED, on_door_alarm)
+    handlers.handle(EventKind.DOOR_HELD, on_door_alarm)
+    handlers.handle(EventKind.STARTED, on_started)
+    handlers.handle(EventKind.VISITOR, on_visitor)
+    handlers.handle(EventKind.OVERRIDE, on_override)
+    # Kept in gate_events (the timeline, the overview's counts), changing nothing else.
+    handlers.keep(EventKind.EXIT_REQUEST, EventKind.STOPPED, EventKind.VOLUNTEER,
+                  EventKind.DIRECTION, EventKind.COURIER_SESSION)
 
 
 def override(db, gate: str, p: OverridePayload) -> None:

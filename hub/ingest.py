@@ -32,7 +32,8 @@ from gatehouse.events import (
     ranges,
 )
 from gatehouse.policy import Policy
-from hub import effects, event_handlers
+from hub import effects
+from hub.event_handlers import EventHandlers
 from hub.alert_kinds import AlertKind
 from hub.gate_quota import GateQuota, take_events, take_quarantine
 from hub.alert_log import add_alert as _alert
@@ -67,8 +68,11 @@ def known_gates(db: sqlite_utils.Database) -> set[str]:
 
 
 def ingest(db: sqlite_utils.Database, messages: list[Incoming], policy: Policy,
-           gates: set[str] | None = None, quota: GateQuota = GateQuota()) -> Ingested:
-    """Store a batch of messages in one transaction; returns the acks to publish."""
+           handlers: EventHandlers, gates: set[str] | None = None,
+           quota: GateQuota = GateQuota()) -> Ingested:
+    """Store a batch of messages in one transaction; returns the acks to publish.
+    `handlers`: what each stored kind changes, as the features registered it at start
+    (hub/features.py)."""
     gates = known_gates(db) if gates is None else gates
     result = Ingested()
     with write_transaction(db):
@@ -76,7 +80,7 @@ def ingest(db: sqlite_utils.Database, messages: list[Incoming], policy: Policy,
             acks, stored = len(result.acks), result.stored
             try:
                 with db.atomic():  # a savepoint: a bad message undoes only itself
-                    _one(db, m, policy, gates, result, quota)
+                    _one(db, m, policy, handlers, gates, result, quota)
             except WireError as exc:
                 result.stored = stored
                 _quarantine(db, m, str(exc), quota=quota, result=result)
@@ -88,8 +92,8 @@ def ingest(db: sqlite_utils.Database, messages: list[Incoming], policy: Policy,
     return result
 
 
-def _one(db, m: Incoming, policy: Policy, gates: set[str], result: Ingested,
-         quota: GateQuota) -> None:
+def _one(db, m: Incoming, policy: Policy, handlers: EventHandlers, gates: set[str],
+         result: Ingested, quota: GateQuota) -> None:
     gate = topics.gate_of(m.topic)
     if gate is None:
         raise WireError(f"not a gate topic: {m.topic[:100]}")
@@ -114,7 +118,7 @@ def _one(db, m: Incoming, policy: Policy, gates: set[str], result: Ingested,
             except PayloadError as exc:  # a key missing or of the wrong type
                 problem = str(exc)
             bad.append((e.seq, e.model_dump(mode="json"), problem))
-        unacked = _events(db, gate, read, m.received_at, policy, result, quota)
+        unacked = _events(db, gate, read, m.received_at, policy, handlers, result, quota)
         if unacked is None:
             result.over_quota += 1
             return  # not acknowledged: the gate keeps them and sends them again later
@@ -150,7 +154,7 @@ def _one(db, m: Incoming, policy: Policy, gates: set[str], result: Ingested,
 
 
 def _events(db, gate: str, events: list[tuple[Event, EventPayload]], received_at: float,
-            policy: Policy, result: Ingested,
+            policy: Policy, handlers: EventHandlers, result: Ingested,
             quota: GateQuota = GateQuota()) -> set[int] | None:
     """Insert a batch's new events (each with its typed payload) at once; derive
     passages, alerts and conflicts.
@@ -201,7 +205,7 @@ def _events(db, gate: str, events: list[tuple[Event, EventPayload]], received_at
     try:
         with db.atomic():  # one savepoint for the batch: the common case, and fast
             for e, p in new.values():
-                result.conflicts += event_handlers.apply(db, gate, e, p, received_at, policy)
+                result.conflicts += handlers.apply(db, gate, e, p, received_at, policy)
     except Exception:
         # A bug in one event's effects: undone above; apply again one by one, so that
         # only that event is set aside (a savepoint each costs a third of the speed).
@@ -209,7 +213,7 @@ def _events(db, gate: str, events: list[tuple[Event, EventPayload]], received_at
         for e, p in new.values():
             try:
                 with db.atomic():
-                    result.conflicts += event_handlers.apply(db, gate, e, p, received_at, policy)
+                    result.conflicts += handlers.apply(db, gate, e, p, received_at, policy)
             except Exception as exc:
                 log.exception("event %s of %s stored but not applied", e.id, gate)
                 _alert(db, e.at, gate, AlertKind.EVENT_NOT_APPLIED, e.id,
@@ -336,7 +340,8 @@ def gaps(db: sqlite_utils.Database, gate: str) -> list[tuple[int, int]]:
             if r["prev"] is not None and r["seq"] - r["prev"] > 1]
 
 
-def reapply(db: sqlite_utils.Database, policy: Policy, at: float) -> tuple[int, int]:
+def reapply(db: sqlite_utils.Database, policy: Policy, handlers: EventHandlers,
+            at: float) -> tuple[int, int]:
     """Apply again the stored events whose effects failed (`event_not_applied` alerts),
     after the bug is fixed: their alert is closed when it works. (applied, still failing)"""
     rows = list(db.query("select a.id as alert, e.* from alerts a join gate_events e on "
@@ -348,8 +353,8 @@ def reapply(db: sqlite_utils.Database, policy: Policy, at: float) -> tuple[int, 
                   payload=json.loads(r["payload"]))
         try:
             with write_transaction(db):
-                event_handlers.apply(db, r["gate"], e, read_payload(e.kind, e.payload),
-                              r["received_at"], policy)
+                handlers.apply(db, r["gate"], e, read_payload(e.kind, e.payload),
+                               r["received_at"], policy)
                 db.execute("update alerts set acked_at = ?, acked_by = 'reapply', note = "
                            "'applied again' where id = ?", [at, r["alert"]])
             applied += 1

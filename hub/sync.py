@@ -38,6 +38,7 @@ from gatehouse.events import dump
 from gatehouse.net import close_client, nodelay
 from gatehouse.signed_files import file_mark
 from hub import policy_versions, schema
+from hub.event_handlers import EventHandlers
 from hub.ingest import Incoming, ingest
 
 log = logging.getLogger(__name__)
@@ -86,8 +87,9 @@ class SyncHealth:
 
 class HubSync:
     def __init__(self, config: SyncConfig, db_path: Path, bundle_path: Path,
-                 key: SigningKey):
+                 key: SigningKey, handlers: EventHandlers):
         self.config = config
+        self.handlers = handlers  # what each stored event changes (hub/features.py)
         self.db_path = db_path
         self.bundle_path = bundle_path
         self.key = key
@@ -194,7 +196,7 @@ class HubSync:
                     except queue.Empty:
                         break
                 try:
-                    result = ingest(db, batch, policy_versions.current_policy(db))
+                    result = ingest(db, batch, policy_versions.current_policy(db), self.handlers)
                 except Exception:
                     # Locked for long, disk full: acknowledge nothing (the broker and the
                     # gates will deliver it again), keep the batch, try again shortly.

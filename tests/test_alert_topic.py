@@ -21,6 +21,7 @@ from hub.sync import HubSync, SyncConfig
 from tests.conftest import T0
 from tests.processes import wait_until
 from tests.test_broker_acl import Client
+from hub.features import event_handlers
 
 
 def test_an_alert_reaches_an_automation_as_kind_and_gate_only(compound, broker_proc, gate_home):
@@ -52,7 +53,7 @@ def test_an_alert_reaches_an_automation_as_kind_and_gate_only(compound, broker_p
             time.sleep(0.2)
     automation, gate = subscriber(auto_ep, "automation"), subscriber(gate_ep, "gate-north")
     sync = HubSync(SyncConfig(hub_ep.host, hub_ep.port, hub_ep.password, hub_ep.username),
-                   compound.home.hub_db, compound.home.hub_bundle, compound.key)
+                   compound.home.hub_db, compound.home.hub_bundle, compound.key, event_handlers())
     sync.start()
     wait_until(sync.connected.is_set, 10, message="the hub connected")
     worker = alert_topic_worker(

@@ -18,6 +18,7 @@ from gatehouse.net import close_client
 from hub import broker
 from hub.gates import add_gate, setup_broker
 from tests.processes import Broker, free_port, wait_until
+from hub.features import event_handlers
 
 
 class Client:
@@ -202,7 +203,7 @@ def test_an_enrolled_gate_syncs_over_tls_with_the_hubs_ca(compound, tmp_path):
     (gate_home.kiosk / "ca.crt").write_bytes(files.ca_cert.read_bytes())
     hub_ep = Endpoint.read(compound.home.hub_mqtt)
     sync = HubSync(SyncConfig(hub_ep.host, hub_ep.port, hub_ep.password), compound.home.hub_db,
-                   compound.home.hub_bundle, compound.key)
+                   compound.home.hub_bundle, compound.key, event_handlers())
     sync.start()
     store = AttemptLog(gate_home.kiosk_db)
     ids = [store.log_event(EventKind.EXIT_REQUEST, time.time()) for _ in range(20)]

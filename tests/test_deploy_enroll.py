@@ -19,6 +19,7 @@ from gatehouse.home import Home
 from gatehouse.net import close_client
 from hub import enroll, users
 from hub.gates import cancel_codes, retire_gate
+from hub.features import event_handlers
 from hub.web.enroll import mount
 from kiosk import enroll as kiosk_enroll
 from tests.conftest import ALICE_ID, HOUR
@@ -204,7 +205,8 @@ def test_retire_cancels_unused_codes_and_quarantines_what_still_arrives(
     with pytest.raises(Exception, match="retired"):
         enroll.create_code(compound, "gate-west", enroll_server, int(time.time()))
     result = ingest(compound.db, [Incoming("gatehouse/gate/gate-west/status", b"online",
-                                           time.time())], current_policy(compound.db))
+                                           time.time())], current_policy(compound.db),
+                    event_handlers())
     assert result.quarantined == 1
 
 

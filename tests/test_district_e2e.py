@@ -22,6 +22,7 @@ from hub import broker, district_config
 from hub.gates import add_gate, setup_broker
 from tests.processes import BIN, Broker, Process, free_port, wait_until
 from tests.test_hub_district_link import Mqtt
+from hub.features import event_handlers
 
 district_db = pytest.importorskip("district.db")
 pytest_plugins = ["tests.district_fixtures"]
@@ -143,7 +144,8 @@ def test_a_days_backlog_of_a_compound_drains_into_the_district(street, compound)
                                                  "household": "7-2-302", "building": "7"})
                   for i in range(500)]
         ingest(db, [Incoming(topics.gate_events("gate-1"), dump(EventBatch(
-            gate="gate-1", sent_at=time.time(), events=events)), time.time())], policy)
+            gate="gate-1", sent_at=time.time(), events=events)), time.time())], policy,
+               event_handlers())
     wait_until(lambda: _one(dsn, "select count(*) from events") == n, 120, every=0.05,
                message=f"{n} events at the district\n{hub.tail()}")
     stored = time.monotonic() - t0

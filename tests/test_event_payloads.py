@@ -23,6 +23,7 @@ from gatehouse.event_payloads import (
 )
 from gatehouse.events import WIRE_VERSION, EventKind
 from hub.alert_kinds import AlertKind, label_of
+from hub.features import event_handlers
 from hub.ingest import Incoming, ingest
 from hub.policy_versions import current_policy
 from tests.event_recorder import record
@@ -48,7 +49,7 @@ def send(db, lines: list[dict]):
         batch = {"v": WIRE_VERSION, "gate": gate, "sent_at": sent_at, "events": events}
         messages.append(Incoming(topics.gate_events(gate),
                                  json.dumps(batch, ensure_ascii=False).encode(), sent_at + 5))
-    return ingest(db, messages, current_policy(db))
+    return ingest(db, messages, current_policy(db), event_handlers())
 
 
 def test_every_kind_has_a_model_and_a_recorded_event():

@@ -18,6 +18,7 @@ from hub.sync import HubSync, SyncConfig
 from tests.processes import wait_until
 from tests.test_broker_acl import Client
 from tests.test_hub_web_app import NOW, attempt, send
+from hub.features import event_handlers
 
 # What `hub broker` would add: the hub writes the discovery prefix, HA's login reads.
 ACL = """
@@ -60,7 +61,7 @@ def test_each_gate_is_a_home_assistant_device(compound, broker_proc, gate_home):
                     (topics.HUB_STATUS, 1)])
     assert subscribed.wait(10)
     sync = HubSync(SyncConfig(hub_ep.host, hub_ep.port, hub_ep.password, hub_ep.username),
-                   compound.home.hub_db, compound.home.hub_bundle, compound.key)
+                   compound.home.hub_db, compound.home.hub_bundle, compound.key, event_handlers())
     sync.start()
     wait_until(sync.connected.is_set, 10, message="the hub connected")
     worker = ha_worker(compound.home.hub_db, lambda t, raw, retain: sync.client.publish(

@@ -17,7 +17,10 @@ from hub import district_config, district_feed, schema
 from hub.compound import Compound
 from hub.district_orders import BUNDLE_DUE, OrderDesk
 from hub.district_status import compound_status
+from hub.features import event_handlers
 from hub.ingest import Incoming, ingest
+
+HANDLERS = event_handlers()  # every feature's, as a hub process registers them at start
 
 FULL_NAME = "欧阳建国"
 
@@ -70,7 +73,7 @@ def test_every_event_gets_the_next_cseq_under_concurrent_ingest(compound):
             if n % 7 == 0:
                 raw["events"][3]["kind"] = "teleport"     # quarantined alone
             ingest(db, [Incoming(topics.gate_events(name), json.dumps(raw).encode(),
-                                 time.time())], policy)
+                                 time.time())], policy, HANDLERS)
         db.close()
 
     threads = [threading.Thread(target=gate, args=(g,)) for g in ("gate-a", "gate-b")]
@@ -90,17 +93,17 @@ def test_every_event_gets_the_next_cseq_under_concurrent_ingest(compound):
 def test_the_migration_numbers_the_events_stored_before_it(compound):
     db, policy = setup(compound)
     first = [attempt(i) for i in range(1, 4)]
-    ingest(db, [batch("gate-a", *first)], policy)
+    ingest(db, [batch("gate-a", *first)], policy, HANDLERS)
     # A database from before the feed: no table, no trigger, the migration not recorded.
     db.execute("drop trigger district_feed_append")
     db.execute("drop table district_feed")
     db.execute("delete from _sqlite_migrations where name = 'm009_district_link'")
     db.execute("drop table district_orders")
     later = [attempt(i) for i in range(4, 6)]
-    ingest(db, [batch("gate-b", *later)], policy)
+    ingest(db, [batch("gate-b", *later)], policy, HANDLERS)
     again = schema.open_db(compound.home.hub_db)
     assert feed(again) == [(i + 1, e.id) for i, e in enumerate(first + later)]
-    ingest(again, [batch("gate-a", attempt(4))], policy)
+    ingest(again, [batch("gate-a", attempt(4))], policy, HANDLERS)
     assert [c for c, _ in feed(again)] == [1, 2, 3, 4, 5, 6]
 
 
@@ -110,7 +113,7 @@ def test_a_feed_event_holds_the_tracing_facts_masked_and_nothing_else(compound):
                 reasons=["HEALTH_RED", "a free text with a name 欧阳建国"], alert=True,
                 phone="13812345678")
     hostile = attempt(2, name="欧阳建国*", household="7-2-302")   # a star does not pass it
-    ingest(db, [batch("gate-a", a, hostile, door(3))], policy)
+    ingest(db, [batch("gate-a", a, hostile, door(3))], policy, HANDLERS)
     events = district_feed.next_events(db, 0, time.time())
     assert [e.cseq for e in events] == [1, 2, 3]
     e = events[0]
@@ -131,7 +134,7 @@ def test_a_feed_event_holds_the_tracing_facts_masked_and_nothing_else(compound):
 def test_acks_mark_ranges_and_an_event_purged_before_its_ack_is_not_sent(compound):
     db, policy = setup(compound)
     events = [attempt(i) for i in range(1, 8)]
-    ingest(db, [batch("gate-a", *events)], policy)
+    ingest(db, [batch("gate-a", *events)], policy, HANDLERS)
     assert district_feed.apply_ack(db, [(1, 2), (5, 5), (9, 3), (0, -4)], 1.0e9) == 3
     assert district_feed.backlog(db) == 4 and district_feed.first_unacked(db) == 3
     db.execute("delete from gate_events where id = ?", [events[2].id])    # cseq 3
@@ -142,7 +145,7 @@ def test_acks_mark_ranges_and_an_event_purged_before_its_ack_is_not_sent(compoun
     db.execute("delete from gate_events where id = ?", [events[6].id])   # cseq 7, unacked
     assert district_feed.forget(db, 1.5e9) == 5                      # 1, 2, 3, 5 and 7
     assert [c for c, _ in feed(db)] == [4, 6]
-    ingest(db, [batch("gate-a", attempt(8))], policy)
+    ingest(db, [batch("gate-a", attempt(8))], policy, HANDLERS)
     assert [c for c, _ in feed(db)] == [4, 6, 8]
 
 
@@ -322,7 +325,8 @@ def test_hub_district_trust_link_and_status(compound, tmp_path):
     assert "gate/+/events" not in conf
     db = schema.open_db(compound.home.hub_db)
     db["gates"].insert({"id": "gate-a", "name": "gate-a"})
-    ingest(db, [batch("gate-a", attempt(1), attempt(2))], compound.build_bundle(1, 0).policy)
+    ingest(db, [batch("gate-a", attempt(1), attempt(2))], compound.build_bundle(1, 0).policy,
+           HANDLERS)
     district_feed.apply_ack(db, [(1, 1)], 1.7e9)
     out = run(main, ["district", "status", "--home", home])
     assert out.exit_code == 0, out.output

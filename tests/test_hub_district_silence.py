@@ -16,9 +16,12 @@ from hub import district_config, district_feed, schema
 from hub.cli import main
 from hub.district_uplink import DistrictUplink, UplinkConfig, state_topic
 from hub.ingest import ingest
+from hub.features import event_handlers
 from tests.processes import BIN, Process, wait_until
 from tests.test_hub_district import attempt, batch
 from tests.test_hub_district_link import events, link, send  # noqa: F401 (fixture)
+
+HANDLERS = event_handlers()  # every feature's, as a hub process registers them at start
 
 SILENT = "district_silent"
 
@@ -52,7 +55,7 @@ def test_no_ack_for_ten_minutes_raises_one_alert_and_the_next_ack_clears_it(comp
     district_config.set_compound(db, "c1")
     district_config.trust(db, "street1", b"k" * 32)
     ingest(db, [batch("gate-a", *(attempt(n) for n in range(1, 4)))],
-           compound.build_bundle(1, 0).policy)
+           compound.build_bundle(1, 0).policy, HANDLERS)
     sent: list[tuple[str, bytes]] = []
     clock = Clock(time.time())
     uplink = DistrictUplink(compound.home.hub_db, lambda t, p: sent.append((t, p)) or True,
@@ -93,7 +96,7 @@ def test_no_ack_for_ten_minutes_raises_one_alert_and_the_next_ack_clears_it(comp
     tick(180)
     assert open_alerts(db) == [] and status(compound.home)["no_ack_since"] is None
     # Another compound's ack clears nothing, and a link down is not silent.
-    ingest(db, [batch("gate-a", attempt(4))], compound.build_bundle(2, 0).policy)
+    ingest(db, [batch("gate-a", attempt(4))], compound.build_bundle(2, 0).policy, HANDLERS)
     tick(1)
     tick(11, (topics.DISTRICT_ACK, dump(FeedAck(compound="c2", ranges=[(4, 4)]))))
     assert len(open_alerts(db)) == 1
@@ -114,7 +117,7 @@ def test_the_wall_clock_stepping_an_hour_raises_no_silence(compound):
     db["gates"].insert({"id": "gate-a", "name": "gate-a"})
     district_config.set_compound(db, "c1")
     district_config.trust(db, "street1", b"k" * 32)
-    ingest(db, [batch("gate-a", attempt(1))], compound.build_bundle(1, 0).policy)
+    ingest(db, [batch("gate-a", attempt(1))], compound.build_bundle(1, 0).policy, HANDLERS)
     wall, elapsed = Clock(time.time()), Clock(1000.0)
     uplink = DistrictUplink(compound.home.hub_db, lambda t, p: True, lambda: True,
                             lambda d, at: 0, UplinkConfig(tick_s=0), clock=wall,

@@ -8,6 +8,7 @@ import uuid
 
 from gatehouse import topics
 from gatehouse.events import Event, EventBatch, dump
+from hub.features import event_handlers
 from hub.ingest import Incoming, ingest
 from hub.parcels import manifest
 from hub.parcels.intake import place_waiting
@@ -32,7 +33,8 @@ def test_a_parcel_walks_from_the_gate_to_the_manifest_in_one_direction(compound)
     batch = Incoming(topics.gate_events("north"),
                      dump(EventBatch(gate="north", sent_at=now, events=[e])), now)
 
-    calls = calls_while("hub", lambda: (ingest(db, [batch], policy),
+    handlers = event_handlers()   # registered at start, before any event arrives
+    calls = calls_while("hub", lambda: (ingest(db, [batch], policy, handlers),
                                      place_waiting(db, now + 1),
                                      manifest.build(db, now + 2)))
     shelf = manifest.build(db, now + 2)

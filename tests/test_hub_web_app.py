@@ -15,6 +15,7 @@ from gatehouse.events import Event, EventBatch, EventKind, Heartbeat, dump
 from gatehouse.identity import person_ref
 from gatehouse.policy import BuildingStatus
 from hub import logins, users
+from hub.features import event_handlers
 from hub.ingest import Incoming, ingest
 from hub.policy_versions import current_policy
 from hub.web import WebConfig, create_app
@@ -89,7 +90,7 @@ def send(compound, gate, events=(), status=None, beat=None):
                      at=e.pop("at"), payload=e) for i, e in enumerate(events)]
         msgs.append(Incoming(topics.gate_events(gate),
                              dump(EventBatch(gate=gate, sent_at=NOW, events=evs)), NOW))
-    return ingest(compound.db, msgs, current_policy(compound.db))
+    return ingest(compound.db, msgs, current_policy(compound.db), event_handlers())
 
 
 def attempt(at, direction="in", outcome="admit", ref=None, who="resident", household="7-2-301",
@@ -394,7 +395,7 @@ def test_a_gate_on_simulated_pins_is_flagged_at_the_office(as_user, compound):
                                                 kind=EventKind.STARTED, at=NOW - 5, payload={
                                                     "gate": "north", "pins": "mock",
                                                     "role": "gate"})])), NOW)],
-           current_policy(compound.db))
+           current_policy(compound.db), event_handlers())
     page = as_user("lead").get("/").get_data(as_text=True)
     assert "模拟引脚 no door" in page
     assert "门岗以模拟引脚运行" in page

@@ -143,7 +143,7 @@ def test_the_district_and_the_compound_share_only_gatehouse():
 # The hub's features, and the modules that put the hub together from its core and them.
 HUB_FEATURES = ("hub.parcels", "hub.web", "hub.district_")
 HUB_ASSEMBLY = {"hub.app_serve", "hub.app_web",      # the composition roots
-                "hub.event_handlers", "hub.schema"}  # the handler table, the migration sets
+                "hub.features", "hub.schema"}  # who registers handlers, the migration sets
 
 
 def test_the_hubs_core_never_imports_a_feature():

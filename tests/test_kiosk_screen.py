@@ -13,6 +13,7 @@ from kiosk.modes.entry import EntryMode
 from tests.conftest import ALICE_ID, HOUR
 from tests.gpio_fixtures import low_pulses, wait_for
 from tests.processes import wait_until
+from hub.features import event_handlers
 
 RELAY = 17
 BLANK = phone_frame(None)
@@ -256,6 +257,6 @@ def test_a_walk_in_visitor_is_registered_and_reaches_the_hub_masked(home, people
     batch = EventBatch(gate="gate-1", sent_at=at, events=[
         Event(seq=seq, id=eid, kind="visitor", at=at, payload=json.loads(payload))])
     ingest(compound.db, [Incoming(topics.gate_events("gate-1"), dump(batch), at)],
-           compound.build_bundle(1, int(at)).policy)
+           compound.build_bundle(1, int(at)).policy, event_handlers())
     row = next(compound.db.query("select * from visitors"))
     assert row["name"] == "王*明" and row["host_household"] == "7-302"

@@ -25,6 +25,7 @@ from hub.web import WebConfig, create_app
 from tests.conftest import ALICE_ID, HOUR
 from tests.processes import kiosk_process, wait_until
 from tests.test_alert_delivery import robot  # noqa: F401
+from hub.features import event_handlers
 
 
 def scrape(url: str, headers: dict | None = None) -> dict:
@@ -62,7 +63,7 @@ def test_metrics_match_a_running_compound(compound, authority, broker_proc, gate
     # `hub serve`'s parts, as hub/app_serve.py wires them.
     ep = read_endpoint(compound.home.hub_mqtt)
     sync = HubSync(SyncConfig(ep.host, ep.port, ep.password, ep.username),
-                   compound.home.hub_db, compound.home.hub_bundle, compound.key)
+                   compound.home.hub_db, compound.home.hub_bundle, compound.key, event_handlers())
     sync.start()
     worker = notify.notify_worker(compound.home.hub_db, None, interval=0.5).start()
     server = serve_health(compound.home, sync, port=0).start()

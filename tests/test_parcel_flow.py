@@ -14,6 +14,7 @@ from gatehouse.event_payloads import ParcelPayload
 from gatehouse.events import Event, EventBatch, dump
 from gatehouse.parcels import unseal_manifest
 from gatehouse.policy.model import BuildingStatus
+from hub.features import event_handlers
 from hub.ingest import Incoming, ingest
 from hub.parcels import audit_sheet, handout, intake, runs, settings
 from hub.parcels.manifest import build
@@ -135,7 +136,7 @@ def _pickup(compound, gate, payload, at):
               kind="pickup", at=at, payload=payload)
     ingest(db, [Incoming(topics.gate_events(gate),
                          dump(EventBatch(gate=gate, sent_at=at, events=[e])), at)],
-           compound.build_bundle(1, T0).policy)
+           compound.build_bundle(1, T0).policy, event_handlers())
 
 
 def test_pickups_from_the_kiosk_end_the_parcel_and_misfits_raise_alerts(compound, db):

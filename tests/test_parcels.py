@@ -8,9 +8,12 @@ import pytest
 from gatehouse import topics
 from gatehouse.event_payloads import ParcelPayload
 from gatehouse.events import Event, EventBatch, dump
+from hub.features import event_handlers
 from hub.ingest import Incoming, ingest
 from hub.parcels.intake import receive
 from hub.parcels.states import ALLOWED, ParcelError, ParcelState, move
+
+HANDLERS = event_handlers()  # every feature's, as a hub process registers them at start
 
 STATES = list(ParcelState)
 
@@ -61,14 +64,17 @@ def test_a_waybill_dropped_at_two_gates_is_one_parcel_and_voids_stay_at_their_ga
     first, second = uuid.uuid4().hex, uuid.uuid4().hex
     ingest(db, [_batch("gate-a", 1, "parcel", {"id": first, "waybill": "SF1234567890123",
                                                 "carrier": "sf", "room": "7-302",
-                                                "fresh": True, "courier": "赵*"})], policy)
+                                                "fresh": True, "courier": "赵*"})],
+           policy, HANDLERS)
     ingest(db, [_batch("gate-b", 1, "parcel", {"id": second, "waybill": "SF1234567890123"})],
-           policy)
+           policy, HANDLERS)
     rows = list(db.query("select * from parcels"))
     assert len(rows) == 1 and rows[0]["id"] == first and rows[0]["fresh"] == 1
     kinds = [r["state_to"] for r in db.query("select state_to from parcel_events order by id")]
     assert kinds == ["received", "duplicate_scan"]
-    ingest(db, [_batch("gate-b", 2, "parcel_void", {"parcel": first, "by": "v002"})], policy)
+    ingest(db, [_batch("gate-b", 2, "parcel_void", {"parcel": first, "by": "v002"})],
+           policy, HANDLERS)
     assert next(db.query("select state from parcels"))["state"] == "received"
-    ingest(db, [_batch("gate-a", 2, "parcel_void", {"parcel": first, "by": "v001"})], policy)
+    ingest(db, [_batch("gate-a", 2, "parcel_void", {"parcel": first, "by": "v001"})],
+           policy, HANDLERS)
     assert next(db.query("select state from parcels"))["state"] == "voided"

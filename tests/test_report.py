@@ -20,6 +20,7 @@ from gatehouse import days, topics
 from gatehouse.events import Event, EventBatch, dump
 from gatehouse.policy import Reason
 from hub import report
+from hub.features import event_handlers
 from hub.ingest import Incoming, ingest
 from hub.parcels.shelving import Shelf, define_shelf
 from hub.policy_versions import current_policy
@@ -53,7 +54,7 @@ class Gates:
                              payload=payload))
         msg = Incoming(topics.gate_events(gate),
                        dump(EventBatch(gate=gate, sent_at=NOW, events=evs)), NOW)
-        result = ingest(self.compound.db, [msg], current_policy(self.compound.db))
+        result = ingest(self.compound.db, [msg], current_policy(self.compound.db), event_handlers())
         assert result.stored == len(evs)
 
 

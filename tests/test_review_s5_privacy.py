@@ -8,6 +8,7 @@ import time
 from district import tracing
 from hub import district_feed
 from hub.ingest import ingest
+from hub.features import event_handlers
 from tests.test_district_tracing import NOW, REF_A, T, db, event  # noqa: F401  (fixture)
 from tests.test_hub_district import attempt, batch, setup
 
@@ -29,7 +30,7 @@ def test_a_name_typed_with_spaces_leaves_masked(compound):
     names = ["欧 阳 建 国", "欧* 阳* 建* 国*", "王 明", "Mary Ann Smith", FULL, "J*** S****",
              "张*丰"]
     ingest(db, [batch("gate-a", *[attempt(i + 1, name=n) for i, n in enumerate(names)])],
-           policy)
+           policy, event_handlers())
     got = [e.name for e in district_feed.next_events(db, 0, time.time())]
     assert all(len(shown(n)) <= 2 and len(shown(n)) < len(n.replace(" ", "")) for n in got
                ), got

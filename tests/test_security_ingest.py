@@ -22,10 +22,13 @@ from gatehouse.events import Event, EventBatch, EventKind, dump
 from gatehouse.net import close_client
 from hub.broker import MAX_PACKET_BYTES
 from hub.gate_quota import GateQuota
+from hub.features import event_handlers
 from hub.ingest import Incoming, ingest
 from hub.policy_versions import current_policy
 from tests.conftest import T0
 from tests.processes import wait_until
+
+HANDLERS = event_handlers()  # every feature's, as a hub process registers them at start
 
 GATE = "north"
 
@@ -52,7 +55,7 @@ def batch(*events: dict, v: int = 1, gate: str = GATE) -> bytes:
 
 def send(db, *payloads: bytes, gate: str = GATE, at: float = T0 + 60, quota=GateQuota()):
     return ingest(db, [Incoming(topics.gate_events(gate), p, at) for p in payloads],
-                  current_policy(db), quota=quota)
+                  current_policy(db), HANDLERS, quota=quota)
 
 
 def stored(db) -> list[dict]:
@@ -180,7 +183,7 @@ def test_a_real_gate_payload_passes_every_check(db):
         "alert": False, "policy_version": 3})
     r = ingest(db, [Incoming(topics.gate_events(GATE),
                              dump(EventBatch(gate=GATE, sent_at=T0, events=[e])), T0)],
-               current_policy(db))
+               current_policy(db), HANDLERS)
     assert r.stored == 1 and r.quarantined == 0
 
 
@@ -304,7 +307,7 @@ def test_a_message_over_the_hubs_limit_is_refused_whole(db):
 def test_a_flood_of_offline_messages_is_one_alert(db):
     msgs = [Incoming(topics.gate_status(GATE), topics.ONLINE, T0)] + \
         [Incoming(topics.gate_status(GATE), topics.OFFLINE, T0 + 1 + i / 1000) for i in range(500)]
-    ingest(db, msgs, current_policy(db))
+    ingest(db, msgs, current_policy(db), HANDLERS)
     assert len(alerts(db, "gate_offline")) == 1
 
 

@@ -20,13 +20,14 @@ from kiosk.bundles import BundleCache, hub_key
 from kiosk.clock import ClockJudge
 from kiosk.link import HubLink, LinkConfig
 from tests.processes import wait_until
+from hub.features import event_handlers
 
 
 @pytest.fixture
 def hub_sync(compound, broker_proc):
     ep = Endpoint.read(compound.home.hub_mqtt)
     sync = HubSync(SyncConfig(ep.host, ep.port, ep.password), compound.home.hub_db,
-                   compound.home.hub_bundle, compound.key)
+                   compound.home.hub_bundle, compound.key, event_handlers())
     sync.start()
     wait_until(sync.connected.is_set, 10, message="hub connected")
     yield sync

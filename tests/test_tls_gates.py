@@ -38,6 +38,7 @@ from kiosk.link import HubLink, LinkConfig, LinkRefused, broker_port
 from kiosk.attempt_log import AttemptLog
 from tests.conftest import ALICE_ID, HOUR
 from tests.processes import BIN, Broker, free_port, hub_process, kiosk_process, wait_until
+from hub.features import event_handlers
 
 LAN_IP = "127.0.0.2"
 
@@ -214,7 +215,7 @@ def test_plain_closes_only_once_every_gate_is_on_tls(compound, tls_broker, tmp_p
     (b.kiosk / "ca.crt").unlink()
     hub_ep = Endpoint.read(compound.home.hub_mqtt)
     sync = HubSync(SyncConfig(hub_ep.host, hub_ep.port, hub_ep.password),
-                   compound.home.hub_db, compound.home.hub_bundle, compound.key)
+                   compound.home.hub_db, compound.home.hub_bundle, compound.key, event_handlers())
     sync.start()
     store = AttemptLog(a.kiosk_db)
     links = [_link(a, Endpoint.read(a.kiosk_mqtt)), _link(b, Endpoint.read(b.kiosk_mqtt))]

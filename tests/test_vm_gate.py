@@ -15,6 +15,7 @@ import time
 
 import pytest
 
+from gatehouse.processes import wait_until
 from tests.vm.provision import LOCKED, UNLOCKED
 
 # `pytest -m vm` selects this module, `-m "not vm"` leaves it out; under ./scripts/test
@@ -115,16 +116,16 @@ def test_an_admitted_person_unlocks_for_the_pulse_and_locks_again(gate):
     log = gate.watch_in_background("admit-1", 600)  # from before the kiosk restarts
     gate.play(scene)
 
-    def pulse():
-        ch = gate.changes(log)
+    def first_open(ch: list) -> int | None:
+        """The first unlock after the watch's start that a later change ended."""
         opened = [i for i, c in enumerate(ch) if c[1] == UNLOCKED and i > 0]
-        return (ch, opened[0]) if opened and opened[0] + 1 < len(ch) else None
-    try:
-        changes, i = gate.wait("the door opening and locking again for an admitted resident",
-                               pulse, timeout=180, every=0.5)
-    except AssertionError as e:
-        raise AssertionError(f"{e}; line: {gate.changes(log)}; attempts: "
-                             f"{gate.attempts()[-3:]}\n" + gate.journal(30)) from None
+        return opened[0] if opened and opened[0] + 1 < len(ch) else None
+    changes = wait_until(lambda: gate.changes(log), 180, every=0.5,
+                         message="the door opening and locking again for an admitted resident",
+                         until=lambda ch: first_open(ch) is not None,
+                         seen=lambda ch: f"line: {ch}; attempts: {gate.attempts()[-3:]}\n"
+                                         + gate.journal(30))
+    i = first_open(changes)
     gate.unwatch()
     held = changes[i + 1][0] - changes[i][0]
     assert PULSE_S - 0.3 <= held <= PULSE_S + 1.0, f"unlocked for {held:.2f} s, configured {PULSE_S} s"
@@ -207,9 +208,11 @@ def test_a_scanner_gun_typing_codes_is_read_and_decided(gate):
         t_start = gate.wall_time()
         gate.type_on_scanner(p)
         gate.type_on_scanner(h)
-        deadline = time.monotonic() + 45
-        while not (found := gate.attempts(since=t_start)) and time.monotonic() < deadline:
-            time.sleep(2)
+        try:
+            found = wait_until(lambda: gate.attempts(since=t_start), 45, every=2,
+                               message="an attempt from the scanner gun")
+        except TimeoutError:
+            found = []
         if found and (found[-1]["outcome"] == "admit" or
                       "MISSING_CODE" not in json.loads(found[-1]["reasons"] or "[]")):
             break
@@ -245,23 +248,21 @@ def test_power_cut_in_a_burst_with_the_hub_away_then_locked_at_boot_both_databas
     gate.play(scene, fps=4)
     # (after the kiosk's start, not beside it: on a loaded machine that start ran long)
     gate.office_writing(400)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        opens = [ln for ln in opens_log.read_text().splitlines() if ln.endswith(f" {UNLOCKED}")] \
+
+    def opens() -> list[str]:
+        """The line's unlocks so far, from the watcher's file (it outlives the VM)."""
+        return [ln for ln in opens_log.read_text().splitlines() if ln.endswith(f" {UNLOCKED}")] \
             if opens_log.exists() else []
-        if len(opens) >= 2:
-            break
-        time.sleep(0.5)
-    assert len(opens) >= 2, f"the burst opened the door fewer than twice in 300 s: {opens}"
+    wait_until(opens, 300, every=0.5, message="the burst opening the door twice",
+               until=lambda seen: len(seen) >= 2)
     t_opened = time.monotonic()
-    backlog = gate.wait("attempts logged while the hub is away",
-                        lambda: [a["id"] for a in gate.attempts(since=t_start)], 60, 0.5)
-    gate.wait("the office writing passes to the hub's database",
-              lambda: churn_log.exists() and churn_log.read_text().split(), 180, 0.5)
+    backlog = wait_until(lambda: [a["id"] for a in gate.attempts(since=t_start)], 60, every=0.5,
+                         message="attempts logged while the hub is away")
+    wait_until(lambda: churn_log.exists() and churn_log.read_text().split(), 180, every=0.5,
+               message="the office writing passes to the hub's database")
     time.sleep(max(0.0, t_opened + 1.2 - time.monotonic()))   # mid-burst, likely mid-write
     session.vm.power_cut()
-    opened_at = [float(ln.split()[0]) for ln in opens_log.read_text().splitlines()
-                 if ln.endswith(f" {UNLOCKED}")]
+    opened_at = [float(ln.split()[0]) for ln in opens()]
     office_passes = len(churn_log.read_text().split())
     t = time.monotonic()
     session.vm.start()
@@ -278,8 +279,10 @@ def test_power_cut_in_a_burst_with_the_hub_away_then_locked_at_boot_both_databas
     assert not missing, f"door openings with no admitted attempt in the gate's log: {missing}"
     ids = [a["id"] for a in admits if any(t - 5 <= a["at"] <= t + 0.05 for t in opened_at)]
     want = set(ids) | set(backlog)
-    gate.wait("every opened attempt and the backlog at the hub",
-              lambda: gate.hub_has(sorted(want)) == want or None, timeout=180, every=3)
+    wait_until(lambda: gate.hub_has(sorted(want)), 180, every=3,
+               message="every opened attempt and the backlog at the hub",
+               until=lambda have: have == want,
+               seen=lambda have: f"missing {sorted(want - have)}")
     print(f"power cut after {len(opened_at)} openings and {office_passes} office passes; "
           f"boot {took:.0f} s, locked at the kiosk's start; both databases ok; "
           f"{len(want)} attempt(s) of the backlog at the hub")

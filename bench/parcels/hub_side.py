@@ -17,6 +17,7 @@ from gatehouse.events import EventKind
 from gatehouse.home import Home
 from hub import policy_versions
 from hub.compound import Compound
+from hub.features import event_handlers
 from hub.ingest import Incoming, ingest
 from hub.parcels import intake, settings, shelving
 from hub.parcels.shelving import define_shelf, Shelf
@@ -117,11 +118,13 @@ def run_ingest(db, msgs: list[bytes], expected: list[int]) -> tuple[float, list[
     """Each message in its own ingest call (one transaction), as HubSync's writer does
     with a single gate sending; the policy read per call, as there."""
     topic = topics.gate_events(GATE)
+    handlers = event_handlers()  # as a hub process registers them at start
     per_batch = []
     t0 = time.perf_counter()
     for m, n in zip(msgs, expected):
         b0 = time.perf_counter()
-        r = ingest(db, [Incoming(topic, m, time.time())], policy_versions.current_policy(db))
+        r = ingest(db, [Incoming(topic, m, time.time())], policy_versions.current_policy(db),
+                   handlers)
         per_batch.append(time.perf_counter() - b0)
         if r.stored != n or r.quarantined:
             raise AssertionError(f"ingest stored {r.stored} of {n}, quarantined "

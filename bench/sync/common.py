@@ -32,6 +32,7 @@ from kiosk.attempt_log import AttemptLog
 from kiosk.bundles import BundleCache, hub_key
 from kiosk.clock import ClockJudge
 from kiosk.link import HubLink, LinkConfig
+from hub.features import event_handlers
 
 
 LOOPBACK = "127.0.0.1"
@@ -83,7 +84,7 @@ def _hub_child(root: str, ready, stop) -> None:
     ep = Endpoint.read(home.hub_mqtt)
     assert ep.host == LOOPBACK
     sync = HubSync(SyncConfig(ep.host, ep.port, ep.password), home.hub_db, home.hub_bundle,
-                   SigningKey.load(home.hub_key))
+                   SigningKey.load(home.hub_key), event_handlers())
     sync.start()
     try:
         if sync.connected.wait(10):

@@ -1,13 +1,13 @@
 """What the gates' parcel events change at the hub: a courier's drop-off slotted, an
-entry undone, a parcel handed out. Handlers per event kind (hub/effects.py's `Stored`),
-put in the hub's table by hub/event_handlers.py."""
+entry undone, a parcel handed out. Handlers per event kind (a `Stored` each, hub/event_handlers.py),
+registered at start (hub/features.py)."""
 from __future__ import annotations
 
 import time
 
 from gatehouse.event_payloads import ParcelPayload, ParcelVoidPayload, PickupPayload
 from gatehouse.events import EventKind
-from hub.effects import Handler, Stored
+from hub.event_handlers import EventHandlers, Stored
 from hub.parcels import handout, intake
 
 
@@ -35,8 +35,8 @@ def on_pickup(s: Stored) -> int:
     return 0
 
 
-HANDLERS: dict[EventKind, Handler] = {
-    EventKind.PARCEL: on_parcel,
-    EventKind.PARCEL_VOID: on_parcel_void,
-    EventKind.PICKUP: on_pickup,
-}
+def register(handlers: EventHandlers) -> None:
+    """The parcel events' handlers (hub/features.py)."""
+    handlers.handle(EventKind.PARCEL, on_parcel)
+    handlers.handle(EventKind.PARCEL_VOID, on_parcel_void)
+    handlers.handle(EventKind.PICKUP, on_pickup)

@@ -14,6 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from gatehouse.processes import Process
+
 CTL = Path(os.environ.get("GATEHOUSE_VM_CTL", "/tmp/gatehouse-vm-console.sock"))
 
 
@@ -54,18 +56,18 @@ def ask(req: dict) -> int:
 
 
 def main(argv: list[str]) -> int:
+    if argv == ["serve"]:   # the child that `up` leaves running
+        serve()
+        return 0
     if not argv or argv[0] not in ("up", "run", "down"):
         print(__doc__)
         return 2
     if argv[0] == "up":
         log = Path(tempfile.gettempdir()) / "gatehouse-vm-console.log"
-        if os.fork() == 0:
-            os.setsid()
-            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-            os.dup2(fd, 1)
-            os.dup2(fd, 2)
-            serve()
-            os._exit(0)
+        log.unlink(missing_ok=True)
+        # its own session: it outlives this command and the terminal's Ctrl-C
+        Process([sys.executable, "-m", "tests.vm.console", "serve"], log, name="vm console",
+                own_session=True).start()
         print(f"booting; progress in {log}")
         return 0
     if argv[0] == "down":

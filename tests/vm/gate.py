@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from gatehouse.processes import wait_until
 from tests.vm.machine import Machine, VMError
 from tests.vm.provision import FRAMES, HOME, LOCKED, PROBE_LOG, RELAY, VENV
 
@@ -66,7 +67,7 @@ class Gate:
         pid = self.vm.sh(f"nohup python3 /mnt/run/tools/line.py watch {seconds:g} "
                          f"--log /mnt/run/{name}.log >/dev/null 2>&1 & echo $!").strip()
         self._watchers.append(int(pid))
-        self.wait(f"the line watcher {name}", log.exists, timeout=60, every=0.2)
+        wait_until(log.exists, 60, every=0.2, message=f"the line watcher {name} to start")
         return log
 
     def unwatch(self) -> None:
@@ -104,15 +105,10 @@ class Gate:
         """Wait until the kiosk is active (READY=1 under Type=notify) in a process other
         than `not_pid`; returns the seconds waited and its state."""
         t0 = time.monotonic()
-        while True:
-            state = self.kiosk()
-            if state.active == "active" and state.pid and state.pid != not_pid:
-                return time.monotonic() - t0, state
-            if time.monotonic() - t0 > timeout:
-                raise AssertionError(
-                    f"the kiosk was not back and ready within {timeout:.0f} s: {state}\n"
-                    + self.journal(40))
-            time.sleep(1)
+        state = wait_until(self.kiosk, timeout, every=1, message="the kiosk back and ready",
+                           until=lambda s: s.active == "active" and s.pid and s.pid != not_pid,
+                           seen=lambda s: f"{s}\n{self.journal(40)}")
+        return time.monotonic() - t0, state
 
     def journal(self, lines: int = 60, unit: str = UNIT) -> str:
         return self.vm.run(f"journalctl -u {unit} -b --no-pager -n {lines} -o short-monotonic").out
@@ -220,7 +216,7 @@ class Gate:
             pid = self.kiosk().pid
             return bool(pid) and self.vm.run(
                 f"journalctl -b _PID={pid} -o cat | grep -q 'scanner gun .* ok'").ok
-        self.wait("the kiosk opening the scanner gun", opened, timeout=timeout, every=2)
+        wait_until(opened, timeout, every=2, message="the kiosk opening the scanner gun")
 
     def playing(self, scene: str, fps: float = 4, loop: bool = True, scanner: bool = True,
                 camera: str | None = None) -> bool:
@@ -252,16 +248,6 @@ class Gate:
 
     def wall_time(self) -> float:
         return float(self.vm.sh("date +%s.%N"))
-
-    def wait(self, what: str, condition, timeout: float, every: float = 1.0):
-        t0 = time.monotonic()
-        while True:
-            value = condition()
-            if value:
-                return value
-            if time.monotonic() - t0 > timeout:
-                raise AssertionError(f"{what}: not within {timeout:.0f} s")
-            time.sleep(every)
 
 
 __all__ = ["Gate", "KioskState", "LOCKED", "VMError"]

@@ -8,11 +8,10 @@ three 9p shares (project, wheelhouse, the run's folder).
 """
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import queue
 import shlex
-import signal
 import socket
 import subprocess
 import threading
@@ -20,6 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from gatehouse.processes import Process, wait_until
 from tests.vm.image import Image
 
 
@@ -47,7 +47,7 @@ class Machine:
         self.overlay = run_dir / "overlay.qcow2"
         self.sock_path = run_dir / "agent.sock"
         self.console = run_dir / "console.log"
-        self.proc: subprocess.Popen | None = None
+        self.qemu: Process | None = None
         self._sock: socket.socket | None = None
         self._replies: dict[int, queue.Queue] = {}
         self._hellos: queue.Queue[str] = queue.Queue()
@@ -58,11 +58,12 @@ class Machine:
 
     # -- the QEMU process ------------------------------------------------------------
 
-    def create_overlay(self) -> None:
-        """A fresh overlay: the run's writes go here, the cached base stays untouched."""
+    def create_overlay(self, backing: Path | None = None) -> None:
+        """A fresh overlay on `backing` (the image's base disk unless given): the run's
+        writes go here, the cached layers stay untouched."""
         self.overlay.unlink(missing_ok=True)
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b",
-                        str(self.image.disk), str(self.overlay)], check=True,
+                        str(backing or self.image.disk), str(self.overlay)], check=True,
                        capture_output=True)
 
     def start(self, target: str | None = None) -> None:
@@ -95,27 +96,28 @@ class Machine:
             cmd += ["-virtfs", f"local,path={folder},mount_tag={tag},security_model=none"
                                + (",readonly=on" if readonly else "")]
         self.console.touch()
-        self._qemu_log = open(self.run_dir / "qemu.log", "ab")
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._qemu_log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        # its own process group: the power cut kills QEMU and anything it started
+        self.qemu = Process(cmd, self.run_dir / "qemu.log", name="qemu",
+                            own_session=True).start()
         self._connect()
         self.boots += 1
 
+    def _qemu_up(self, during: str) -> None:
+        if not self.qemu.running():
+            raise VMError(f"qemu exited ({self.qemu.returncode}) {during}:\n"
+                          + self.tail("console.log") + "\n" + self.qemu.tail())
+
     def _connect(self) -> None:
-        deadline = time.monotonic() + 30
-        while True:
-            if self.proc.poll() is not None:
-                raise VMError(f"qemu exited ({self.proc.returncode}): {self.tail('qemu.log')}")
+        def connected() -> socket.socket | None:
+            self._qemu_up("before its agent socket was there")
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
-                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 s.connect(str(self.sock_path))
-                break
+                return s
             except OSError:
                 s.close()
-                if time.monotonic() > deadline:
-                    raise VMError("qemu's agent socket never appeared")
-                time.sleep(0.1)
-        self._sock = s
+                return None
+        self._sock = s = wait_until(connected, 30, every=0.1, message="QEMU's agent socket")
         self._hellos = queue.Queue()
         threading.Thread(target=self._reader, args=(s,), daemon=True).start()
 
@@ -145,26 +147,19 @@ class Machine:
         (starting units done). Returns the seconds it took."""
         t0 = time.monotonic()
         deadline = t0 + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise VMError(f"the VM did not boot in {timeout:.0f} s; console:\n"
-                              + self.tail("console.log"))
-            if self.proc.poll() is not None:
-                raise VMError(f"qemu exited ({self.proc.returncode}) during boot:\n"
-                              + self.tail("console.log"))
+
+        def new_boot() -> str | None:
+            self._qemu_up("during boot")
             try:
-                boot_id = self._hellos.get(timeout=min(left, 3))
+                boot_id = self._hellos.get(timeout=max(0.0, min(deadline - time.monotonic(), 3)))
             except queue.Empty:
                 # a hello sent before the host listened is lost: ask again
-                try:
+                with contextlib.suppress(OSError):
                     self._sock.sendall(b'{"ping": 1}\n')
-                except OSError:
-                    pass
-                continue
-            if boot_id != previous:
-                self.boot_id = boot_id
-                break
+                return None
+            return boot_id if boot_id != previous else None
+        self.boot_id = wait_until(new_boot, timeout, every=0, message="the VM to boot",
+                                  seen=lambda _: "console:\n" + self.tail("console.log"))
         r = self.run("systemctl is-system-running --wait", timeout=max(deadline - time.monotonic(), 5))
         if r.out.strip() not in ("running", "degraded"):
             raise VMError(f"systemd did not settle: {r.out.strip()} {r.err.strip()}")
@@ -204,9 +199,8 @@ class Machine:
 
     def power_cut(self) -> None:
         """Kill QEMU outright: the guest's page cache and unflushed writes are lost."""
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
+        if self.qemu:
+            self.qemu.kill(group=True)
         self._close()
 
     def stop(self) -> None:
@@ -217,8 +211,6 @@ class Machine:
         if self._sock:
             self._sock.close()
             self._sock = None
-        if getattr(self, "_qemu_log", None):
-            self._qemu_log.close()
 
     def tail(self, name: str, lines: int = 40) -> str:
         path = self.run_dir / name

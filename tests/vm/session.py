@@ -31,6 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from gatehouse.processes import wait_until
 from tests.vm import image as image_mod
 from tests.vm import provision, wheels
 from tests.vm.machine import Machine
@@ -202,8 +203,7 @@ class Session:
             self._install(base, wh, installed, shares)
         # This run: an overlay on the installed layer.
         self.vm = Machine(base, self.run_dir, shares)
-        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b",
-                        str(installed), str(self.vm.overlay)], check=True)
+        self.vm.create_overlay(installed)
         # The first boot stops short of the services (basic.target: the GPIO chip, the
         # door-lock service, the agent): update_code installs this tree's code, then
         # starts them, so hub, web and kiosk start once, not with the layer's code first.
@@ -244,7 +244,8 @@ class Session:
             vm.wait_boot()
             self.timings.update(provision.install(vm, self.log))
             vm.run("systemctl poweroff", timeout=10)
-            vm.proc.wait(180)
+            wait_until(lambda: not vm.qemu.running(), 180, every=1,
+                       message="the VM to power off after the installers")
         except BaseException:
             for name in ("install-hub.log", "install-kiosk.log", "console.log"):
                 if (work / name).exists():
