@@ -11,12 +11,13 @@ a key that some version of the kiosk did not send has a default. A key is requir
 only where every version sent it and the event means nothing without it. The store
 adds `id`, `at`, `kind` and `attempt_id` around each payload (kiosk/attempt_log.py).
 
-Adding a kind: its model here, its line in PAYLOADS, its handler at the hub, and a
-line of it in tests/data/events_v1.jsonl (docs/architecture.md).
+Adding a kind: its value in EventKind (the one registration line), its model here
+naming it (`kind=`), its handler registered by its hub feature, and a line of it in
+the replay fixture (docs/architecture.md, "Adding an event kind").
 """
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -41,10 +42,24 @@ By, Volunteer, Waybill, Gate = _text("by"), _text("volunteer"), _text("waybill")
 Courier, Company, PersonRef = _text("courier"), _text("company"), _text("person_ref")
 
 
+# Each kind's model, filled by the models' class lines below (`kind=`).
+PAYLOADS: dict[EventKind, type[EventPayload]] = {}
+
+
 class EventPayload(BaseModel):
-    """Keys the store sets on every payload; a kind's own keys are in its subclass."""
+    """Keys the store sets on every payload; a kind's own keys are in its subclass,
+    which names its kind in its class line: `class ParcelPayload(EventPayload,
+    kind=EventKind.PARCEL)` is the kind's model at both ends."""
 
     model_config = ConfigDict(extra="allow", allow_inf_nan=False)
+
+    def __init_subclass__(cls, kind: EventKind | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if kind is not None:
+            if kind in PAYLOADS:
+                raise TypeError(f"{kind.value} already has its model, "
+                                f"{PAYLOADS[kind].__name__}")
+            PAYLOADS[kind] = cls
 
     id: str | None = None          # the event's id (a parcel's own id in a `parcel` event)
     at: float | None = None        # the event's time, as the envelope's
@@ -52,7 +67,7 @@ class EventPayload(BaseModel):
     attempt_id: str | None = None
 
 
-class AttemptPayload(EventPayload):
+class AttemptPayload(EventPayload, kind=EventKind.ATTEMPT):
     """A decided attempt: the attempts row as the gate logged it."""
 
     direction: Direction
@@ -72,7 +87,7 @@ class AttemptPayload(EventPayload):
     alert: bool = False
 
 
-class OverridePayload(EventPayload):
+class OverridePayload(EventPayload, kind=EventKind.OVERRIDE):
     """A volunteer's decision on a referred attempt of the same gate."""
 
     attempt_id: str
@@ -81,19 +96,19 @@ class OverridePayload(EventPayload):
     by: By | None = None
 
 
-class ExitRequestPayload(EventPayload):
+class ExitRequestPayload(EventPayload, kind=EventKind.EXIT_REQUEST):
     """The exit button opened the door from inside: nothing more to say."""
 
 
-class DoorForcedPayload(EventPayload):
+class DoorForcedPayload(EventPayload, kind=EventKind.DOOR_FORCED):
     """The door opened while locked."""
 
 
-class DoorHeldPayload(EventPayload):
+class DoorHeldPayload(EventPayload, kind=EventKind.DOOR_HELD):
     """The door stayed open too long after an admit."""
 
 
-class StartedPayload(EventPayload):
+class StartedPayload(EventPayload, kind=EventKind.STARTED):
     gate: Gate | None = None
     relay_unlocked: bool | None = None
     pins: str | None = None        # "mock": the office must see a gate with no door wired
@@ -103,18 +118,18 @@ class StartedPayload(EventPayload):
     role: str | None = None        # "parcels" at the parcel area (no door to drive)
 
 
-class StoppedPayload(EventPayload):
+class StoppedPayload(EventPayload, kind=EventKind.STOPPED):
     gate: Gate | None = None
 
 
-class VolunteerPayload(EventPayload):
+class VolunteerPayload(EventPayload, kind=EventKind.VOLUNTEER):
     """Sign-in, sign-out, a wrong PIN or a lockout at the kiosk screen."""
 
     action: str                    # sign_in, sign_out, or why a sign-in failed
     volunteer: Volunteer
 
 
-class DirectionPayload(EventPayload):
+class DirectionPayload(EventPayload, kind=EventKind.DIRECTION):
     """A volunteer switched the lane between in and out."""
 
     model_config = ConfigDict(populate_by_name=True)
@@ -124,7 +139,7 @@ class DirectionPayload(EventPayload):
     by: By | None = None
 
 
-class CourierSessionPayload(EventPayload):
+class CourierSessionPayload(EventPayload, kind=EventKind.COURIER_SESSION):
     """A courier's drop-off began (badge, name) or ended (count, who ended it)."""
 
     session: str
@@ -136,7 +151,7 @@ class CourierSessionPayload(EventPayload):
     by: By | None = None
 
 
-class ParcelPayload(EventPayload):
+class ParcelPayload(EventPayload, kind=EventKind.PARCEL):
     """A parcel dropped off at the gate; `id` is the parcel's (kiosk/courier_session.py)."""
 
     id: str
@@ -153,7 +168,7 @@ class ParcelPayload(EventPayload):
     keyed_by: By | None = None     # a volunteer keyed a label that would not scan
 
 
-class ParcelVoidPayload(EventPayload):
+class ParcelVoidPayload(EventPayload, kind=EventKind.PARCEL_VOID):
     """A parcel entry undone by the volunteer of the gate that recorded it."""
 
     parcel: str
@@ -162,7 +177,7 @@ class ParcelVoidPayload(EventPayload):
     by: By | None = None
 
 
-class VisitorPayload(EventPayload):
+class VisitorPayload(EventPayload, kind=EventKind.VISITOR):
     """A walk-in registered at the gate, masked there."""
 
     name: Name
@@ -172,7 +187,7 @@ class VisitorPayload(EventPayload):
     by: By | None = None
 
 
-class PickupPayload(EventPayload):
+class PickupPayload(EventPayload, kind=EventKind.PICKUP):
     """A parcel handed out (or a wrong one scanned) at the parcel area, or the keypad
     paused after wrong pickup codes (`outcome` codes_paused): docs/mqtt.md."""
 
@@ -191,22 +206,13 @@ class PickupPayload(EventPayload):
     wrong_codes: int | None = None
 
 
-PAYLOADS: dict[EventKind, type[EventPayload]] = {
-    EventKind.ATTEMPT: AttemptPayload,
-    EventKind.OVERRIDE: OverridePayload,
-    EventKind.EXIT_REQUEST: ExitRequestPayload,
-    EventKind.DOOR_FORCED: DoorForcedPayload,
-    EventKind.DOOR_HELD: DoorHeldPayload,
-    EventKind.STARTED: StartedPayload,
-    EventKind.STOPPED: StoppedPayload,
-    EventKind.VOLUNTEER: VolunteerPayload,
-    EventKind.DIRECTION: DirectionPayload,
-    EventKind.COURIER_SESSION: CourierSessionPayload,
-    EventKind.PARCEL: ParcelPayload,
-    EventKind.PARCEL_VOID: ParcelVoidPayload,
-    EventKind.VISITOR: VisitorPayload,
-    EventKind.PICKUP: PickupPayload,
-}
+class CameraPayload(EventPayload, kind=EventKind.CAMERA):
+    """The camera stopped delivering frames (`lost`: the gate reads no code until it is
+    back, though the gun and the buttons still work) or delivers again (`back`)."""
+
+    state: Literal["lost", "back"]
+    problem: str = Field("", max_length=200)   # the driver's words, e.g. "no /dev/video0"
+    lost_for_s: float | None = Field(None, ge=0, le=10**9)   # on `back`: how long blind
 
 
 class PayloadError(ValueError):

@@ -39,6 +39,7 @@ class EventKind(str, Enum):
     PARCEL_VOID = "parcel_void"      # a parcel entry undone by the volunteer
     VISITOR = "visitor"              # a walk-in visitor registered at the gate
     PICKUP = "pickup"                # a parcel handed out at the parcel area (or a wrong one scanned)
+    CAMERA = "camera"                # the gate's camera was lost (it cannot read codes) or came back
 
 
 class _Wire(BaseModel):

@@ -28,6 +28,7 @@ class AlertKind(str, Enum):
     GATE_OFFLINE = "gate_offline"
     CLOCK_UNTRUSTED = "clock_untrusted"   # shown from the heartbeat, never stored
     MOCK_PINS = "mock_pins"
+    CAMERA_LOST = "camera_lost"          # closed by the gate when its camera is back
     # What two gates did offline that the policy would not have allowed together.
     PASSBACK_ACROSS_GATES = "conflict:passback_across_gates"
     QUOTA_EXCEEDED = "conflict:quota_exceeded"
@@ -85,6 +86,7 @@ LABELS: dict[AlertKind, tuple[str, str]] = {
     AlertKind.GATE_OFFLINE: ("门岗离线", "Gate offline"),
     AlertKind.CLOCK_UNTRUSTED: ("门岗时间未校准", "Clock untrusted"),
     AlertKind.MOCK_PINS: ("门岗以模拟引脚运行，门未连接", "Gate on simulated pins: no door"),
+    AlertKind.CAMERA_LOST: ("门岗摄像头断开，无法扫码", "Gate camera lost: no codes read"),
     AlertKind.PASSBACK_ACROSS_GATES: ("跨门重复进出", "Passback across gates"),
     AlertKind.QUOTA_EXCEEDED: ("超出出门次数", "Exit quota exceeded"),
     AlertKind.PARCEL_AREA_FULL: ("快递区货架已满", "Parcel shelves full"),

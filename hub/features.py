@@ -7,11 +7,11 @@ that feature's own `register` (docs/architecture.md, "Adding an event kind").
 """
 from __future__ import annotations
 
-from hub import effects
+from hub import camera_outages, effects
 from hub.event_handlers import EventHandlers
 from hub.parcels import gate_events as parcels
 
-FEATURES = (effects, parcels)
+FEATURES = (effects, parcels, camera_outages)
 
 
 def event_handlers() -> EventHandlers:

@@ -25,6 +25,7 @@ from gatehouse.parcels import Manifest
 from gatehouse.policy import Decision, Direction
 from kiosk.attempt import Closed
 from kiosk.attempt_log import AttemptLog
+from kiosk.camera_watch import CameraWatch
 from kiosk.config import KioskConfig
 from kiosk.gpio import DoorAlarm, GateHardware, Pattern
 from kiosk.modes.base import Mode, ModeContext, Scan, ScreenVersion
@@ -85,6 +86,7 @@ class Gate:
         self._alarm_until: float | None = None
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self._frames = None  # the running loop's frames: `call` wakes it (no frame wait)
+        self.camera = CameraWatch(store)
         self._wake = threading.Event()
         self.frames = 0
         door = hardware.door
@@ -199,6 +201,8 @@ class Gate:
         now = self.now() if now is None else now
         self._handle_inbox(now)
         self.modes.tick(now)
+        if self._frames is not None:
+            self.camera.tick(self._frames.source, now)
         if self.desk.expire(now):
             self.changed()
         if self._alarm_until is not None and now >= self._alarm_until:

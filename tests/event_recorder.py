@@ -5,20 +5,21 @@ SQLite log on mock pins, deciding with a compound's signed bundle: scans, the do
 callbacks, the volunteer screen's routes, the courier and pickup flows, as the kiosk
 tests drive them. What comes out is each kiosk's outbox as its link would send it.
 
-    .venv/bin/python -m tests.event_recorder tests/data/events_v1.jsonl
+    .venv/bin/python -m tests.event_recorder tests/data/events_v2.jsonl
 
 writes the kind of file tests/test_event_payloads.py replays at the hub: events from
 gates that are not upgraded must still be understood. events_v1.jsonl was recorded
 from the kiosk as it was before its payloads had models (commit c3730fa: this file
 copied into `git archive c3730fa` unpacked, run from there), so it holds what gates in
-the field send. Record a new file (events_v2.jsonl) when the kiosk changes what it
-sends; keep the old ones.
+the field send. events_v2.jsonl is today's kiosk (its `camera` events are new): record
+a new file (events_v3.jsonl) when the kiosk changes what it sends; keep the old ones.
 """
 from __future__ import annotations
 
 import json
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,10 +28,12 @@ from pathlib import Path
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory, MockPin
 
+from demo.scenes import phone_frame, write_frames
 from gatehouse.codes import Colour
 from gatehouse.home import Home, write_atomic
 from gatehouse.parcels import Manifest, ShelfParcel, seal_manifest
 from gatehouse.policy import Direction
+from gatehouse.processes import wait_until
 from hub.authority import TestAuthority
 from hub.compound import Compound
 from kiosk.attempt_log import AttemptLog
@@ -43,6 +46,7 @@ from kiosk.modes.courier import CourierMode
 from kiosk.modes.entry import EntryMode
 from kiosk.modes.pickup import PickupMode
 from kiosk.scanner import make_decoder
+from kiosk.scanner.reconnect import CameraState, ReconnectingSource
 from kiosk.visitors import register_visitor
 from kiosk.web import create_app
 
@@ -106,6 +110,7 @@ def record(workdir: Path) -> list[dict]:
 
         entrance = kiosk(ENTRANCE, "gate")                       # started
         _entrance(entrance, codes, vid, later)
+        _camera_unplugged(entrance, later, workdir)
         lines = sent(entrance, "gate")   # one kiosk at a time: they share the mock pins
         area = kiosk(PARCEL_AREA, "parcels")                     # started
         area.desk.sign_in(vid, "2468", clock[0])
@@ -153,8 +158,24 @@ def _entrance(gate: Gate, codes: dict, vid: str, later) -> None:
     assert client.post("/api/signout", headers={"X-CSRF-Token": "t"}).status_code == 200
 
 
+def _camera_unplugged(gate: Gate, later, workdir: Path) -> None:
+    """The camera missing, then plugged in: `camera` lost and back, as the gate loop's
+    tick looks at its camera (no loop runs here, so the tick is the watch's own)."""
+    folder = workdir / "camera"                                  # not there yet
+    source = ReconnectingSource(f"file:{folder}?fps=10&loop=1", retry_s=0.05)
+    reader = threading.Thread(target=source.read, daemon=True)   # returns at a frame
+    reader.start()
+    wait_until(lambda: source.state is CameraState.MISSING, 5, message="camera missing")
+    gate.camera.tick(source, gate.now())                         # camera: lost
+    later(40, gate)
+    write_frames(workdir / "plugging", [phone_frame(None)] * 3).rename(folder)
+    reader.join(5)
+    gate.camera.tick(source, gate.now())                         # camera: back
+    source.close()
+
+
 def main(argv: list[str]) -> None:
-    out = Path(argv[0]) if argv else Path("tests/data/events_v1.jsonl")
+    out = Path(argv[0]) if argv else Path("tests/data/events_v2.jsonl")
     with tempfile.TemporaryDirectory() as tmp:
         lines = record(Path(tmp))
     out.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines))

@@ -258,8 +258,14 @@ def test_the_watchdog_is_fed_by_the_gate_loop_and_stops_when_it_is_frozen(
     db = sqlite3.connect(home.kiosk_db)
     start = json.loads(db.execute("select detail from events where kind = 'started'")
                        .fetchone()[0])
+    # The office hears of it too: the camera lost while the gate ran, and back (issue 13's
+    # new event kind, docs/architecture.md), in the outbox for the hub.
+    camera = [json.loads(d) for (d,) in db.execute(
+        "select payload from outbox where kind = 'camera' order by seq")]
     db.close()
     assert start["pins"] == "mock" and start["relay_unlocked"] is False
+    assert [c["state"] for c in camera] == ["lost", "back"]
+    assert "camera" in camera[0]["problem"] and camera[1]["lost_for_s"] > 3
 
 
 def test_without_gpio_the_kiosk_refuses_mock_pins_unless_asked(home, compound, tmp_path,
