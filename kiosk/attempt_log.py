@@ -141,6 +141,13 @@ class AttemptLog:
             [EventKind.VOLUNTEER.value, since]).fetchall()
         return [(r[0], r[1] or "", r[2] or "") for r in rows]
 
+    def last_event(self, kind: EventKind) -> tuple[float, dict] | None:
+        """(at, payload) of this gate's newest event of `kind`, e.g. whether its camera
+        was last logged lost, across a restart."""
+        row = self.db.execute("select at, detail from events where kind = ? "
+                              "order by seq desc limit 1", [kind.value]).fetchone()
+        return (row[0], json.loads(row[1] or "{}")) if row else None
+
     def pickups_taken(self) -> list[tuple[str, str]]:
         """(parcel id, waybill) of every parcel this kiosk handed out (its PICKUP events),
         so a restart before the hub's next manifest never offers one again."""

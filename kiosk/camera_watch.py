@@ -17,7 +17,12 @@ from kiosk.scanner.reconnect import CameraState
 class CameraWatch:
     def __init__(self, log: AttemptLog) -> None:
         self._log = log
-        self._lost_at: float | None = None   # when the camera was seen lost, by the gate
+        # When the camera was seen lost, by the gate's clock. From the log across a
+        # restart: a camera mended while the gate was off is logged back at its first
+        # frame, or the office's alert would stay open for ever.
+        last = log.last_event(EventKind.CAMERA)
+        self._lost_at: float | None = last[0] if last and last[1].get("state") == "lost" \
+            else None
 
     def tick(self, source: object, now: float) -> None:
         """Look at the camera `source` (a ReconnectingSource; another kind of source
