@@ -1,6 +1,6 @@
 """Child processes with their output in a log file, free ports and waiting: the one
 harness the tests, the benches and the demo start Mosquitto, `hub serve` and `kiosk run`
-with (tests/processes.py, bench/, demo/)."""
+with (tests/processes.py, bench/, demo/), and the VM test its QEMU (tests/vm/machine.py)."""
 from __future__ import annotations
 
 import contextlib
