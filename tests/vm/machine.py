@@ -102,14 +102,14 @@ class Machine:
         self._connect()
         self.boots += 1
 
-    def _qemu_up(self, during: str) -> None:
+    def _fail_if_qemu_exited(self, during: str) -> None:
         if not self.qemu.running():
             raise VMError(f"qemu exited ({self.qemu.returncode}) {during}:\n"
                           + self.tail("console.log") + "\n" + self.qemu.tail())
 
     def _connect(self) -> None:
         def connected() -> socket.socket | None:
-            self._qemu_up("before its agent socket was there")
+            self._fail_if_qemu_exited("before its agent socket was there")
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
                 s.connect(str(self.sock_path))
@@ -117,9 +117,9 @@ class Machine:
             except OSError:
                 s.close()
                 return None
-        self._sock = s = wait_until(connected, 30, every=0.1, message="QEMU's agent socket")
+        self._sock = wait_until(connected, 30, every=0.1, message="QEMU's agent socket")
         self._hellos = queue.Queue()
-        threading.Thread(target=self._reader, args=(s,), daemon=True).start()
+        threading.Thread(target=self._reader, args=(self._sock,), daemon=True).start()
 
     def _reader(self, s: socket.socket) -> None:
         buf = b""
@@ -149,7 +149,7 @@ class Machine:
         deadline = t0 + timeout
 
         def new_boot() -> str | None:
-            self._qemu_up("during boot")
+            self._fail_if_qemu_exited("during boot")
             try:
                 boot_id = self._hellos.get(timeout=max(0.0, min(deadline - time.monotonic(), 3)))
             except queue.Empty:
@@ -201,16 +201,13 @@ class Machine:
         """Kill QEMU outright: the guest's page cache and unflushed writes are lost."""
         if self.qemu:
             self.qemu.kill(group=True)
-        self._close()
+        if self._sock:
+            self._sock.close()
+            self._sock = None
 
     def stop(self) -> None:
         """Power off at the end of a run: no clean shutdown needed, the overlay is discarded."""
         self.power_cut()
-
-    def _close(self) -> None:
-        if self._sock:
-            self._sock.close()
-            self._sock = None
 
     def tail(self, name: str, lines: int = 40) -> str:
         path = self.run_dir / name
