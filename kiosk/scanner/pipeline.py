@@ -11,7 +11,11 @@ scene's first frame the first way at each bar area and one module crop; then up 
   lightest (glare), averaged along the bars (noise) and sharpened across them (blur),
   read as Code128 only; parts of one label split by glare are joined first;
 - modules (and QR codes zxing located but could not read): the crop sharpened and
-  enlarged 2-2.5x (cubic), read as QR only, inverted too (dark mode).
+  enlarged 2-2.5x (cubic), read as QR only, inverted too (dark mode);
+- on a frame of a code held in view (a place was found on the frame before too and not
+  read), after the first attempts: the same ways on the place combined with the earlier
+  frames' (aligned, kiosk/scanner/fuse.py), which lowers the noise and takes modules
+  washed out by glare on one frame from another.
 
 While the scene stays still the attempts not yet made go on on the next frames, and a
 scene that was read keeps its answer without decoding again. Every stage is timed
@@ -25,13 +29,13 @@ from typing import Callable
 
 import numpy as np
 
-from kiosk.scanner import locate
+from kiosk.scanner import fuse, locate
 from kiosk.scanner import preprocess as pp
 from kiosk.scanner.readers import Miss, Point, Symbol, ZxingDecoder
 
 # An attempt turns the frame into one image to read and the 2x3 map from its pixels back to
-# the frame's.
-Prepare = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+# the frame's (None: nothing to read, e.g. no earlier frame fitted for a fused attempt).
+Prepare = Callable[[np.ndarray], "tuple[np.ndarray, np.ndarray] | None"]
 
 
 @dataclass(frozen=True)
@@ -71,14 +75,33 @@ class PipelineOptions:
     # frame). Never reached on the x86 bench machine (worst frame ~10 ms); on a Pi 4 core,
     # 3-8x slower, it keeps the worst frame near a 15 fps camera's 66 ms.
     deadline_ms: float = 40.0
+    # A code held in view (a place found and not read on the frame before too): its places
+    # on up to two earlier frames aligned and combined with this one's, read in the usual
+    # ways, up to this many attempts after the first `attempts_per_frame` (0: none). Only
+    # on such frames: a new scene's first frame, a still scene and a frame with no place
+    # pay nothing for it.
+    fused_attempts: int = 4
+    # ...on this many frames in a row after the first with a place (the 2nd and 3rd), then
+    # not again until a code is read or no place is left: a gate facing a noisy empty scene
+    # whose frames count as changed (low light, gain) pays for it twice, not on every frame.
+    fused_frames: int = 2
 
 
 @dataclass(frozen=True)
 class _Attempt:
-    stage: str  # "bars", "squares" or "misses": the timing and ablation key
+    stage: str  # "bars", "squares", "misses" or "fused": the timing and ablation key
     prepare: Prepare
     reader: ZxingDecoder
     first_way: bool = False  # the first way tried at its place on this frame
+
+
+@dataclass(frozen=True)
+class _Place:
+    """Where a code may be: its ways of reading, best first, and its box in the frame."""
+
+    ways: list[_Attempt]
+    box: tuple[int, int, int, int]
+    modules: bool  # a QR-like area (else bars)
 
 
 def _map_back(symbols: list[Symbol], back: np.ndarray) -> list[Symbol]:
@@ -166,6 +189,8 @@ class PipelineDecoder:
         self._last: list[Symbol] = []
         self._todo: list[_Attempt] = []
         self._streak = 0
+        self._held = fuse.HeldFrames()
+        self._places: list[_Place] = []  # where the last plan looked
 
     def decode(self, gray: np.ndarray) -> list[Symbol]:
         """Return the QR and Code128 symbols read in a grey or BGR frame."""
@@ -183,6 +208,9 @@ class PipelineDecoder:
             timings["change"] = _ms(start)
             if self._last or not self._todo:
                 return list(self._last)
+            # No fusion on a still frame: a gate facing a poster would pay for it (with it,
+            # frames 2-5 of still empty scenes cost a mean 1.6x zxing's against 0.49x), and
+            # it read no more held codes on the tuning seeds.
             return self._run(gray, timings, start, o.attempts_per_frame)
         self._cells, self._last, self._todo = cells, [], []
         timings["change"] = _ms(start)
@@ -196,14 +224,16 @@ class PipelineDecoder:
         timings["primary"] = _ms(begin)
         if symbols:
             self._last, self._streak = symbols, 0
+            self._held.clear()
             return list(symbols)
         begin = time.perf_counter()
         fresh = self._streak == 0
         self._todo = self._plan(gray, misses, cells)
+        extra = self._add_fused(gray)  # none on a fresh scene: no frame held yet
         timings["locate"] = _ms(begin)
         if fresh:
             return self._run(gray, timings, start, o.first_frame_attempts, free_bars=True)
-        return self._run(gray, timings, start, o.attempts_per_frame)
+        return self._run(gray, timings, start, o.attempts_per_frame + extra)
 
     def _unchanged(self, cells: np.ndarray) -> bool:
         if self._cells is None or self._cells.shape != cells.shape:
@@ -218,23 +248,58 @@ class PipelineDecoder:
         # frame to frame, so each frame is a new scene; `_streak` (frames in a row with a
         # place but no read) starts the next frame at the next way, so a held code gets
         # every way within a few frames instead of the first way again and again.
-        places: list[list[_Attempt]] = []
+        spots: list[_Place] = []
         if o.misses:
             for miss in misses[:2]:
                 if miss.format == "qr":
-                    places.append(self._square_ways(_polygon_box(miss.polygon), "misses"))
+                    box = _polygon_box(miss.polygon)
+                    spots.append(_Place(self._square_ways(box, "misses"), box, True))
         if o.bars or o.squares:
             for c in locate.candidates(gray, means, max_bars=2 if o.bars else 0, max_squares=2 if o.squares else 0):
+                box = (c.x, c.y, c.w, c.h)
                 if c.shape == "bars":
-                    places.append([_Attempt("bars", _bars(c, way, o.deblur), self._code128) for way in _BAR_WAYS])
+                    ways = [_Attempt("bars", _bars(c, way, o.deblur), self._code128) for way in _BAR_WAYS]
+                    spots.append(_Place(ways, box, False))
                 else:
-                    places.append(self._square_ways((c.x, c.y, c.w, c.h), "squares"))
-        plan = []
-        for level in range(max((len(p) for p in places), default=0)):
-            for ways in places:
-                plan.append(replace(ways[(level + self._streak) % len(ways)], first_way=level == 0))
-        self._streak = self._streak + 1 if places else 0
+                    spots.append(_Place(self._square_ways(box, "squares"), box, True))
+        plan = _interleave([p.ways for p in spots], self._streak)
+        self._streak = self._streak + 1 if spots else 0
+        self._places = spots
+        if not spots:
+            self._held.clear()
         return plan
+
+    def _add_fused(self, gray: np.ndarray) -> int:
+        """Put the places' ways on this frame fused with the held frames into the todo, after
+        the first `attempts_per_frame`; keep this frame; return the attempts added."""
+        o = self.options
+        # `_streak` is 1 on the first frame with a place: fused on the next `fused_frames`.
+        if not (o.fused_attempts and self._places) or self._streak > 1 + o.fused_frames:
+            return 0
+        earlier = list(self._held.frames)
+        fused = _interleave([self._fused_ways(p, earlier) for p in self._places], 0) if earlier else []
+        self._todo[o.attempts_per_frame : o.attempts_per_frame] = fused
+        self._held.add(gray)
+        return min(len(fused), o.fused_attempts)
+
+    def _fused_ways(self, place: _Place, earlier: list[np.ndarray]) -> list[_Attempt]:
+        # The place's ways of reading, each on the frame with that place fused with the earlier
+        # frames'; the fusion (alignment is most of its cost) is made once for all of them.
+        made: dict[str, np.ndarray | None] = {}
+
+        def source(gray: np.ndarray) -> np.ndarray | None:
+            if "image" not in made:
+                made["image"] = fuse.fused(gray, earlier, place.box, place.modules)
+            return made["image"]
+
+        def on_fused(prepare: Prepare) -> Prepare:
+            def fused_prepare(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+                image = source(gray)
+                return None if image is None else prepare(image)
+
+            return fused_prepare
+
+        return [replace(way, stage="fused", prepare=on_fused(way.prepare)) for way in place.ways]
 
     def _square_ways(self, box: tuple[int, int, int, int], stage: str) -> list[_Attempt]:
         o = self.options
@@ -245,16 +310,30 @@ class PipelineDecoder:
              free_bars: bool = False) -> list[Symbol]:
         while self._todo and budget > 0 and _ms(start) <= self.options.deadline_ms:
             attempt = self._todo.pop(0)
-            if not (free_bars and attempt.first_way and attempt.stage == "bars"):
-                budget -= 1
             begin = time.perf_counter()
-            image, back = attempt.prepare(gray)
-            symbols = _map_back(attempt.reader.decode(image), back)
+            prepared = attempt.prepare(gray)
+            if prepared is not None:
+                if not (free_bars and attempt.first_way and attempt.stage == "bars"):
+                    budget -= 1
+                image, back = prepared
+                symbols = _map_back(attempt.reader.decode(image), back)
+            else:
+                symbols = []
             timings[attempt.stage] = timings.get(attempt.stage, 0.0) + _ms(begin)
             if symbols:
                 self._last, self._todo, self._streak = symbols, [], 0
+                self._held.clear()
                 return list(symbols)
         return []
+
+
+def _interleave(places: list[list[_Attempt]], streak: int) -> list[_Attempt]:
+    # Each place's first way, then each one's second, ...; starting `streak` ways in.
+    plan = []
+    for level in range(max((len(p) for p in places), default=0)):
+        for ways in places:
+            plan.append(replace(ways[(level + streak) % len(ways)], first_way=level == 0))
+    return plan
 
 
 def _ms(since: float) -> float:
