@@ -28,6 +28,10 @@ def test_held_in_view_counts_first_reads_and_false_reads():
     assert held[1].false == {"pipeline": (), "zxing": ()}
     table = report.held_table(held, ["pipeline", "zxing"], 3)
     assert "| pipeline | 100% (1/1) |" in table and "| zxing | 0% (0/1) |" in table
+    # Frames decoded until the first read: the label's one for the pipeline, all three of the
+    # trap's; the held frames' cost is stated against zxing-cpp's on the same frames.
+    assert [len(h.ms["pipeline"]) for h in held] == [1, 3] and len(held[1].ms["zxing"]) == 3
+    assert "empty and trap scenes" in report.held_cost(held) and "(2 frames)" in report.held_cost(held)
 
 
 def test_a_held_frame_moves_the_code_but_keeps_the_scene():

@@ -174,7 +174,7 @@ def _report(args, counts, cases, generated, decoders, names, outcomes) -> tuple[
                       report.held_table(held, list(factories), HELD_FRAMES), "",
                       "By condition, read within 3 frames:", "",
                       report.held_tag_table(held, list(factories), HELD_FRAMES), "",
-                      report.held_target(held, HELD_FRAMES)]
+                      report.held_target(held, HELD_FRAMES), "", report.held_cost(held)]
             figures.update({f"{key}{k[4:]}": v for k, v in report.held_figures(held, list(factories), HELD_FRAMES).items()})
         empties = [s for s in specs if s.kind == "empty"]
         idle = measure.idle_cost(empties, GATE_SIZE, PipelineDecoder(BENCH_OPTIONS), ZxingDecoder())

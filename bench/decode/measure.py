@@ -142,6 +142,8 @@ class Held:
     spec: Spec
     first: dict[str, int | None]
     false: dict[str, tuple[str, ...]]  # texts read that are not the truth, on any frame
+    # Milliseconds of each frame decoded (up to and including the first read), per decoder.
+    ms: dict[str, list[float]] = field(default_factory=dict)
 
 
 def held_in_view(
@@ -159,16 +161,18 @@ def held_in_view(
         frames = [render(move(spec, shot), size, shot) for shot in range(shots)]
         first: dict[str, int | None] = {}
         wrong: dict[str, tuple[str, ...]] = {}
+        times: dict[str, list[float]] = {}
         for name, decoder in decoders.items():
             _reset(decoder)  # a new scene; within it the decoder keeps its state
-            first[name], wrong[name] = None, ()
+            first[name], wrong[name], times[name] = None, (), []
             for i, frame in enumerate(frames):
-                read, false, _ = score(decoder, frame, spec.truth)
+                read, false, ms = score(decoder, frame, spec.truth)
                 wrong[name] += false
+                times[name].append(ms)
                 if read:
                     first[name] = i
                     break
-        out.append(Held(spec, first, wrong))
+        out.append(Held(spec, first, wrong, times))
     return out
 
 

@@ -136,6 +136,20 @@ def held_target(held: list[Held], frames: int, target: float = 0.85) -> str:
     return f"- {'met' if ok else 'NOT met'}: held in view {frames} frames >= {target:.0%} of medium+hard: {pct(hit)}"
 
 
+def held_cost(held: list[Held], name: str = "pipeline", reference: str = "zxing") -> str:
+    """The decoder's time on the later frames of held scenes (where it fuses frames), as a
+    ratio to the reference's on the same frame: median, p95 and max, codes and empty apart."""
+    parts = []
+    for label, kinds in (("codes", ("qr", "code128")), ("empty and trap scenes", ("empty",))):
+        ratios = [h.ms[name][i] / h.ms[reference][i] for h in held if h.spec.kind in kinds
+                  for i in range(1, min(len(h.ms[name]), len(h.ms[reference])))]
+        if ratios:
+            parts.append(f"{label} {measure.percentile(ratios, 50):.2f} / {measure.percentile(ratios, 95):.2f} / "
+                         f"{max(ratios):.2f} ({len(ratios)} frames)")
+    return (f"{name} on frames 2-3 of a held scene, x {reference} on the same frame (median / p95 / max; "
+            "one run a frame, so noisier than the single-frame times): " + "; ".join(parts))
+
+
 def held_figures(held: list[Held], names: list[str], frames: int) -> dict[str, str]:
     """Summary-line figures: held-in-view reads by frame 1 and by the last frame."""
     return {f"held {name}": f"{pct(_within(held, name, 1))} -> {pct(_within(held, name, frames))}"
