@@ -17,6 +17,8 @@ the replay fixture (docs/architecture.md, "Adding an event kind").
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -42,8 +44,10 @@ By, Volunteer, Waybill, Gate = _text("by"), _text("volunteer"), _text("waybill")
 Courier, Company, PersonRef = _text("courier"), _text("company"), _text("person_ref")
 
 
-# Each kind's model, filled by the models' class lines below (`kind=`).
-PAYLOADS: dict[EventKind, type[EventPayload]] = {}
+# Each kind's model, filled by the models' class lines below (`kind=`) and only by
+# them: read-only for everyone else.
+_MODELS: dict[EventKind, type[EventPayload]] = {}
+PAYLOADS: Mapping[EventKind, type[EventPayload]] = MappingProxyType(_MODELS)
 
 
 class EventPayload(BaseModel):
@@ -59,7 +63,7 @@ class EventPayload(BaseModel):
             if kind in PAYLOADS:
                 raise TypeError(f"{kind.value} already has its model, "
                                 f"{PAYLOADS[kind].__name__}")
-            PAYLOADS[kind] = cls
+            _MODELS[kind] = cls
 
     id: str | None = None          # the event's id (a parcel's own id in a `parcel` event)
     at: float | None = None        # the event's time, as the envelope's
@@ -213,6 +217,13 @@ class CameraPayload(EventPayload, kind=EventKind.CAMERA):
     state: Literal["lost", "back"]
     problem: str = Field("", max_length=200)   # the driver's words, e.g. "no /dev/video0"
     lost_for_s: float | None = Field(None, ge=0, le=10**9)   # on `back`: how long blind
+
+
+# Every kind a gate may send has its model here, in every process that imports this
+# module (a model defined elsewhere would exist only where its module was imported).
+if set(_MODELS) != set(EventKind):
+    raise ImportError("event kinds without a model: "
+                      + ", ".join(sorted(k.value for k in set(EventKind) - set(_MODELS))))
 
 
 class PayloadError(ValueError):

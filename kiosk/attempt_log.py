@@ -164,10 +164,16 @@ class AttemptLog:
             done = "select id from outbox where acked_at is not null"
             n = self.db.execute(f"delete from attempts where at < ? and id in ({done})",
                                 [before]).rowcount
-            n += self.db.execute(f"delete from events where at < ? and id in ({done})",
-                                 [before]).rowcount
-            self.db.execute("delete from outbox where acked_at is not null and created_at < ?",
-                            [before])
+            # The newest camera event stays: an outage still going on is `lost` there
+            # (kiosk/camera_watch.py reads it at the next start).
+            n += self.db.execute(f"delete from events where at < ? and id in ({done}) and "
+                                 "id is not (select id from events where kind = ? "
+                                 "order by seq desc limit 1)",
+                                 [before, EventKind.CAMERA.value]).rowcount
+            # The newest row stays: the next sequence number follows it (an outbox purged
+            # empty would count from 1 again, and the hub would see an old SD image).
+            self.db.execute("delete from outbox where acked_at is not null and created_at < ? "
+                            "and seq < (select max(seq) from outbox)", [before])
         return n
 
     def counts_since(self, since: float) -> dict[str, int]:

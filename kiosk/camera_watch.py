@@ -28,13 +28,15 @@ class CameraWatch:
         """Look at the camera `source` (a ReconnectingSource; another kind of source
         cannot be lost) and log what changed since the last tick."""
         state = getattr(source, "state", None)
+        # The state changes only once its event is written: a write that fails (a
+        # busy or full log) is tried again at the next tick, not lost.
         if state is CameraState.MISSING and self._lost_at is None:
-            self._lost_at = now
             problem = (getattr(source, "problem", None) or "")[:200]
             self._log.log_event(EventKind.CAMERA, now,
                                 CameraPayload(state="lost", problem=problem))
+            self._lost_at = now
         elif state is CameraState.OK and self._lost_at is not None:
-            lost_for = max(0.0, now - self._lost_at)
-            self._lost_at = None
+            lost_for = min(max(0.0, now - self._lost_at), 10**9)   # its model's bound
             self._log.log_event(EventKind.CAMERA, now,
                                 CameraPayload(state="back", lost_for_s=round(lost_for, 1)))
+            self._lost_at = None
