@@ -179,6 +179,10 @@ class PipelineDecoder:
         # The crops are upright and enlarged already: no rotated or smaller copies needed.
         self._qr = ZxingDecoder(try_rotate=False, try_downscale=False, try_invert=True, formats=("qr",))
         self._code128 = ZxingDecoder(try_rotate=False, try_downscale=False, try_invert=False, formats=("code128",))
+        # A fused module area is levelled to 0-255 throughout (fuse.py): one threshold for the
+        # whole crop then suits it, and read 1 more held code a tuning seed under a fixed lamp.
+        self._qr_global = ZxingDecoder(try_rotate=False, try_downscale=False, try_invert=True, binarizer="global",
+                                       formats=("qr",))
         self.last_timings: dict[str, float] = {}
         self._gray: np.ndarray | None = None
         self.reset()
@@ -299,7 +303,10 @@ class PipelineDecoder:
 
             return fused_prepare
 
-        return [replace(way, stage="fused", prepare=on_fused(way.prepare)) for way in place.ways]
+        ways = [replace(way, stage="fused", prepare=on_fused(way.prepare)) for way in place.ways]
+        if place.modules:
+            ways.append(replace(ways[0], reader=self._qr_global))
+        return ways
 
     def _square_ways(self, box: tuple[int, int, int, int], stage: str) -> list[_Attempt]:
         o = self.options
