@@ -17,43 +17,29 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
-
-import pytest
 
 from gatehouse import topics
 from gatehouse.endpoint import Endpoint
 from gatehouse.event_payloads import CameraPayload
-from gatehouse.events import Event, EventBatch, EventKind, dump
-from hub.features import event_handlers
+from gatehouse.events import EventBatch, EventKind, dump
+from hub import effects
+from hub.event_handlers import EventHandlers
 from hub.ingest import Incoming, ingest
-from hub.sync import HubSync, SyncConfig
+from hub.parcels import gate_events as parcels
 from kiosk.attempt_log import AttemptLog
 from kiosk.bundles import hub_key
 from kiosk.clock import ClockJudge
 from kiosk.link import HubLink, LinkConfig
 from tests.processes import wait_until
+from tests.test_camera_outages import camera, send
+from tests.test_sync import hub_sync  # noqa: F401  (a fixture: the hub's MQTT side)
 
-HANDLERS = event_handlers()
 
 
 def open_camera_alerts(db) -> list[dict]:
     return list(db.query("select id, gate, acked_by, note from alerts "
                          "where kind = 'camera_lost' and acked_at is null"))
-
-
-def camera(seq: int, state: str, at: float, **more) -> Event:
-    return Event(seq=seq, id=uuid.uuid4().hex, kind="camera", at=at,
-                 payload={"state": state, **more})
-
-
-def send(compound, gate: str, *events: Event):
-    msg = Incoming(topics.gate_events(gate),
-                   dump(EventBatch(gate=gate, sent_at=time.time(), events=list(events))),
-                   time.time())
-    return ingest(compound.db, [msg], compound.build_bundle(1, int(time.time())).policy,
-                  HANDLERS)
 
 
 def test_back_stored_before_its_lost_leaves_the_alert_open(compound):
@@ -66,17 +52,6 @@ def test_back_stored_before_its_lost_leaves_the_alert_open(compound):
     send(compound, "north", lost)      # the backlog, after
     # The gate's last word (seq 8) is that its camera is back: no alert should be open.
     assert open_camera_alerts(compound.db) == []
-
-
-@pytest.fixture
-def hub_sync(compound, broker_proc):
-    ep = Endpoint.read(compound.home.hub_mqtt)
-    sync = HubSync(SyncConfig(ep.host, ep.port, ep.password), compound.home.hub_db,
-                   compound.home.hub_bundle, compound.key, event_handlers())
-    sync.start()
-    wait_until(sync.connected.is_set, 10, message="hub connected")
-    yield sync
-    sync.stop()
 
 
 def test_a_gate_back_online_with_a_backlog_ends_with_an_open_alert(compound, hub_sync,
@@ -130,10 +105,6 @@ def test_hub_gate_reapply_of_an_old_lost_opens_an_alert_for_a_camera_long_back(c
     (a hub bug since fixed: docs/admin.md's use of reapply) after its `back` was
     applied: the same order problem, and the office is sent "camera lost" for an
     outage over weeks ago."""
-    from hub import effects
-    from hub.event_handlers import EventHandlers
-    from hub.parcels import gate_events as parcels
-
     def broken(s):                      # the camera handler of a hub with a bug
         raise RuntimeError("a bug since fixed")
     buggy = EventHandlers()

@@ -13,6 +13,7 @@ from gatehouse.endpoint import Endpoint
 from gatehouse.events import MAX_MESSAGE_BYTES, EventKind
 from gatehouse.net import close_client
 from gatehouse.policy import BuildingStatus
+from hub.features import event_handlers
 from hub.meta import get_meta
 from hub.sync import HubSync, SyncConfig
 from kiosk.attempt_log import AttemptLog
@@ -20,7 +21,6 @@ from kiosk.bundles import BundleCache, hub_key
 from kiosk.clock import ClockJudge
 from kiosk.link import HubLink, LinkConfig
 from tests.processes import wait_until
-from hub.features import event_handlers
 
 
 @pytest.fixture
