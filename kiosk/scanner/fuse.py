@@ -24,6 +24,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from kiosk.scanner.preprocess import envelope
+
 Box = tuple[int, int, int, int]
 
 # Px a side of the levelling window, about four modules of a hard code (2-2.6 px): a
@@ -118,12 +120,10 @@ def levelled_blend(crops: list[np.ndarray], window: int = WINDOW, power: float =
     """Return the crops, each levelled between its local darkest and lightest, averaged
     weighted by local contrast to the `power`: glare lifts a crop's dark and light alike
     (levelling removes it) until the light clips (contrast drops, so another crop counts)."""
-    kernel = np.ones((window, window), np.uint8)
     total = np.zeros(crops[0].shape, np.float32)
     weights = np.zeros_like(total)
     for crop in crops:
-        high = cv2.blur(cv2.dilate(crop, kernel), (window, window)).astype(np.float32)
-        low = cv2.blur(cv2.erode(crop, kernel), (window, window)).astype(np.float32)
+        low, high = envelope(crop, window, window)
         contrast = np.maximum(high - low, floor)
         weight = contrast**power
         total += weight * (crop.astype(np.float32) - low) / contrast

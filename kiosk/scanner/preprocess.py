@@ -80,6 +80,15 @@ def deblur_across(strip: np.ndarray, along: int, sigma: float, amount: float, st
     return np.clip(flat * (1 + amount) - soft * amount, 0, 255).astype(np.uint8)
 
 
+def envelope(image: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high), float32: the local darkest and lightest over `width` x `height` px,
+    smoothed as wide (what levelling a bar strip or a fused crop stretches between)."""
+    kernel = np.ones((height, width), np.uint8)
+    high = cv2.blur(cv2.dilate(image, kernel), (width, height)).astype(np.float32)
+    low = cv2.blur(cv2.erode(image, kernel), (width, height)).astype(np.float32)
+    return low, high
+
+
 def level_across(rows: np.ndarray, window: int, floor: float = 6.0) -> np.ndarray:
     """Return the rows (float32) stretched to 0-255 between their local darkest and lightest.
 
@@ -88,7 +97,5 @@ def level_across(rows: np.ndarray, window: int, floor: float = 6.0) -> np.ndarra
     a few grey levels below white, the bars there are stretched as dark as elsewhere. A
     local range under `floor` grey levels (a quiet zone, plain paper) is not lifted into noise.
     """
-    kernel = np.ones((1, window), np.uint8)
-    high = cv2.blur(cv2.dilate(rows, kernel), (window, 1)).astype(np.float32)
-    low = cv2.blur(cv2.erode(rows, kernel), (window, 1)).astype(np.float32)
+    low, high = envelope(rows, window, 1)
     return (rows.astype(np.float32) - low) / np.maximum(high - low, floor) * 255.0
