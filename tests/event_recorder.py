@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,12 +27,10 @@ from pathlib import Path
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory, MockPin
 
-from demo.scenes import phone_frame, write_frames
 from gatehouse.codes import Colour
 from gatehouse.home import Home, write_atomic
 from gatehouse.parcels import Manifest, ShelfParcel, seal_manifest
 from gatehouse.policy import Direction
-from gatehouse.processes import wait_until
 from hub.authority import TestAuthority
 from hub.compound import Compound
 from kiosk.attempt_log import AttemptLog
@@ -46,9 +43,9 @@ from kiosk.modes.courier import CourierMode
 from kiosk.modes.entry import EntryMode
 from kiosk.modes.pickup import PickupMode
 from kiosk.scanner import make_decoder
-from kiosk.scanner.reconnect import CameraState, ReconnectingSource
 from kiosk.visitors import register_visitor
 from kiosk.web import create_app
+from tests.test_camera_watch import missing_camera, plug_in
 
 ENTRANCE, PARCEL_AREA = "gate-1", "parcels-1"
 ALICE_ID, BOB_ID = "110101199003070011", "310104195812010025"   # made up (tests/conftest)
@@ -161,15 +158,10 @@ def _entrance(gate: Gate, codes: dict, vid: str, later) -> None:
 def _camera_unplugged(gate: Gate, later, workdir: Path) -> None:
     """The camera missing, then plugged in: `camera` lost and back, as the gate loop's
     tick looks at its camera (no loop runs here, so the tick is the watch's own)."""
-    folder = workdir / "camera"                                  # not there yet
-    source = ReconnectingSource(f"file:{folder}?fps=10&loop=1", retry_s=0.05)
-    reader = threading.Thread(target=source.read, daemon=True)   # returns at a frame
-    reader.start()
-    wait_until(lambda: source.state is CameraState.MISSING, 5, message="camera missing")
+    source, folder, reader = missing_camera(workdir)
     gate.camera.tick(source, gate.now())                         # camera: lost
     later(40, gate)
-    write_frames(workdir / "plugging", [phone_frame(None)] * 3).rename(folder)
-    reader.join(5)
+    plug_in(workdir, folder, reader)
     gate.camera.tick(source, gate.now())                         # camera: back
     source.close()
 

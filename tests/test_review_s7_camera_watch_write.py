@@ -14,17 +14,15 @@ Failed at 25c1833, before the fix (the outbox ends with `lost` while the camera 
 from __future__ import annotations
 
 import sqlite3
-import threading
 from pathlib import Path
 
 import pytest
 
-from demo.scenes import phone_frame, write_frames
 from gatehouse.events import EventKind
-from gatehouse.processes import wait_until
 from kiosk.attempt_log import AttemptLog
 from kiosk.camera_watch import CameraWatch
-from kiosk.scanner.reconnect import CameraState, ReconnectingSource
+from kiosk.scanner.reconnect import CameraState
+from tests.test_camera_watch import missing_camera, plug_in
 
 T0 = 1_800_000_000.0
 
@@ -36,15 +34,10 @@ def camera_states(log: AttemptLog) -> list[str]:
 
 def test_a_back_whose_write_failed_once_is_never_written(tmp_path: Path):
     log = AttemptLog(tmp_path / "kiosk.db")
-    folder = tmp_path / "camera"
-    source = ReconnectingSource(f"file:{folder}?fps=10&loop=1", retry_s=0.05)
-    reader = threading.Thread(target=source.read, daemon=True)
-    reader.start()
-    wait_until(lambda: source.state is CameraState.MISSING, 5, message="camera missing")
+    source, folder, reader = missing_camera(tmp_path)
     watch = CameraWatch(log)
     watch.tick(source, T0)                                   # lost: written
-    write_frames(tmp_path / "plugging", [phone_frame(None)] * 3).rename(folder)
-    reader.join(5)
+    plug_in(tmp_path, folder, reader)
     assert source.state is CameraState.OK
     # Another writer of the same log holds it (the hub link's worker has its own
     # connection to this file) for longer than the busy_timeout, once.
