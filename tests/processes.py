@@ -79,34 +79,40 @@ def kiosk_process(home: Home, camera: str, log: Path, **env) -> Process:
 
 class Forwarder:
     """A TCP forwarder between one gate and the broker, cut and restored by the test: the
-    gate alone goes offline (the broker, the hub and the other gates stay up)."""
+    gate alone goes offline (the broker, the hub and the other gates stay up).
+
+    Its port is held from start to end: closing and binding it again let another process
+    take it in between (an outgoing connection's ephemeral port did, on CI: EADDRINUSE).
+    While cut, a connection is accepted and closed at once, like a link that drops."""
 
     def __init__(self, target_port: int):
-        self.target, self.port = target_port, free_port()
+        self.target = target_port
         self._conns: list[socket.socket] = []
-        self._server: socket.socket | None = None
-        self.restore()
+        self._up = True
+        self._server = socket.socket()
+        self._server.bind(("127.0.0.1", 0))
+        self._server.listen(8)
+        self.port = self._server.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
 
     def restore(self) -> None:
-        srv = socket.socket()
-        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        srv.bind(("127.0.0.1", self.port))
-        srv.listen(8)
-        self._server = srv
-        threading.Thread(target=self._accept, args=(srv,), daemon=True).start()
+        self._up = True
 
-    def _accept(self, srv) -> None:
+    def _accept(self) -> None:
         while True:
             try:
-                client, _ = srv.accept()
+                client, _ = self._server.accept()
             except OSError:
                 return
+            if not self._up:
+                client.close()
+                continue
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.target))
             except OSError:
                 client.close()
                 continue
-            if self._server is not srv:   # cut while connecting
+            if not self._up:   # cut while connecting
                 client.close()
                 upstream.close()
                 continue
@@ -130,17 +136,19 @@ class Forwarder:
                 s.close()
 
     def cut(self) -> None:
-        """Refuse new connections and drop the open ones, like a pulled cable."""
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-        for s in self._conns:
+        """Drop the open connections and every new one, like a pulled cable."""
+        self._up = False
+        conns, self._conns = self._conns, []
+        for s in conns:
             try:
                 s.shutdown(socket.SHUT_RDWR)
                 s.close()
             except OSError:
                 pass
-        self._conns = []
+
+    def close(self) -> None:
+        self.cut()
+        self._server.close()
 
 
 class ScreenClient:

@@ -140,7 +140,7 @@ def day(compound, broker_proc, tmp_path):
             assert status == 200, r
         yield compound, screens, offline, tmp_path
     finally:
-        offline.cut()
+        offline.close()
         for p in procs[::-1]:
             p.stop()
 
