@@ -13,15 +13,18 @@ from typing import Sequence
 import numpy as np
 
 
+ZERO_LOG = 600  # LOG[0]: a sum with it indexes EXP's zero tail, so a product needs no branch
+
+
 def _tables() -> tuple[list[int], list[int]]:
-    exp, log = [0] * 512, [0] * 256
+    exp, log = [0] * (2 * ZERO_LOG + 1), [ZERO_LOG] * 256
     x = 1
     for i in range(255):
-        exp[i], log[x] = x, i
+        exp[i] = exp[i + 255] = x
+        log[x] = i
         x <<= 1
         if x & 0x100:
             x ^= 0x11D
-    exp[255:510] = exp[:255]
     return exp, log
 
 
@@ -32,7 +35,7 @@ _LOG = np.array(LOG, dtype=np.int64)
 
 def mul(a: int, b: int) -> int:
     """The field product of a and b."""
-    return EXP[LOG[a] + LOG[b]] if a and b else 0
+    return EXP[LOG[a] + LOG[b]]
 
 
 def syndromes(block: np.ndarray, nsym: int) -> list[int]:
@@ -46,42 +49,55 @@ def syndromes(block: np.ndarray, nsym: int) -> list[int]:
     return np.bitwise_xor.reduce(_EXP[table], axis=1).tolist()
 
 
-def _locator(synd: Sequence[int], erasure_powers: Sequence[int], limit: int
-             ) -> tuple[list[int], int] | None:
-    """Berlekamp-Massey started from the erasure locator (Blahut): the errata locator and L.
+def _erase(lam: list[int], fsynd: list[int], powers: Sequence[int]) -> tuple[list[int], list[int]]:
+    """The erasure locator times (1 + X x), and the Forney syndromes with X's term removed.
 
-    None as soon as 2*errors + erasures passes `limit` (L never shrinks). Field products are
-    inlined (exp[log a + log b]): this loop is the decoder's hot path.
+    For each erased X = alpha^p: T'_j = X T_j + T_{j+1}, one value shorter. What is left is
+    the syndrome sequence of the errors alone (magnitudes scaled), for Berlekamp-Massey.
     """
     exp, log = EXP, LOG
-    lam = [1]
-    for p in erasure_powers:  # times (1 + alpha^p x)
-        lam = [c ^ (exp[log[prev] + p] if prev else 0) for c, prev in zip(lam + [0], [0] + lam)]
-    f = len(erasure_powers)
-    prev, length = lam[:], f
-    for k in range(f, len(synd)):
-        delta = synd[k]
+    for p in powers:
+        lam = [c ^ exp[log[prev] + p] for c, prev in zip(lam + [0], [0] + lam)]
+        fsynd = [exp[log[t] + p] ^ u for t, u in zip(fsynd, fsynd[1:])]
+    return lam, fsynd
+
+
+def _berlekamp_massey(fsynd: list[int], most: int) -> list[int] | None:
+    """The error locator of the syndromes `fsynd`; None past `most` errors (L never shrinks).
+
+    Field products are inlined (exp[log a + log b]): this loop is the decoder's hot path.
+    """
+    exp, log = EXP, LOG
+    slog = [log[s] for s in fsynd]
+    lam, prev, length = [1], [1], 0
+    for k in range(len(fsynd)):
+        delta = fsynd[k]
         for i in range(1, min(len(lam), k + 1)):
-            if lam[i] and synd[k - i]:
-                delta ^= exp[log[lam[i]] + log[synd[k - i]]]
+            delta ^= exp[log[lam[i]] + slog[k - i]]
         prev = [0] + prev
         if not delta:
             continue
         ld = log[delta]
         update = lam + [0] * (len(prev) - len(lam))
         for i, b in enumerate(prev):
-            if b:
-                update[i] ^= exp[ld + log[b]]
-        if 2 * length <= k + f:
-            inv = 255 - ld
-            prev = [exp[log[c] + inv] if c else 0 for c in lam]
-            length = k + 1 + f - length
-            if 2 * length - f > limit:
+            update[i] ^= exp[ld + log[b]]
+        if 2 * length <= k:
+            prev = [exp[log[c] + 255 - ld] for c in lam]
+            length = k + 1 - length
+            if length > most:
                 return None
         lam = update
     while len(lam) > 1 and not lam[-1]:
         lam.pop()
-    return lam, length
+    return lam if len(lam) - 1 == length else None
+
+
+def _times(a: list[int], b: list[int]) -> list[int]:
+    out = [0] * (len(a) + len(b) - 1)
+    for i, x in enumerate(a):
+        for j, y in enumerate(b):
+            out[i + j] ^= EXP[LOG[x] + LOG[y]]
+    return out
 
 
 def _roots(lam: list[int], n: int) -> np.ndarray:
@@ -100,39 +116,66 @@ def correct(block: np.ndarray, synd: list[int], erasures: Sequence[int], limit: 
     None unless 2*errors + len(erasures) <= limit and every check holds: the locator has as
     many roots among the block's positions as its degree, and the result's syndromes are 0.
     """
-    n, f = len(block), len(erasures)
-    if f > limit:
-        return None
     if not any(synd):
         return block, 0
-    located = _locator(synd, [n - 1 - i for i in erasures], limit)
-    if located is None:
+    gamma, fsynd = _erase([1], list(synd), [len(block) - 1 - i for i in erasures])
+    return _correct(block, synd, gamma, fsynd, limit)
+
+
+def _correct(block: np.ndarray, synd: list[int], gamma: list[int], fsynd: list[int], limit: int
+             ) -> tuple[np.ndarray, int] | None:
+    n, f = len(block), len(gamma) - 1
+    if f > limit:
         return None
-    lam, length = located
-    errors = length - f
-    if len(lam) - 1 != length or errors < 0 or 2 * errors + f > limit:
+    sigma = _berlekamp_massey(fsynd, (limit - f) // 2)
+    if sigma is None:
         return None
+    lam = _times(gamma, sigma)
+    length = len(lam) - 1
     roots = _roots(lam, n)
     if len(roots) != length:
         return None
+    exp, log = EXP, LOG
+    slog = [log[s] for s in synd]
     omega = [0] * length  # S(x) lam(x) mod x^length: the evaluator's degree is below L
     for j in range(length):
-        for i in range(min(j, len(lam) - 1) + 1):
-            omega[j] ^= mul(lam[i], synd[j - i])
+        for i in range(min(j, length) + 1):
+            omega[j] ^= exp[log[lam[i]] + slog[j - i]]
     fixed = block.copy()
     for p in roots.tolist():
         inv = (255 - p) % 255  # log of X^-1
-        om = 0
+        om = der = 0
         for j, c in enumerate(omega):
-            om ^= mul(c, EXP[(inv * j) % 255])
-        der = 0
+            om ^= exp[log[c] + inv * j % 255]
         for i in range(1, len(lam), 2):
-            der ^= mul(lam[i], EXP[(inv * (i - 1)) % 255])
+            der ^= exp[log[lam[i]] + inv * (i - 1) % 255]
         if not der:
             return None
-        # Forney with first root alpha^0: e = X * omega(X^-1) / lam'(X^-1)
-        value = mul(EXP[p], EXP[LOG[om] + 255 - LOG[der]]) if om else 0
-        fixed[n - 1 - p] ^= value
+        if om:  # Forney, first root alpha^0: e = X * omega(X^-1) / lam'(X^-1)
+            fixed[n - 1 - p] ^= exp[(p + log[om] - log[der]) % 255]
     if any(syndromes(fixed, len(synd))):
         return None
-    return fixed, errors
+    return fixed, len(sigma) - 1
+
+
+def decode(block: np.ndarray, order: Sequence[int], nsym: int, limit: int) -> np.ndarray | None:
+    """Generalised minimum distance: `block` corrected with ever more of `order` erased.
+
+    `order` lists positions least reliable first. No erasures first, then 2, 4, ... up to
+    `limit` (each two erasures cost what one error does); the first decode within
+    2*errors + erasures <= limit wins.
+    """
+    synd = syndromes(block, nsym)
+    if not any(synd):
+        return block
+    if limit < 0:
+        return None
+    n = len(block)
+    gamma, fsynd, done = [1], list(synd), 0
+    for erased in [0] + list(range(limit % 2 or 2, limit + 1, 2)):
+        gamma, fsynd = _erase(gamma, fsynd, [n - 1 - i for i in order[done:erased]])
+        done = erased
+        found = _correct(block, synd, gamma, fsynd, limit)
+        if found is not None:
+            return found[0]
+    return None

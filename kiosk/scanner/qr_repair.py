@@ -81,22 +81,9 @@ def _version_agrees(dark: np.ndarray, rel: np.ndarray, version: int) -> bool:
     return bool(distance[version - 7] <= distance.min())
 
 
-def _erasure_counts(limit: int) -> list[int]:
-    """0 erasures first, then growing by two (each two erasures cost one error) up to limit."""
-    return [0] + list(range(limit % 2 or 2, limit + 1, 2)) if limit >= 0 else []
-
-
-def _decode_block(block: np.ndarray, rel: np.ndarray, ec: int, slack: int) -> np.ndarray | None:
-    synd = gf256.syndromes(block, ec)
-    if not any(synd):
-        return block
-    order = np.argsort(rel, kind="stable").tolist()  # least reliable first
-    limit = ec - slack
-    for erased in _erasure_counts(limit):
-        found = gf256.correct(block, synd, order[:erased], limit)
-        if found is not None:
-            return found[0]
-    return None
+def _decode_block(block: np.ndarray, trust: np.ndarray, ec: int, slack: int) -> np.ndarray | None:
+    order = np.argsort(trust, kind="stable").tolist()  # least reliable first
+    return gf256.decode(block, order, ec, ec - slack)
 
 
 def _draw(version: int, level: str, pattern: int, codewords: np.ndarray) -> np.ndarray:
