@@ -136,12 +136,24 @@ def damage(matrix: np.ndarray, version: int, errors: int, erasures: int,
 def test_damage_within_the_rule_is_corrected(level):
     rng = np.random.default_rng(7)
     matrix = make("GH1:WITHIN", 1, level)
-    ec = qr_tables.EC_PER_BLOCK[level][0]
-    for erasures in range(0, ec - 1):
-        errors = (ec - 2 - erasures) // 2
+    ec, slack = qr_tables.EC_PER_BLOCK[level][0], qr_repair.SLACK
+    for erasures in range(0, ec - slack + 1):
+        errors = (ec - slack - erasures) // 2
         damaged, reliability = damage(matrix, 1, errors, erasures, rng)
         fixed = qr_repair.repair(damaged, reliability)
         assert fixed is not None and (fixed == matrix).all(), (errors, erasures)
+
+
+@pytest.mark.parametrize("level", "LMQH")
+def test_damage_past_the_rule_is_none_though_reed_solomon_could_still_decode_it(level):
+    # All parity spent on erasures: decodable in theory, but nothing left to check it by.
+    rng = np.random.default_rng(8)
+    matrix = make("GH1:BEYOND", 2, level)
+    ec = qr_tables.EC_PER_BLOCK[level][1]
+    damaged, reliability = damage(matrix, 2, 0, ec - qr_repair.SLACK + 1, rng)
+    assert qr_repair.repair(damaged, reliability) is None
+    fixed = qr_repair.repair(damaged, reliability, slack=qr_repair.SLACK - 1)
+    assert fixed is not None and (fixed == matrix).all()
 
 
 def test_random_damage_never_repairs_to_another_code():

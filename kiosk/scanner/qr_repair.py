@@ -7,12 +7,15 @@ errors, so here each block is decoded with its least reliable codewords erased, 
 numbers (generalised minimum distance decoding), and the corrected codewords are drawn back
 into a clean matrix for zxing-cpp to read as usual.
 
-A decode is accepted only if 2*errors + erasures <= parity - slack: a decode that spends its
-last parity symbols can land on a wrong codeword, and a false read is worse than none.
+A block's decode is accepted only if 2*errors + erasures <= parity - slack: with `slack`
+parity symbols left unspent, a hopeless block passes for another codeword about once in
+256**slack tries. Slack 2 gave 2 wrong codes in some 140,000 hopeless small codes, hence 3:
+a false read is worse than none.
 
 >>> import numpy as np
->>> grid = np.zeros((21, 21), bool)
->>> repair(grid, np.ones((21, 21))) is None
+>>> size(10)
+57
+>>> repair(np.zeros((57, 57), bool), np.ones((57, 57))) is None  # no format information
 True
 """
 
@@ -28,6 +31,7 @@ __all__ = ["size", "function_mask", "known_modules", "repair"]
 
 FORMAT_MAX_ERRORS = 3  # per copy, on readable bits: BCH(15,5) has distance 7
 FORMAT_MARGIN = 2.0  # the runner-up must be this many (mean-reliability) bits further
+SLACK = 3  # parity symbols a block's decode must leave unspent
 
 
 def function_mask(version: int) -> np.ndarray:
@@ -108,7 +112,7 @@ def _version_of(shape: tuple[int, ...]) -> int:
     return (n - 17) // 4
 
 
-def repair(dark: np.ndarray, reliability: np.ndarray, slack: int = 2) -> np.ndarray | None:
+def repair(dark: np.ndarray, reliability: np.ndarray, slack: int = SLACK) -> np.ndarray | None:
     """The corrected module matrix of the QR code sampled as `dark`, or None if not sure.
 
     `dark` is N x N bool (True = dark), `reliability` N x N >= 0 (0 = not seen, e.g. under
