@@ -59,3 +59,16 @@ def test_under_a_fixed_lamp_the_glare_slides_across_a_turned_code():
     # Without glare there is nothing to slide.
     plain = scenes.variant(spec, glare=0.0)
     assert hand.held_under_lamp(plain, 2) == hand.held(plain, 2)
+
+
+def test_the_bound_reads_a_code_told_where_it_is_and_not_one_the_frames_lost():
+    from bench.decode import bound
+
+    code = scenes.Spec(kind="qr", difficulty="hard", truth="GH1:" + "7K$Q" * 45, scene="phone", module_px=2.4,
+                       roll=20.0, pitch=5.0, yaw=-15.0, centre=(0.5, 0.5), blur=0.8, noise=4.0, jpeg=70, seed=11)
+    frames = [scenes.render_placed(hand.held(code, k), (640, 480), k) for k in range(3)]
+    assert all(placed is not None for _, placed in frames)
+    assert bound.bound_reads(code, frames)
+    # The same code washed out: blur and noise past what its error correction can carry.
+    lost = scenes.variant(code, blur=2.2, noise=40.0)
+    assert not bound.bound_reads(lost, [scenes.render_placed(hand.held(lost, k), (640, 480), k) for k in range(3)])

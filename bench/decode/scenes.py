@@ -294,7 +294,15 @@ def _pose(spec: Spec, obj_w: int, obj_h: int, k: float, f: float) -> np.ndarray:
 
 def render(spec: Spec, size: tuple[int, int], shot: int = 0) -> np.ndarray:
     """Render the scene as a BGR camera frame; `shot` varies only the sensor noise."""
+    return render_placed(spec, size, shot)[0]
+
+
+def render_placed(spec: Spec, size: tuple[int, int], shot: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
+    """Render the scene; also return where the code is: the corners (4x2, frame pixels) of
+    its module grid with the quiet zone (QR: 4 modules a side), or of the label's bars
+    (None without a code). Only the bench's bound (bench/decode/bound.py) asks for them."""
     w, h = size
+    placed = None
     scale = w / 640
     rng = np.random.default_rng(spec.seed)
     cw, ch = w * SUPERSAMPLE, h * SUPERSAMPLE
@@ -327,6 +335,9 @@ def render(spec: Spec, size: tuple[int, int], shot: int = 0) -> np.ndarray:
         mask = cv2.warpPerspective(np.full(obj.shape[:2], 255, np.uint8), hom, (cw, ch))
         cv2.copyTo(warped, mask, canvas)
         code_quad = code_quad + shift
+        if spec.scene in ("phone", "label"):
+            # INTER_AREA maps canvas pixel centres to frame pixels by x_f = (x_c + 0.5) / S - 0.5.
+            placed = (code_quad + 0.5) / SUPERSAMPLE - 0.5
         if spec.moire > 0:
             # Only the screen shows moire; work on its bounding box to keep rendering fast.
             bx, by, bw, bh = cv2.boundingRect(mask)
@@ -359,7 +370,7 @@ def render(spec: Spec, size: tuple[int, int], shot: int = 0) -> np.ndarray:
     frame = np.clip(frame, 0, 255).astype(np.uint8)
     ok, jpg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, spec.jpeg])
     assert ok
-    return cv2.imdecode(jpg, cv2.IMREAD_COLOR)
+    return cv2.imdecode(jpg, cv2.IMREAD_COLOR), placed
 
 
 def specs(seed: int, counts: dict[Kind, int], difficulties=DIFFICULTIES) -> list[Spec]:

@@ -15,7 +15,10 @@ scene's first frame the first way at each bar area and one module crop; then up 
 - on a frame of a code held in view (a place was found on the frame before too and not
   read), after the first attempts: the same ways on the place combined with the earlier
   frames' (aligned, kiosk/scanner/fuse.py), which lowers the noise and takes modules
-  washed out by glare on one frame from another.
+  washed out by glare on one frame from another;
+- wherever zxing locates a QR code it cannot read (whole frame or any attempt): its grid
+  sampled again, with this code's samples from earlier frames, and decoded with its least
+  reliable codewords erased (kiosk/scanner/qr_grid.py, qr_repair.py).
 
 While the scene stays still the attempts not yet made go on on the next frames, and a
 scene that was read keeps its answer without decoding again. Every stage is timed
@@ -29,9 +32,9 @@ from typing import Callable
 
 import numpy as np
 
-from kiosk.scanner import fuse, locate
+from kiosk.scanner import fuse, locate, qr_grid, qr_repair
 from kiosk.scanner import preprocess as pp
-from kiosk.scanner.readers import Miss, Point, Symbol, ZxingDecoder
+from kiosk.scanner.readers import Miss, Point, Symbol, ZxingDecoder, read_clean_qr
 
 # An attempt turns the frame into one image to read and the 2x3 map from its pixels back to
 # the frame's (None: nothing to read, e.g. no earlier frame fitted for a fused attempt).
@@ -85,6 +88,11 @@ class PipelineOptions:
     # not again until a code is read or no place is left: a gate facing a noisy empty scene
     # whose frames count as changed (low light, gain) pays for it twice, not on every frame.
     fused_frames: int = 2
+    # A QR code zxing located in an attempt's image but could not read: its grid sampled again
+    # with each module's reliability, the least reliable codewords erased and corrected
+    # (kiosk/scanner/qr_grid.py, qr_repair.py). Glare clips modules to white: zxing counts
+    # them as errors, Reed-Solomon corrects twice as many erasures.
+    repair: bool = True
 
 
 @dataclass(frozen=True)
@@ -104,12 +112,17 @@ class _Place:
     modules: bool  # a QR-like area (else bars)
 
 
-def _map_back(symbols: list[Symbol], back: np.ndarray) -> list[Symbol]:
-    def point(x: int, y: int) -> Point:
-        return (int(round(back[0, 0] * x + back[0, 1] * y + back[0, 2])),
-                int(round(back[1, 0] * x + back[1, 1] * y + back[1, 2])))
+_IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+MIN_FIT = 0.5  # correlation of a located grid's fixed modules with the standard's
 
-    return [Symbol(s.text, s.format, tuple(point(x, y) for x, y in s.polygon)) for s in symbols]
+
+def _map_back_points(points: tuple[Point, ...], back: np.ndarray) -> tuple[Point, ...]:
+    return tuple((int(round(back[0, 0] * x + back[0, 1] * y + back[0, 2])),
+                  int(round(back[1, 0] * x + back[1, 1] * y + back[1, 2]))) for x, y in points)
+
+
+def _map_back(symbols: list[Symbol], back: np.ndarray) -> list[Symbol]:
+    return [Symbol(s.text, s.format, _map_back_points(s.polygon, back)) for s in symbols]
 
 
 def _bars(candidate: locate.Candidate, way: tuple[int, float, float, int, int], deblur: bool) -> Prepare:
@@ -194,6 +207,7 @@ class PipelineDecoder:
         self._todo: list[_Attempt] = []
         self._streak = 0
         self._held = fuse.HeldFrames()
+        self._grids = qr_grid.HeldGrids()
         self._places: list[_Place] = []  # where the last plan looked
 
     def decode(self, gray: np.ndarray) -> list[Symbol]:
@@ -217,6 +231,7 @@ class PipelineDecoder:
             # it read no more held codes on the tuning seeds.
             return self._run(gray, timings, start, o.attempts_per_frame)
         self._cells, self._last, self._todo = cells, [], []
+        self._grids.next_frame()
         timings["change"] = _ms(start)
 
         begin = time.perf_counter()
@@ -226,9 +241,13 @@ class PipelineDecoder:
             rows = np.diag([1.0, float(step), 1.0])[:2]
             symbols = _map_back(self._primary_bars.decode(gray[::step]), rows)
         timings["primary"] = _ms(begin)
+        if not symbols and o.repair and misses:
+            begin = time.perf_counter()
+            symbols = self._repaired(gray, misses, _IDENTITY)
+            timings["repair"] = _ms(begin)
         if symbols:
             self._last, self._streak = symbols, 0
-            self._held.clear()
+            self._forget_held()
             return list(symbols)
         begin = time.perf_counter()
         fresh = self._streak == 0
@@ -270,7 +289,7 @@ class PipelineDecoder:
         self._streak = self._streak + 1 if spots else 0
         self._places = spots
         if not spots:
-            self._held.clear()
+            self._forget_held()
         return plan
 
     def _add_fused(self, gray: np.ndarray) -> int:
@@ -308,6 +327,31 @@ class PipelineDecoder:
             ways.append(replace(ways[0], reader=self._qr_global))
         return ways
 
+    def _forget_held(self) -> None:
+        self._held.clear()
+        self._grids.clear()
+
+    def _repaired(self, image: np.ndarray, misses: list[Miss], back: np.ndarray) -> list[Symbol]:
+        """A located QR code read from its grid sampled again, on this image and the earlier
+        frames' samples of it, its least reliable codewords erased (qr_grid, qr_repair). Only a
+        model 2 code whose version zxing read, and only where the standard's fixed modules fit
+        the grid (else the corners are not a code's)."""
+        for miss in misses:
+            if miss.format != "qr" or not miss.version:
+                continue
+            sample = qr_grid.levelled(image, np.float32(miss.polygon), miss.version)
+            if abs(sample.fit) < MIN_FIT:
+                continue
+            (x0, y0), (x1, y1) = _map_back_points(miss.polygon, back)[::2]
+            centre, side = ((x0 + x1) / 2, (y0 + y1) / 2), float(np.hypot(x1 - x0, y1 - y0)) / 1.4
+            earlier = self._grids.earlier(miss.version, centre, side)
+            fixed = qr_repair.repair(*qr_grid.decide([sample, *earlier]))
+            text = None if fixed is None else read_clean_qr(fixed)
+            if text is not None:
+                return [Symbol(text, "qr", miss.polygon)]
+            self._grids.add(miss.version, centre, side, sample)
+        return []
+
     def _square_ways(self, box: tuple[int, int, int, int], stage: str) -> list[_Attempt]:
         o = self.options
         return [_Attempt(stage, _modules(box, sharpen, o.max_side, stretch), self._qr)
@@ -323,13 +367,16 @@ class PipelineDecoder:
                 if not (free_bars and attempt.first_way and attempt.stage == "bars"):
                     budget -= 1
                 image, back = prepared
-                symbols = _map_back(attempt.reader.decode(image), back)
+                symbols, misses = attempt.reader.read(image)
+                if not symbols and self.options.repair:
+                    symbols = self._repaired(image, misses, back)
+                symbols = _map_back(symbols, back)
             else:
                 symbols = []
             timings[attempt.stage] = timings.get(attempt.stage, 0.0) + _ms(begin)
             if symbols:
                 self._last, self._todo, self._streak = symbols, [], 0
-                self._held.clear()
+                self._forget_held()
                 return list(symbols)
         return []
 

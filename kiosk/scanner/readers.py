@@ -60,10 +60,33 @@ def _as_gray(image: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Miss:
-    """A code zxing located but could not read: its format and outline (full-frame pixels)."""
+    """A code zxing located but could not read: its format and outline (full-frame pixels),
+    and for a QR code (model 2) whose version zxing read, that version (else 0)."""
 
     format: Format
     polygon: tuple[Point, ...]
+    version: int = 0
+
+
+def _qr_version(found: zxingcpp.Barcode) -> int:
+    # zxing-cpp's QR family includes Micro QR ("M2") and rMQR ("R11x139"): only a plain
+    # number is a model 2 code, the kind every health code and pass is.
+    version = (found.extra or {}).get("Version", "") if isinstance(found.extra, dict) else ""
+    return int(version) if str(version).isdigit() and 1 <= int(version) <= 40 else 0
+
+
+_PURE = {"formats": zxingcpp.BarcodeFormat.QRCode, "is_pure": True, "try_rotate": False,
+         "try_downscale": False, "try_invert": False}
+
+
+def read_clean_qr(dark: np.ndarray, px: int = 4) -> str | None:
+    """Read a QR code's module matrix (True = dark), drawn clean with its quiet zone."""
+    image = np.where(np.kron(dark, np.ones((px, px), bool)), 0, 255).astype(np.uint8)
+    image = np.pad(image, 4 * px, constant_values=255)
+    for found in zxingcpp.read_barcodes(image, **_PURE):
+        if found.valid:
+            return text_of(found.bytes)
+    return None
 
 
 class ZxingDecoder:
@@ -105,7 +128,7 @@ class ZxingDecoder:
                 continue
             # A located code with a checksum or format error is where a retry should look.
             if not found.valid:
-                misses.append(Miss(fmt, polygon))
+                misses.append(Miss(fmt, polygon, _qr_version(found) if fmt == "qr" else 0))
                 continue
             text = text_of(found.bytes)
             if text is not None:

@@ -1,0 +1,104 @@
+"""A QR code zxing-cpp locates but cannot read is read from its grid sampled again, its
+unreadable modules erased (kiosk/scanner/qr_grid.py, qr_repair.py), on one frame or on the
+frames a code is held for; and a code-shaped trap is never read."""
+
+import cv2
+import numpy as np
+import pytest
+import segno
+
+from kiosk.scanner import qr_grid, qr_repair, qr_tables
+from kiosk.scanner.pipeline import MIN_FIT, PipelineDecoder, PipelineOptions
+from kiosk.scanner.readers import ZxingDecoder
+
+ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ$%*+-./:"
+HEALTH_CODE = "GH1:" + "".join(np.random.default_rng(7).choice(list(ALNUM), 196))  # v8-M, 49x49
+
+
+def pipeline(repair: bool = True) -> PipelineDecoder:
+    # No per-frame deadline: a loaded test machine must not decide what is read.
+    return PipelineDecoder(PipelineOptions(deadline_ms=float("inf"), repair=repair))
+
+
+def camera_frame(matrix: np.ndarray, glare: tuple[float, float, float], shot: int = 0,
+                 px: float = 3.5) -> np.ndarray:
+    """A phone's code in a 640x480 grey frame, 3.5 px a module, under a lamp's reflection
+    (centre as a fraction of the code, radius as a fraction of its side) that clips to
+    white, with a little blur and sensor noise."""
+    n, s = matrix.shape[0], 4
+    big = np.pad(np.where(np.kron(matrix, np.ones((s, s), bool)), 40, 215).astype(np.float32), 4 * s,
+                 constant_values=215)
+    side = int(round((n + 8) * px))
+    img = np.full((480, 640), 120, np.float32)
+    y0, x0 = (480 - side) // 2, (640 - side) // 2
+    img[y0 : y0 + side, x0 : x0 + side] = cv2.resize(big, (side, side), interpolation=cv2.INTER_AREA)
+    gx, gy, r = glare
+    yy, xx = np.mgrid[0:480, 0:640].astype(np.float32)
+    cx, cy = x0 + (4 + gx * n) * px, y0 + (4 + gy * n) * px
+    img += 400 * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * (r * n * px) ** 2))
+    img = cv2.GaussianBlur(img, (0, 0), 0.7)
+    img += np.random.default_rng(shot).standard_normal(img.shape).astype(np.float32) * 3.0
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def health_code() -> np.ndarray:
+    return np.array(segno.make_qr(HEALTH_CODE, error="m", boost_error=False).matrix, bool)
+
+
+def texts(decoder: PipelineDecoder, frame: np.ndarray) -> list[str]:
+    return [s.text for s in decoder.decode(frame)]
+
+
+def test_a_code_zxing_locates_under_glare_is_read_after_repair_not_before():
+    frame = camera_frame(health_code(), glare=(0.55, 0.5, 0.18))
+    symbols, misses = ZxingDecoder().read(frame)
+    assert symbols == [] and 8 in [m.version for m in misses]  # found, not read
+    assert texts(pipeline(repair=False), frame) == []
+    assert texts(pipeline(), frame) == [HEALTH_CODE]
+
+
+def test_a_code_held_under_moving_glare_is_read_from_its_frames_grids_together():
+    # The reflection too large for any one frame (each alone: nothing), on a different part
+    # of the code on each frame: the grids' samples decided together read it.
+    frames = [camera_frame(health_code(), glare=(gx, gy, 0.25), shot=k)
+              for k, (gx, gy) in enumerate([(0.4, 0.45), (0.6, 0.55), (0.5, 0.4)])]
+    for frame in frames:
+        assert texts(pipeline(), frame) == []
+    without = pipeline(repair=False)
+    assert [texts(without, f) for f in frames] == [[], [], []]
+    held = pipeline()
+    assert [texts(held, f) for f in frames][:2] == [[], [HEALTH_CODE]]
+
+
+def test_the_grid_sampled_again_agrees_with_the_code_where_no_glare_is():
+    matrix = health_code()
+    frame = camera_frame(matrix, glare=(0.55, 0.5, 0.18))
+    miss = next(m for m in ZxingDecoder().read(frame)[1] if m.version == 8)
+    dark, reliability, fit = qr_grid.modules(frame, np.float32(miss.polygon), 8)
+    assert fit > 0.8
+    sure = reliability > np.percentile(reliability, 50)
+    assert (dark[sure] == matrix[sure]).mean() > 0.99  # the sure half is right
+    assert (dark[~sure] != matrix[~sure]).sum() > 50  # the glare's modules are wrong, and unsure
+
+
+def trap(seed: int) -> np.ndarray:
+    """A code-shaped trap: a real code's finder, timing and alignment patterns, format and
+    version fields, and random modules where its data would be."""
+    matrix = health_code().copy()
+    rows, cols = qr_tables.data_cells(8)
+    matrix[rows, cols] = np.random.default_rng(seed).random(len(rows)) < 0.5
+    return matrix
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_code_shaped_trap_is_located_sampled_and_never_read(seed):
+    frame = camera_frame(trap(seed), glare=(0.5, 0.5, 0.1))
+    symbols, misses = ZxingDecoder().read(frame)
+    located = [m for m in misses if m.version == 8]
+    assert symbols == [] and located  # zxing takes it for a code...
+    fit = qr_grid.modules(frame, np.float32(located[0].polygon), 8)[2]
+    assert fit >= MIN_FIT  # ...and so does the repair's fit: it goes all the way to RS...
+    decoder = pipeline()
+    assert [texts(decoder, frame) for _ in range(3)] == [[], [], []]  # ...which reads nothing
+    assert qr_repair.repair(*qr_grid.modules(frame, np.float32(located[0].polygon), 8)[:2]) is None
+
