@@ -255,3 +255,26 @@ def test_rs_decoder_corrects_up_to_its_capacity():
         found = gf256.correct(received, gf256.syndromes(received, ec), spots[:erasures], ec)
         assert found is not None and (found[0] == block).all()
         assert found[1] == (ec - erasures) // 2
+
+
+def test_unusable_reliabilities_count_as_unseen():
+    matrix = make("GH1:NAN", 3, "M", mask=6)
+    reliability = ones(matrix)
+    reliability[9:18, 9:18] = np.nan  # data modules only: the format copies stay readable
+    reliability[20:23, 12:14] = -1.0
+    reliability[0:2, 10:12] = np.inf
+    damaged = matrix.copy()
+    damaged[9:18, 9:18] = False  # what the NaN hides is wrong: only erasing it reads it
+    assert qr_repair.repair(damaged, np.where(np.isnan(reliability), 1.0, reliability)) is None
+    fixed = qr_repair.repair(damaged, reliability)
+    assert fixed is not None and (fixed == matrix).all()
+    assert qr_repair.repair(matrix, np.full(matrix.shape, np.nan)) is None
+
+
+@pytest.mark.parametrize("slack", [-40, -1, 0, 40])
+def test_any_slack_gives_a_matrix_or_none(slack):
+    rng = np.random.default_rng(9)
+    matrix = make("GH1:SLACK", 4, "Q")
+    damaged, reliability = damage(matrix, 4, 3, 10, rng)
+    fixed = qr_repair.repair(damaged, reliability, slack=slack)
+    assert fixed is None or fixed.shape == matrix.shape

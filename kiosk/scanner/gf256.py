@@ -118,6 +118,8 @@ def correct(block: np.ndarray, synd: list[int], erasures: Sequence[int], limit: 
     """
     if not any(synd):
         return block, 0
+    if len(erasures) > min(limit, len(synd)):
+        return None
     gamma, fsynd = _erase([1], list(synd), [len(block) - 1 - i for i in erasures])
     return _correct(block, synd, gamma, fsynd, limit)
 
@@ -170,7 +172,7 @@ def decode(block: np.ndarray, order: Sequence[int], nsym: int, limit: int) -> np
         return block
     if limit < 0:
         return None
-    n = len(block)
+    n, limit = len(block), min(limit, nsym)  # past nsym erasures nothing is determined
     gamma, fsynd, done = [1], list(synd), 0
     for erased in [0] + list(range(limit % 2 or 2, limit + 1, 2)):
         gamma, fsynd = _erase(gamma, fsynd, [n - 1 - i for i in order[done:erased]])

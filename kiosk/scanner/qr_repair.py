@@ -117,7 +117,8 @@ def repair(dark: np.ndarray, reliability: np.ndarray, slack: int = SLACK) -> np.
 
     `dark` is N x N bool (True = dark), `reliability` N x N >= 0 (0 = not seen, e.g. under
     glare). Every Reed-Solomon block must decode with 2*errors + erasures <= parity - slack.
-    Raises ValueError only on a grid size that is no QR version.
+    Raises ValueError only on a grid size that is no QR version or a reliability of
+    another shape; any content of the right shape gives a matrix or None.
     """
     dark = np.asarray(dark, dtype=bool)
     rel = np.asarray(reliability, dtype=float)

@@ -174,4 +174,7 @@ def blocks(version: int, level: str) -> tuple[tuple[np.ndarray, int], ...]:
         for b in range(count):
             members[b].append(at)
             at += 1
-    return tuple((np.array(m), ec) for m in members)
+    arrays = tuple(np.array(m) for m in members)
+    for a in arrays:
+        a.setflags(write=False)
+    return tuple((a, ec) for a in arrays)
