@@ -278,3 +278,19 @@ def test_any_slack_gives_a_matrix_or_none(slack):
     damaged, reliability = damage(matrix, 4, 3, 10, rng)
     fixed = qr_repair.repair(damaged, reliability, slack=slack)
     assert fixed is None or fixed.shape == matrix.shape
+
+
+def test_soft_reliabilities_repair_more_noisy_codes_than_hard_decisions():
+    # Each module sampled with noise; its reliability is its distance from the threshold.
+    rng = np.random.default_rng(24)
+    matrix = make(health_code(rng), 10, "M", mask=1)
+    repaired = {"soft": 0, "hard": 0}
+    for _ in range(40):
+        sample = np.where(matrix, 0.0, 1.0) + rng.normal(0, 0.24, matrix.shape)
+        dark = sample < 0.5
+        for way, reliability in (("soft", np.abs(sample - 0.5)), ("hard", ones(matrix))):
+            fixed = qr_repair.repair(dark, reliability)
+            assert fixed is None or (fixed == matrix).all()
+            repaired[way] += fixed is not None
+    print(f"noisy version 10-M codes repaired of 40: {repaired}")
+    assert repaired["soft"] >= repaired["hard"] + 5
