@@ -9,8 +9,8 @@ into a clean matrix for zxing-cpp to read as usual.
 
 A block's decode is accepted only if 2*errors + erasures <= parity - slack: with `slack`
 parity symbols left unspent, a hopeless block passes for another codeword about once in
-256**slack tries. Slack 2 gave 2 wrong codes in some 140,000 hopeless small codes, hence 3:
-a false read is worse than none.
+256**slack tries. Slack 2 turned 2 of some 136,000 unrepairable small codes into another
+code, hence 3: a false read is worse than none.
 
 >>> import numpy as np
 >>> size(10)
