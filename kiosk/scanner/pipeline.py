@@ -32,9 +32,10 @@ from typing import Callable
 
 import numpy as np
 
-from kiosk.scanner import fuse, locate, qr_grid, qr_repair
+from kiosk.scanner import fuse, locate
 from kiosk.scanner import preprocess as pp
-from kiosk.scanner.readers import Miss, Point, Symbol, ZxingDecoder, read_clean_qr
+from kiosk.scanner.located import GridRepair, map_points
+from kiosk.scanner.readers import Miss, Point, Symbol, ZxingDecoder
 
 # An attempt turns the frame into one image to read and the 2x3 map from its pixels back to
 # the frame's (None: nothing to read, e.g. no earlier frame fitted for a fused attempt).
@@ -113,19 +114,24 @@ class _Place:
 
 
 _IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
-MIN_FIT = 0.5  # correlation of a located grid's fixed modules with the standard's
-# Every code the system issues is version 8-11 (docs/codes.md); a larger one is read as zxing
-# reads it: repairing a version-40 grid costs ~45 ms on the bench machine, 150-350 ms on a Pi 4.
-MAX_REPAIR_VERSION = 15
 
 
-def _map_back_points(points: tuple[Point, ...], back: np.ndarray) -> tuple[Point, ...]:
-    return tuple((int(round(back[0, 0] * x + back[0, 1] * y + back[0, 2])),
-                  int(round(back[1, 0] * x + back[1, 1] * y + back[1, 2]))) for x, y in points)
+def _frame(image: np.ndarray) -> np.ndarray | None:
+    # The camera gives 640x480 uint8; other callers (the enroll scanner, tests) may not: a
+    # one-channel 3-D array or a float frame is converted, a frame too small to hold a code
+    # read as empty, so no input stops the gate's camera loop.
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim not in (2, 3) or min(image.shape[:2]) < 32:
+        return None
+    if image.dtype != np.uint8:
+        image = np.clip(np.nan_to_num(image), 0, 255).astype(np.uint8)
+    return image
 
 
 def _map_back(symbols: list[Symbol], back: np.ndarray) -> list[Symbol]:
-    return [Symbol(s.text, s.format, _map_back_points(s.polygon, back)) for s in symbols]
+    return [Symbol(s.text, s.format, map_points(s.polygon, back)) for s in symbols]
 
 
 def _bars(candidate: locate.Candidate, way: tuple[int, float, float, int, int], deblur: bool) -> Prepare:
@@ -210,7 +216,7 @@ class PipelineDecoder:
         self._todo: list[_Attempt] = []
         self._streak = 0
         self._held = fuse.HeldFrames()
-        self._grids = qr_grid.HeldGrids()
+        self._repair = GridRepair()
         self._places: list[_Place] = []  # where the last plan looked
 
     def decode(self, gray: np.ndarray) -> list[Symbol]:
@@ -219,6 +225,10 @@ class PipelineDecoder:
         timings: dict[str, float] = {}
         self.last_timings = timings
         start = time.perf_counter()
+        self._repair.new_call()
+        gray = _frame(gray)
+        if gray is None:
+            return []
         if gray.ndim == 3:
             # Into the same buffer each frame: a fresh 300 KB image faults its pages in anew.
             if self._gray is None or self._gray.shape != gray.shape[:2]:
@@ -234,7 +244,7 @@ class PipelineDecoder:
             # it read no more held codes on the tuning seeds.
             return self._run(gray, timings, start, o.attempts_per_frame)
         self._cells, self._last, self._todo = cells, [], []
-        self._grids.next_frame()
+        self._repair.new_frame()
         timings["change"] = _ms(start)
 
         begin = time.perf_counter()
@@ -246,7 +256,7 @@ class PipelineDecoder:
         timings["primary"] = _ms(begin)
         if not symbols and o.repair and misses:
             begin = time.perf_counter()
-            symbols = self._repaired(gray, misses, _IDENTITY)
+            symbols = self._repair.read(gray, misses, _IDENTITY)
             timings["repair"] = _ms(begin)
         if symbols:
             self._last, self._streak = symbols, 0
@@ -332,28 +342,7 @@ class PipelineDecoder:
 
     def _forget_held(self) -> None:
         self._held.clear()
-        self._grids.clear()
-
-    def _repaired(self, image: np.ndarray, misses: list[Miss], back: np.ndarray) -> list[Symbol]:
-        """A located QR code read from its grid sampled again, on this image and the earlier
-        frames' samples of it, its least reliable codewords erased (qr_grid, qr_repair). Only a
-        model 2 code whose version zxing read, and only where the standard's fixed modules fit
-        the grid (else the corners are not a code's)."""
-        for miss in misses:
-            if miss.format != "qr" or not 1 <= miss.version <= MAX_REPAIR_VERSION:
-                continue
-            sample = qr_grid.levelled(image, np.float32(miss.polygon), miss.version)
-            if abs(sample.fit) < MIN_FIT:
-                continue
-            (x0, y0), (x1, y1) = _map_back_points(miss.polygon, back)[::2]
-            centre, side = ((x0 + x1) / 2, (y0 + y1) / 2), float(np.hypot(x1 - x0, y1 - y0)) / 1.4
-            earlier = self._grids.earlier(miss.version, centre, side)
-            fixed = qr_repair.repair(*qr_grid.decide([sample, *earlier]))
-            text = None if fixed is None else read_clean_qr(fixed)
-            if text is not None:
-                return [Symbol(text, "qr", miss.polygon)]
-            self._grids.add(miss.version, centre, side, sample)
-        return []
+        self._repair.forget()
 
     def _square_ways(self, box: tuple[int, int, int, int], stage: str) -> list[_Attempt]:
         o = self.options
@@ -372,7 +361,7 @@ class PipelineDecoder:
                 image, back = prepared
                 symbols, misses = attempt.reader.read(image)
                 if not symbols and self.options.repair:
-                    symbols = self._repaired(image, misses, back)
+                    symbols = self._repair.read(image, misses, back)
                 symbols = _map_back(symbols, back)
             else:
                 symbols = []

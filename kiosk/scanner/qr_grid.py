@@ -58,7 +58,8 @@ def fit(image: np.ndarray, corners: np.ndarray, version: int, rounds: int = 2) -
     rows, cols = np.nonzero(known)
     points = np.stack([cols + 0.5, rows + 0.5], 1).astype(np.float32)[None]
     expected = dark[rows, cols]
-    best = np.float32(corners).copy()
+    start = np.float32(corners)
+    best = start.copy()
     side = float(np.linalg.norm(best[1] - best[0])) / n
 
     def score(c: np.ndarray) -> float:
@@ -69,7 +70,9 @@ def fit(image: np.ndarray, corners: np.ndarray, version: int, rounds: int = 2) -
         for corner in range(4):
             for axis in range(2):
                 for sign in (-1.0, 1.0):
-                    while True:
+                    # Up to a module from where zxing put it, no further: a fit that walks
+                    # away is fitting something else (and costs a step each way).
+                    while abs(best[corner, axis] + sign * step - start[corner, axis]) <= side + 1e-3:
                         trial = best.copy()
                         trial[corner, axis] += sign * step
                         s = score(trial)
