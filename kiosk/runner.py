@@ -201,20 +201,28 @@ def run(home: Home, config: KioskConfig, stop: threading.Event | None = None,
         gate.run(frames, stop, alive=notify.watchdog)
     finally:
         notify.stopping()
+        took: dict[str, float] = {}  # systemd kills a kiosk not stopped in 15 s: say what took long
         # The screen and devices stop first (no volunteer's tap may reach a closed gate),
         # each on its own: one that fails to close must not skip the door's lock below.
-        for part in (gun, frames, screen):
+        for name, part in (("scanner", gun), ("camera", frames), ("screen", screen)):
             if part is not None:
+                begin = time.monotonic()
                 try:
                     part.close()
                 except Exception:   # noqa: BLE001 (logged; the door comes next)
                     log.exception("closing %s failed", type(part).__name__)
+                took[name] = time.monotonic() - begin
+        begin = time.monotonic()
         if gate is not None:
             gate.close()          # locks the door, logs the stop
         else:
             hardware.close()
+        took["door"] = time.monotonic() - begin
         if link is not None:
+            begin = time.monotonic()
             link.stop()
+            took["hub link"] = time.monotonic() - begin
         if store is not None:
             store.close()
+        log.info("stopped: %s", ", ".join(f"{k} {v:.1f} s" for k, v in took.items()))
         notify.close()
