@@ -12,7 +12,6 @@ everything runs and WATCHDOG=1 from its loop. SIGTERM stops it all in reverse or
 from __future__ import annotations
 
 import logging
-import signal
 import subprocess
 import sys
 import threading
@@ -26,6 +25,7 @@ from district.nats_local import NatsNode, NodeConfig, connect_options, ensure_st
 from district.pg_local import PgCluster
 from gatehouse.processes import Process
 from gatehouse.sdnotify import Notifier
+from gatehouse.stop_signals import stop_on_signals
 
 log = logging.getLogger(__name__)
 ENV_DSN = "GATEHOUSE_DISTRICT_DSN"
@@ -151,8 +151,7 @@ def run(home: DistrictHome, workers: int | None = None) -> int:
     """The composition root of `district run`: start, serve until SIGTERM, stop."""
     district = District(home, workers)
     notifier = Notifier.from_environment()
-    signal.signal(signal.SIGTERM, lambda *_: district.stop())
-    signal.signal(signal.SIGINT, lambda *_: district.stop())
+    stop_on_signals(district.stop)
     try:
         try:
             district.start()

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import sqlite3
 import threading
 import time
@@ -30,6 +29,7 @@ from zoneinfo import ZoneInfo
 from gatehouse import topics
 from gatehouse.home import Home
 from gatehouse.sdnotify import Notifier
+from gatehouse.stop_signals import stop_on_signals
 from hub import (alert_topic, audit, features, ha_discovery, health, notify, policy_versions,
                  presence, retention, schema)
 from hub.compound import Compound
@@ -51,8 +51,7 @@ def run(home: Home, say: Callable[[str], None] = print) -> None:
     sync = HubSync(SyncConfig(ep.host, ep.port, ep.password, ep.username), c.home.hub_db,
                    c.home.hub_bundle, c.key, features.event_handlers())
     stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    stop_on_signals(stop.set)
     uplink = district_link(c, sync)
     shelf = shelf_manifest(c, sync)
     sync.start()

@@ -11,7 +11,6 @@ reads the shelf manifest the link saves, and starts from the last copy when offl
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from collections.abc import Callable
 from gatehouse.endpoint import Endpoint
 from gatehouse.home import Home
 from gatehouse.sdnotify import Notifier
+from gatehouse.stop_signals import stop_on_signals
 from kiosk import notices as N
 from kiosk.attempt_log import AttemptLog
 from kiosk.bundles import BundleCache, KioskSetupError, hub_key
@@ -145,8 +145,7 @@ def run(home: Home, config: KioskConfig, stop: threading.Event | None = None,
     stop = stop or threading.Event()
     notify = notify or Notifier.from_environment()
     if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
+        stop_on_signals(stop.set)
     check_spec(config.camera)  # typos fail now, not as an endless retry
     if config.scanner:
         device_of(config.scanner)
