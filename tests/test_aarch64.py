@@ -49,6 +49,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.host_packages import apt_install
+
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = Path(os.environ.get("GATEHOUSE_AARCH64_LOCK", ROOT / "deploy" / "requirements" / "gate.txt"))
 CACHE = Path(os.environ.get("GATEHOUSE_AARCH64_CACHE", "/var/cache/gatehouse-aarch64"))
@@ -108,13 +110,8 @@ def _ensure_tools() -> None:
     missing = sorted({pkg for tool, pkg in need.items() if not shutil.which(tool)})
     if not missing:
         return
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing]
-    if _run(install, env=env).returncode != 0:
-        _run(["apt-get", "update", "-q"], env=env)
-        proc = _run(install, env=env)
-        if proc.returncode != 0:
-            pytest.skip(f"could not install {' '.join(missing)}: {_tail(proc, 3)}")
+    if why := apt_install(missing):
+        pytest.skip(f"could not install {' '.join(missing)}: {why}")
 
 
 def _ensure_binfmt() -> None:

@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.host_packages import apt_install
+
 GUEST = Path(__file__).parent / "guest"
 SUITE = "bookworm"
 
@@ -142,13 +144,7 @@ def install_tools(log) -> str | None:
     if os.geteuid() != 0:
         return f"not root and missing host packages: {' '.join(missing)} (apt-get install them)"
     log(f"installing host packages: {' '.join(missing)}")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-q"],
-                ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing]):
-        r = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        if r.returncode != 0:
-            return f"{' '.join(cmd)} failed: {r.stderr.strip()[-500:]}"
-    return None
+    return apt_install(missing)
 
 
 def build(log=print) -> Image:
