@@ -4,22 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-# Bar/space widths in modules for symbol values 0-106 (ISO/IEC 15417); 106 is STOP with
-# its final 2-module termination bar.
-PATTERNS = (
-    "212222 222122 222221 121223 121322 131222 122213 122312 132212 221213 "
-    "221312 231212 112232 122132 122231 113222 123122 123221 223211 221132 "
-    "221231 213212 223112 312131 311222 321122 321221 312212 322112 322211 "
-    "212123 212321 232121 111323 131123 131321 112313 132113 132311 211313 "
-    "231113 231311 112133 112331 132131 113123 113321 133121 313121 211331 "
-    "231131 213113 213311 213131 311123 311321 331121 312113 312311 332111 "
-    "314111 221411 431111 111224 111422 121124 121421 141122 141221 112214 "
-    "112412 122114 122411 142112 142211 241211 221114 413111 241112 134111 "
-    "111242 121142 121241 114212 124112 124211 411212 421112 421211 212141 "
-    "214121 412121 111143 111341 131141 114113 114311 411113 411311 113141 "
-    "114131 311141 411131 211412 211214 211232 2331112"
-).split()
-START_B, START_C, CODE_B, CODE_C, STOP = 104, 105, 100, 99, 106
+from gatehouse.code128 import CODE_B, CODE_C, PATTERNS, START_B, START_C, STOP, check_symbol
 
 
 def _digit_run(text: str, i: int) -> int:
@@ -52,8 +37,7 @@ def encode(text: str) -> list[int]:
             subset = "B"
         values.append(ord(text[i]) - 32)
         i += 1
-    checksum = (values[0] + sum(k * v for k, v in enumerate(values[1:], start=1))) % 103
-    return values + [checksum, STOP]
+    return values + [check_symbol(values), STOP]
 
 
 def modules(text: str, quiet: int = 10) -> np.ndarray:

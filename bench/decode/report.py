@@ -56,7 +56,7 @@ def tag_table(outcomes: list[Outcome], decoders: list[str]) -> str:
 def stage_table(pipeline: list[Outcome], zxing: list[Outcome]) -> str:
     """Mean ms of each pipeline stage per frame kind, and as a share of zxing-cpp's time."""
     ref = {o.case: o.ms for o in zxing}
-    stages = ("change", "primary", "repair", "locate", "misses", "bars", "squares")
+    stages = ("change", "primary", "repair", "locate", "misses", "bars", "fit", "squares")
     lines = ["| frames | zxing-cpp ms | " + " | ".join(stages) + " | whole pipeline |",
              "|---" * (len(stages) + 3) + "|"]
     for kind in ("qr", "code128", "empty"):

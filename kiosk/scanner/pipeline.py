@@ -9,7 +9,9 @@ scene's first frame the first way at each bar area and one module crop; then up 
 - bars: the area turned upright and enlarged 2x across the bars in one warp, its local
   contrast lifted along the strip or each row stretched between its local darkest and
   lightest (glare), averaged along the bars (noise) and sharpened across them (blur),
-  read as Code128 only; parts of one label split by glare are joined first;
+  read as Code128 only; parts of one label split by glare are joined first; as a bar
+  area's third way, a longer strip whose profile Code128's symbols are fitted to, for bars
+  too thin for zxing's run lengths (kiosk/scanner/bar_fit.py, code128_fit.py);
 - modules (and QR codes zxing located but could not read): the crop sharpened and
   enlarged 2-2.5x (cubic), read as QR only, inverted too (dark mode);
 - on a frame of a code held in view (a place was found on the frame before too and not
@@ -32,7 +34,7 @@ from typing import Callable
 
 import numpy as np
 
-from kiosk.scanner import fuse, locate
+from kiosk.scanner import bar_fit, fuse, locate
 from kiosk.scanner import preprocess as pp
 from kiosk.scanner.located import GridRepair, map_points
 from kiosk.scanner.readers import Miss, Point, Symbol, ZxingDecoder
@@ -94,11 +96,14 @@ class PipelineOptions:
     # (kiosk/scanner/qr_grid.py, qr_repair.py). Glare clips modules to white: zxing counts
     # them as errors, Reed-Solomon corrects twice as many erasures.
     repair: bool = True
+    # Bars too thin for zxing's run lengths (1.2-2 px a module): Code128's symbols fitted to a
+    # long strip's profile (kiosk/scanner/bar_fit.py, code128_fit.py), as a bar area's way.
+    fit_bars: bool = True
 
 
 @dataclass(frozen=True)
 class _Attempt:
-    stage: str  # "bars", "squares", "misses" or "fused": the timing and ablation key
+    stage: str  # "bars", "fit", "squares", "misses" or "fused": the timing and ablation key
     prepare: Prepare
     reader: ZxingDecoder
     first_way: bool = False  # the first way tried at its place on this frame
@@ -159,6 +164,7 @@ def _bars(candidate: locate.Candidate, way: tuple[int, float, float, int, int], 
 # which CLAHE's tiles, a quarter of the strip long, do not: of the 16 labels held for 3
 # frames that no way read on seeds 1 and 2, it reads 5 (window chosen there: 25-61 px).
 ENVELOPE = 61
+FIT_WAY = 2  # where the fit goes among a bar area's ways
 _BAR_WAYS = ((9, 2.0, 2.0, 4, 0), (15, 2.0, 2.0, 0, ENVELOPE), (15, 2.0, 2.0, 8, 0), (25, 2.0, 2.0, 0, 0),
              (5, 2.0, 1.0, 0, 0))
 
@@ -203,6 +209,7 @@ class PipelineDecoder:
         self._code128 = ZxingDecoder(try_rotate=False, try_downscale=False, try_invert=False, formats=("code128",))
         # A fused module area is levelled to 0-255 throughout (fuse.py): one threshold for the
         # whole crop then suits it, and read 1 more held code a tuning seed under a fixed lamp.
+        self._fit = bar_fit.FitReader()
         self._qr_global = ZxingDecoder(try_rotate=False, try_downscale=False, try_invert=True, binarizer="global",
                                        formats=("qr",))
         self.last_timings: dict[str, float] = {}
@@ -295,6 +302,8 @@ class PipelineDecoder:
                 box = (c.x, c.y, c.w, c.h)
                 if c.shape == "bars":
                     ways = [_Attempt("bars", _bars(c, way, o.deblur), self._code128) for way in _BAR_WAYS]
+                    if o.fit_bars:
+                        ways.insert(FIT_WAY, _Attempt("fit", bar_fit.prepare(c), self._fit))
                     spots.append(_Place(ways, box, False))
                 else:
                     spots.append(_Place(self._square_ways(box, "squares"), box, True))
