@@ -40,6 +40,9 @@ MIN_MATCH = 0.7  # every window's best correlation at least this
 MIN_MARGIN = 0.02  # and this far above its second best
 MIN_STOP = 0.8  # the stop pattern's correlation at least this
 QUIET = 0.6  # a quiet zone's swing under this share of the bars' (10th-90th percentile)
+QUIET_MODULES = 6  # of the 10 a quiet zone should have, this many must be in the profile
+START_MARGIN = 0.05  # the start symbol's correlation above every other pattern's
+MIN_SYMBOLS = 3  # data symbols at least (a waybill has 6+ characters; one symbol can misfit with its check)
 MIN_RUN = 100  # px: the shortest Code128 (start, one symbol, check, stop: 46 modules) at 2.2 px
 GAP = 17  # px: 5 modules of 3.4 px
 STARTS_TRIED = 3  # start symbols followed, best fits first
@@ -69,8 +72,6 @@ def _templates(widths: list[str]) -> np.ndarray:
 
 _SYMBOLS = _templates(PATTERNS[:STOP])  # 106 x 44
 _STOP_T = _templates([PATTERNS[STOP]])[0]  # 52
-_START_MASK = np.full(106, -np.inf)
-_START_MASK[[START_A, START_B, START_C]] = 0.0
 
 
 def _runs(profile: np.ndarray) -> list[tuple[float, float]]:
@@ -136,7 +137,7 @@ def _tracked(profile: np.ndarray, x: float, pitch: float, end: float) -> tuple[l
     values: list[int] = []
     weakest = (1.0, 1.0)  # the lowest best correlation and margin so far
     while x < end:
-        if len(values) >= 3 and _checks(values):
+        if len(values) >= MIN_SYMBOLS + 2 and _checks(values):
             corr = _window(profile, x + grid_s * pitch, pitch * grid_k, 13) @ _STOP_T
             k = int(np.argmax(corr))
             if corr[k] >= MIN_STOP:
@@ -144,10 +145,13 @@ def _tracked(profile: np.ndarray, x: float, pitch: float, end: float) -> tuple[l
         first = not values
         tried_s, tried_k = (np.zeros(1), np.ones(1)) if first else (grid_s, grid_k)
         corr = _window(profile, x + tried_s * pitch, pitch * tried_k, 11) @ _SYMBOLS.T
-        if first:
-            corr = corr + _START_MASK
         k, v = np.unravel_index(int(np.argmax(corr)), corr.shape)
         row = np.sort(corr[k])
+        if first and (v not in (START_A, START_B, START_C) or row[-1] - row[-2] < START_MARGIN):
+            # A start symbol, clearly: a data symbol taken for one reads the rest of a code
+            # whose left part glare or a thumb hides as a shorter code (review L1), and the
+            # check cannot tell start B from C with the next symbol one off (L3).
+            return None
         weakest = (min(weakest[0], float(row[-1])), min(weakest[1], float(row[-1] - row[-2])))
         if weakest[0] < MIN_MATCH or weakest[1] < MIN_MARGIN:
             return None  # lost (or never on a code): no need to follow it further
@@ -159,18 +163,20 @@ def _tracked(profile: np.ndarray, x: float, pitch: float, end: float) -> tuple[l
 
 
 def _quiet_around(profile: np.ndarray, x0: float, x1: float, pitch: float) -> bool:
-    """Whether quiet zones flank the bars: a read that ends inside a longer code (a start-like
-    symbol, a few symbols whose check fits by chance, a stop-like run) has bars beside it."""
-    ends = (profile[max(0, int(x0 - 7 * pitch)) : max(0, int(x0 - pitch))],
-            profile[int(x1 + pitch) : int(x1 + 7 * pitch)])
-    inside = profile[int(x0) : int(x1)]
-    if inside.size < 8:
+    """Whether quiet zones flank the bars: QUIET_MODULES of flat paper inside the profile on
+    each side, as light as the code's spaces. A read that ends inside a longer code (a
+    start-like symbol, a few symbols whose check fits by chance, a stop-like run) has bars
+    beside it; one whose quiet zone the strip does not hold is not taken either."""
+    lo, hi = int(x0 - (QUIET_MODULES + 1) * pitch), int(x1 + (QUIET_MODULES + 1) * pitch)
+    if lo < 0 or hi > profile.size:
         return False
-    bars = float(np.percentile(inside, 90) - np.percentile(inside, 10))
-    # A quiet zone cut off by the strip's end is taken as quiet (the strip reaches well past
-    # the bars the locator found; a code cut off by the frame fails its own checks).
-    quiet = [float(np.ptp(end)) for end in ends if end.size >= 2 * pitch]
-    return all(q < QUIET * bars for q in quiet)
+    inside = profile[int(x0) : int(x1)]
+    light, dark = float(np.percentile(inside, 90)), float(np.percentile(inside, 10))
+    bars = light - dark
+    for zone in (profile[lo : int(x0 - pitch)], profile[int(x1 + pitch) : hi]):
+        if float(np.ptp(zone)) >= QUIET * bars or float(zone.mean()) < light - QUIET * bars:
+            return False
+    return True
 
 
 def _checks(values: list[int]) -> bool:
@@ -190,7 +196,11 @@ class Fit:
 def read(profile: np.ndarray, pitch: tuple[float, float] = (2.2, 5.5)) -> Fit | None:
     """Return the Code128 fitted to a 1-D profile across upright bars (dark = low), or None.
     `pitch`: the px a module may take in the profile (a thicker code is zxing's)."""
-    profile = np.asarray(profile, np.float64)
+    profile = np.nan_to_num(np.asarray(profile, np.float64))
+    if profile.ndim != 1:
+        raise ValueError(f"a profile is one row of values, not an array of shape {profile.shape}")
+    if not 0 < pitch[0] < pitch[1]:
+        raise ValueError(f"pitch range {pitch}: two px values, the first smaller")
     # A strip may be upside down (the label turned past 90 degrees): both ways are tried,
     # from the start of each run of bars.
     for reverse in (False, True):
@@ -256,7 +266,10 @@ def profile_of(strip: np.ndarray, max_shear: float = 0.25, windows: int = 6) -> 
     The slant is measured in `windows` stretches along the strip (the shift that best aligns
     the band's upper and lower halves there, at most `max_shear` px a row) and fitted by a line.
     """
-    h, w = strip.shape[:2]
+    strip = np.asarray(strip)
+    if strip.ndim != 2 or min(strip.shape) < 1:
+        raise ValueError(f"a strip is a grey image, not an array of shape {strip.shape}")
+    h, w = strip.shape
     band = strip[h // 4 : max(h // 4 + 2, 3 * h // 4)].astype(np.float32)
     rows = band.shape[0]
     top = h // 4
