@@ -107,6 +107,10 @@ def _ensure_tools() -> None:
     need = {"mmdebstrap": "mmdebstrap", "unshare": "util-linux"}
     if platform.machine() != "aarch64":
         need["qemu-aarch64-static"] = "qemu-user-static"
+        # mmdebstrap only recommends it, and refuses a foreign architecture without it (a
+        # fresh machine's run skipped this test: "install arch-test for foreign architecture
+        # support").
+        need["arch-test"] = "arch-test"
     missing = sorted({pkg for tool, pkg in need.items() if not shutil.which(tool)})
     if not missing:
         return
