@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gatehouse.code128 import CODE_B, CODE_C, PATTERNS, START_B, START_C, STOP, check_symbol
+from gatehouse.code128 import CODE_B, CODE_C, START_B, START_C, STOP, bars, check_symbol
 
 
 def _digit_run(text: str, i: int) -> int:
@@ -44,8 +44,7 @@ def modules(text: str, quiet: int = 10) -> np.ndarray:
     """Return one row of modules, 1 = bar, with a quiet zone on both sides."""
     row = [0] * quiet
     for value in encode(text):
-        for k, width in enumerate(PATTERNS[value]):
-            row.extend([1 - k % 2] * int(width))
+        row.extend(bars(value))
     row.extend([0] * quiet)
     return np.array(row, dtype=np.uint8)
 

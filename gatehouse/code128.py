@@ -21,6 +21,11 @@ SHIFT, CODE_C, CODE_B, CODE_A = 98, 99, 100, 101
 STOP = 106
 
 
+def bars(value: int) -> list[int]:
+    """A symbol's modules left to right, 1 = bar (every pattern starts with a bar)."""
+    return [1 - k % 2 for k, width in enumerate(PATTERNS[value]) for _ in range(int(width))]
+
+
 def check_symbol(values: list[int]) -> int:
     """The check symbol of a start symbol and the data symbols after it (weighted sum mod 103)."""
     return (values[0] + sum(i * v for i, v in enumerate(values[1:], start=1))) % 103

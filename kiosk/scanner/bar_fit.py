@@ -21,15 +21,16 @@ MAX_ROWS = 96  # rows of the strip (96 read two held labels of the tuning seeds 
 
 
 def prepare(candidate: Candidate) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """The long upright strip across a bar area and its map back to the frame."""
-    points = np.array(candidate.points, np.float64)
-    across = points @ np.array([np.cos(candidate.angle), np.sin(candidate.angle)])
-    length = float(np.ptp(across)) + CELL
-    # ...but no longer than MAX_LENGTH in all: a bar area as wide as the frame (a fence) needs
-    # no more, and the fit's cost grows with the strip's length.
-    pad = float(np.clip((MAX_LENGTH / length - 1) / 2, 0.12, PAD))
+    """The long upright strip across a bar area and its map back to the frame (worked out only
+    when the attempt runs: most planned ways of a frame never do)."""
 
     def strip(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        points = np.array(candidate.points, np.float64)
+        across = points @ np.array([np.cos(candidate.angle), np.sin(candidate.angle)])
+        length = float(np.ptp(across)) + CELL
+        # ...but no longer than MAX_LENGTH in all: a bar area as wide as the frame (a fence)
+        # needs no more, and the fit's cost grows with the strip's length.
+        pad = float(np.clip((MAX_LENGTH / length - 1) / 2, 0.12, PAD))
         image, back = pp.bar_strip(gray, candidate.angle, points, pad=pad)
         # Its middle rows only: a waybill's bars are short, and the fit's cost grows with
         # the rows (a fence filling the frame made a 480-row strip, 30-60 ms here: review L5).

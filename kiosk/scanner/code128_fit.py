@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from gatehouse.code128 import CODE_A, CODE_B, CODE_C, PATTERNS, SHIFT, START_A, START_B, START_C, STOP, check_symbol
+from gatehouse.code128 import CODE_A, CODE_B, CODE_C, SHIFT, START_A, START_B, START_C, STOP, bars, check_symbol
 
 SAMPLES = 4  # profile samples per module
 BLUR = 0.5  # the lens and JPEG blur of the templates, in modules (best of 0, 0.5, 1 told the place)
@@ -49,18 +49,14 @@ STARTS_TRIED = 3  # start symbols followed, best fits first
 RUNS_TRIED = 2  # runs of bars a start is looked for at, longest first
 
 
-def _row(widths: str) -> np.ndarray:
-    return np.concatenate([np.full(int(w), 1.0 - k % 2) for k, w in enumerate(widths)])
-
-
 def _normalised(rows: np.ndarray) -> np.ndarray:
     rows = rows - rows.mean(axis=-1, keepdims=True)
     return rows / np.maximum(np.linalg.norm(rows, axis=-1, keepdims=True), 1e-9)
 
 
-def _templates(widths: list[str]) -> np.ndarray:
+def _templates(values: range | list[int]) -> np.ndarray:
     # Dark = 1, sampled SAMPLES times a module and blurred by BLUR modules (Gaussian).
-    rows = np.array([np.repeat(_row(w), SAMPLES) for w in widths])
+    rows = np.array([np.repeat(np.array(bars(v), np.float64), SAMPLES) for v in values])
     radius = int(3 * BLUR * SAMPLES)
     x = np.arange(-radius, radius + 1)
     kernel = np.exp(-0.5 * (x / (BLUR * SAMPLES)) ** 2)
@@ -70,8 +66,8 @@ def _templates(widths: list[str]) -> np.ndarray:
     return _normalised(blurred)
 
 
-_SYMBOLS = _templates(PATTERNS[:STOP])  # 106 x 44
-_STOP_T = _templates([PATTERNS[STOP]])[0]  # 52
+_SYMBOLS = _templates(range(STOP))  # 106 x 44
+_STOP_T = _templates([STOP])[0]  # 52
 
 
 def _runs(profile: np.ndarray) -> list[tuple[float, float]]:

@@ -207,9 +207,9 @@ class PipelineDecoder:
         # The crops are upright and enlarged already: no rotated or smaller copies needed.
         self._qr = ZxingDecoder(try_rotate=False, try_downscale=False, try_invert=True, formats=("qr",))
         self._code128 = ZxingDecoder(try_rotate=False, try_downscale=False, try_invert=False, formats=("code128",))
+        self._fit = bar_fit.FitReader()
         # A fused module area is levelled to 0-255 throughout (fuse.py): one threshold for the
         # whole crop then suits it, and read 1 more held code a tuning seed under a fixed lamp.
-        self._fit = bar_fit.FitReader()
         self._qr_global = ZxingDecoder(try_rotate=False, try_downscale=False, try_invert=True, binarizer="global",
                                        formats=("qr",))
         self.last_timings: dict[str, float] = {}
